@@ -1,0 +1,382 @@
+"""What every skfairlatent estimator shares.
+
+* :func:`resolve_device` -- ``device="auto"`` picks CUDA when it is available.
+* :func:`derive_seed` and :func:`torch_seeded` -- one integer seed derived from
+  ``random_state`` seeds torch (and therefore skorch's data loaders) without
+  disturbing the caller's global random state.
+* :func:`check_sensitive_features` -- validation and integer encoding of the
+  ``sensitive_features`` argument, done once here for every method.
+* :func:`encode_target` -- ``classes_`` of any label type.
+* :class:`RowExtrasNet` and :func:`make_net` -- the skorch glue: per-row
+  extras (sample weights, sensitive codes, perturbed latents) travel inside a
+  dict ``X`` so skorch batches them with the rows.
+
+Estimators call these functions rather than inheriting from a common base
+class, so that their MRO stays ``ClassifierMixin, BaseEstimator`` (or
+``TransformerMixin, BaseEstimator``) as scikit-learn expects.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import ProgressBar
+from skorch.utils import to_tensor
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+__all__ = [
+    "resolve_device",
+    "derive_seed",
+    "torch_seeded",
+    "SensitiveFeatures",
+    "check_sensitive_features",
+    "check_fit_sensitive_features",
+    "require_binary_groups",
+    "encode_target",
+    "RowExtrasNet",
+    "make_net",
+    "progress_callbacks",
+]
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+# --------------------------------------------------------------------------- #
+# Device and seeding
+# --------------------------------------------------------------------------- #
+def resolve_device(device="auto"):
+    """Return the torch device string an estimator should use.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"} or str or torch.device, default="auto"
+        ``"auto"`` gives ``"cuda"`` when ``torch.cuda.is_available()`` and
+        ``"cpu"`` otherwise. Any other string is passed through to torch
+        (e.g. ``"cuda:1"``).
+
+    Returns
+    -------
+    device : str
+
+    Raises
+    ------
+    ValueError
+        If a CUDA device is requested on a machine without CUDA.
+    TypeError
+        If ``device`` is neither a string nor a ``torch.device``.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(
+            f"device must be 'auto', 'cpu', 'cuda' or a torch.device; got {device!r}."
+        )
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='auto' or device='cpu'."
+        )
+    return device
+
+
+def derive_seed(random_state):
+    """Draw one integer seed in ``[0, 2**31 - 1)`` from ``random_state``.
+
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.RandomState
+        As everywhere in scikit-learn (``check_random_state``).
+
+    Returns
+    -------
+    seed : int
+    """
+    return int(check_random_state(random_state).randint(_MAX_SEED))
+
+
+@contextmanager
+def torch_seeded(seed, device="cpu"):
+    """Run a block with torch's global generators seeded, then restore them.
+
+    skorch initialises modules and shuffles its data loaders from torch's
+    global generator; seeding it inside :func:`torch.random.fork_rng` makes a
+    fit reproducible without changing the caller's random state.
+    """
+    cuda_devices = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        yield
+
+
+# --------------------------------------------------------------------------- #
+# Sensitive features
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class SensitiveFeatures:
+    """Validated sensitive features, encoded as integer group codes.
+
+    Attributes
+    ----------
+    codes : ndarray of shape (n_samples,), dtype int64
+        Group index of each row, in ``0 .. n_groups - 1``.
+    groups : ndarray of shape (n_groups,), dtype object
+        Group label of each code, sorted when the labels are sortable. For a
+        multi-column input each label is a tuple, one value per column, as
+        fairlearn's ``MetricFrame`` labels intersections.
+    """
+
+    codes: np.ndarray
+    groups: np.ndarray
+
+    @property
+    def n_groups(self):
+        return len(self.groups)
+
+
+def _as_label_column(sensitive_features):
+    """Return a 1-d object array of group labels (tuples for several columns)."""
+    if isinstance(sensitive_features, pd.DataFrame):
+        frame = sensitive_features
+    elif isinstance(sensitive_features, pd.Series):
+        return sensitive_features.to_numpy(dtype=object)
+    else:
+        array = np.asarray(sensitive_features, dtype=object)
+        if array.ndim == 1:
+            return array
+        if array.ndim != 2:
+            raise ValueError(
+                "sensitive_features must be 1-d (one attribute) or 2-d (several "
+                f"attributes, one per column); got an array with {array.ndim} dimensions."
+            )
+        frame = pd.DataFrame(array)
+    if frame.shape[1] == 0:
+        raise ValueError("sensitive_features has no columns.")
+    if frame.shape[1] == 1:
+        return frame.iloc[:, 0].to_numpy(dtype=object)
+    labels = np.empty(len(frame), dtype=object)
+    labels[:] = list(frame.itertuples(index=False, name=None))
+    return labels
+
+
+def check_sensitive_features(sensitive_features, n_samples):
+    """Validate sensitive features and encode them as integer group codes.
+
+    Parameters
+    ----------
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+        A 1-d array, list or ``pd.Series`` of any dtype (strings included), or
+        a ``pd.DataFrame``/2-d array whose columns are combined into their
+        intersection (one group per distinct row of values).
+    n_samples : int
+        Number of rows of ``X``; the sensitive features must match it.
+
+    Returns
+    -------
+    SensitiveFeatures
+        ``codes`` (int64, shape (n_samples,)) and ``groups`` (labels).
+
+    Raises
+    ------
+    ValueError
+        If the length differs from ``n_samples``, a value is missing (NaN or
+        None), or there are fewer than two groups.
+    """
+    labels = _as_label_column(sensitive_features)
+    if len(labels) != n_samples:
+        raise ValueError(
+            f"sensitive_features has {len(labels)} rows but X has {n_samples}; "
+            "pass one sensitive value (or one row of values) per sample."
+        )
+    missing = pd.isna(pd.Series(labels, dtype=object)) | np.array(
+        [isinstance(v, tuple) and any(pd.isna(x) for x in v) for v in labels], dtype=bool
+    )
+    if missing.any():
+        raise ValueError(
+            f"sensitive_features contains {int(missing.sum())} missing values "
+            "(NaN or None); every sample needs a group."
+        )
+    try:
+        codes, groups = pd.factorize(labels, sort=True)
+    except TypeError:  # labels of mixed, unorderable types: keep first-seen order
+        codes, groups = pd.factorize(labels, sort=False)
+    groups = np.asarray(groups, dtype=object)
+    if len(groups) < 2:
+        raise ValueError(
+            "sensitive_features must contain at least two groups to measure or "
+            f"mitigate unfairness; got only {list(groups)!r}."
+        )
+    return SensitiveFeatures(codes=codes.astype(np.int64), groups=groups)
+
+
+def check_fit_sensitive_features(sensitive_features, n_samples, estimator):
+    """Validate ``sensitive_features`` at fit time; ``None`` warns and returns ``None``.
+
+    Fitting without sensitive features is allowed so that scikit-learn's
+    estimator checks and plain pipelines run; the estimator then applies no
+    mitigation, which the ``UserWarning`` says.
+    """
+    if sensitive_features is None:
+        warnings.warn(
+            f"{type(estimator).__name__} was fitted without sensitive_features: "
+            "no fairness mitigation is applied. Pass fit(X, y, "
+            "sensitive_features=A) (with set_fit_request(sensitive_features=True) "
+            "under metadata routing).",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return check_sensitive_features(sensitive_features, n_samples)
+
+
+def require_binary_groups(sensitive, method):
+    """Raise ``ValueError`` unless there are exactly two sensitive groups."""
+    if sensitive.n_groups != 2:
+        raise ValueError(
+            f"{method} needs a binary sensitive attribute; got {sensitive.n_groups} "
+            f"groups: {list(sensitive.groups)!r}."
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Targets
+# --------------------------------------------------------------------------- #
+def encode_target(y, *, allow_multilabel=False):
+    """Encode class labels of any type as ``0 .. n_classes - 1``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Class labels (any hashable type); a 0/1 indicator matrix when
+        ``allow_multilabel`` is true.
+    allow_multilabel : bool, default=False
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        The sorted labels (``[0, 1]`` for a multilabel indicator).
+    y_encoded : ndarray of dtype int64, shape like ``y``
+
+    Raises
+    ------
+    ValueError
+        For continuous targets, a multilabel target when not allowed, or fewer
+        than two classes.
+    """
+    check_classification_targets(y)
+    kind = type_of_target(y)
+    if kind == "multilabel-indicator":
+        if not allow_multilabel:
+            raise ValueError("Multilabel targets are not supported by this estimator.")
+        y = np.asarray(y)
+        return np.array([0, 1]), y.astype(np.int64)
+    encoder = LabelEncoder().fit(y)
+    if len(encoder.classes_) < 2:
+        raise ValueError(
+            "The target needs at least two classes to train a classifier; got "
+            f"only {list(encoder.classes_)!r}."
+        )
+    return encoder.classes_, encoder.transform(y).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- #
+# skorch glue
+# --------------------------------------------------------------------------- #
+class RowExtrasNet(NeuralNet):
+    """A skorch ``NeuralNet`` that hands per-row extras to the criterion.
+
+    Fit it on ``X = {"X": features, name: per_row_array, ...}``: skorch
+    slices every entry of the dict with the same batch indices, the module
+    receives only ``X["X"]`` and the criterion is called as
+    ``criterion(y_pred, y_true, **extras)``. Sample weights, sensitive group
+    codes or any other per-row quantity are therefore batched with their
+    rows, never passed as unbatched ``fit_params``. Plain array input behaves
+    as in ``NeuralNet``.
+    """
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, dict):
+            x = x["X"]
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        extras = {}
+        if isinstance(X, dict):
+            extras = {
+                key: to_tensor(value, device=self.device)
+                for key, value in X.items()
+                if key != "X"
+            }
+        y_true = to_tensor(y_true, device=self.device)
+        return self.criterion_(y_pred, y_true, **extras)
+
+
+def progress_callbacks(verbose):
+    """skorch callbacks for ``verbose``: a progress bar per phase from 1 up."""
+    return [("progress", ProgressBar())] if verbose and verbose > 0 else []
+
+
+def make_net(module, criterion, *, device, max_epochs, batch_size, lr,
+             optimizer=torch.optim.Adam, verbose=0, net_class=RowExtrasNet,
+             callbacks=(), **kwargs):
+    """Build the skorch net an estimator holds as ``net_``.
+
+    Parameters
+    ----------
+    module, criterion : torch.nn.Module (instance or class)
+        Passed to skorch; ``module__*``/``criterion__*`` keywords go through
+        ``**kwargs``.
+    device : str
+        Already resolved by :func:`resolve_device`.
+    max_epochs, batch_size : int
+    lr : float
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    verbose : int, default=0
+        0 silent; >= 1 adds a tqdm progress bar (skorch's epoch table stays off).
+    net_class : type, default=RowExtrasNet
+    callbacks : sequence of skorch callbacks
+        Added after the progress bar.
+    **kwargs
+        Any other ``NeuralNet`` parameter.
+
+    Notes
+    -----
+    ``train_split=None``: estimators that want validation data split it
+    themselves, so the whole training set reaches the optimiser by default.
+    """
+    params = dict(
+        module=module,
+        criterion=criterion,
+        optimizer=optimizer,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        train_split=None,
+        iterator_train__shuffle=True,
+        device=device,
+        verbose=0,
+        callbacks=[*progress_callbacks(verbose), *callbacks],
+    )
+    params.update(kwargs)
+    return net_class(**params)
+
+
+def check_positive(value, name, *, integer=False, allow_zero=False):
+    """Raise ``ValueError`` unless ``value`` is a (non-negative) number."""
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        kind_name = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind_name} {bound}; got {value!r}.")
