@@ -45,3 +45,31 @@ class MLP(nn.Module):
 
     def forward(self, X):
         return self.layers(X)
+
+
+class EncoderHead(nn.Module):
+    """An encoder f followed by a linear head g: ``logits = g(f(x))``.
+
+    The split is what latent-space methods need: ``encode`` gives z = f(x),
+    ``head`` maps latents to logits and can be swapped or retrained alone.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps (n, n_features) to (n, latent_dim).
+    latent_dim : int
+    n_outputs : int
+        One logit per binary output.
+    """
+
+    def __init__(self, encoder, latent_dim, n_outputs=1):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(latent_dim, n_outputs)
+
+    def encode(self, X):
+        return self.encoder(X)
+
+    def forward(self, X):
+        logits = self.head(self.encoder(X))
+        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits

@@ -1,0 +1,622 @@
+"""Group-fairness metrics with fairlearn's signatures, and scorers for model selection.
+
+Every metric has the signature ``metric(y_true, y_pred, *, sensitive_features,
+...)`` of fairlearn's aggregate metrics (``demographic_parity_difference``,
+``equalized_odds_difference``) and returns a Python ``float``; lower is fairer
+for the gaps, higher is better for the accuracies.
+
+* :func:`delta_dp` -- max_a P(Ŷ=1|a) − min_a P(Ŷ=1|a) (ALFA's ΔDP).
+* :func:`delta_eod` -- TPR gap + FPR gap (ALFA's ΔEOd, section 3.1).
+* :func:`differential_fairness` -- max_{i≠j} |log P(Ŷ=1|i) / P(Ŷ=1|j)|
+  (ALFA App. J.2, after Foulds et al. 2020).
+* :func:`delta_dp_multiclass` -- max_k of the gap in P(Ŷ=k|a) (ALFA App. J.3).
+* :func:`worst_group_accuracy` -- min over groups (or (group, label) cells)
+  of the accuracy.
+* :func:`model_bias` -- Σ_t |P(Ŷ=t|b=0,Y=t) − P(Ŷ=t|b=1,Y=t)| (AEDA Eq. 1).
+* :func:`balanced_group_accuracy` -- mean accuracy over (label, group)
+  cells (AEDA's bACC, section 4.1).
+
+Using them with fairlearn's ``MetricFrame``
+-------------------------------------------
+``MetricFrame`` calls its metrics once per group, *without* the sensitive
+features, so a between-group gap cannot be one of its per-group metrics. Use
+``MetricFrame`` for the per-group view and these functions for the gaps::
+
+    from fairlearn.metrics import MetricFrame, selection_rate
+    from sklearn.metrics import accuracy_score
+    mf = MetricFrame(metrics={"accuracy": accuracy_score, "selection_rate": selection_rate},
+                     y_true=y, y_pred=y_pred, sensitive_features=A)
+    mf.by_group                       # per-group table
+    delta_dp(y, y_pred, sensitive_features=A)   # == mf.difference()["selection_rate"]
+    delta_eod(y, y_pred, sensitive_features=A)  # ALFA's ΔEOd
+
+Using them in ``GridSearchCV``
+------------------------------
+:func:`make_fairness_scorer` wraps a metric as a lower-is-better scorer that
+requests ``sensitive_features`` through scikit-learn's metadata routing::
+
+    import sklearn
+    sklearn.set_config(enable_metadata_routing=True)
+    search = GridSearchCV(est, grid, refit="accuracy",
+                          scoring={"accuracy": "accuracy",
+                                   "delta_eod": make_fairness_scorer(delta_eod)})
+    search.fit(X, y, sensitive_features=A)
+    search.cv_results_["mean_test_delta_eod"]   # = −ΔEOd (negated!)
+
+References
+----------
+ALFA: "Adversarial Latent Feature Augmentation for Fairness"
+(``papers/alfa_adversarial_latent_feature_augmentation.txt``).
+AEDA: "Adversarial Example Data Augmentation for model debiasing"
+(``papers/aeda_adversarial_example_data_augmentation.txt``).
+J. R. Foulds, R. Islam, K. N. Keya, S. Pan, "An Intersectional Definition of
+Fairness", ICDE 2020 (differential fairness).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.metrics import make_scorer
+
+from .base import check_sensitive_features
+
+__all__ = [
+    "delta_dp",
+    "delta_eod",
+    "differential_fairness",
+    "delta_dp_multiclass",
+    "worst_group_accuracy",
+    "model_bias",
+    "balanced_group_accuracy",
+    "make_fairness_scorer",
+]
+
+
+# --------------------------------------------------------------------------- #
+# Validation helpers
+# --------------------------------------------------------------------------- #
+def _as_1d(values, name):
+    """Return ``values`` as a new 1-d object array (the caller's data is not touched)."""
+    if values is None:
+        raise ValueError(f"{name} is None; pass an array-like of labels.")
+    if isinstance(values, (pd.Series, pd.Index)):
+        array = values.to_numpy(dtype=object)
+    elif isinstance(values, pd.DataFrame):
+        if values.shape[1] != 1:
+            raise ValueError(
+                f"{name} must be 1-d; got a DataFrame with {values.shape[1]} columns."
+            )
+        array = values.iloc[:, 0].to_numpy(dtype=object)
+    else:
+        array = np.array(values, dtype=object)  # a copy
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array.ravel()
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-d; got an array of shape {array.shape}.")
+    return array
+
+
+def _check_inputs(y_true, y_pred, sensitive_features, *, metric):
+    """Validate the three inputs and encode labels and groups.
+
+    Returns
+    -------
+    t, p : ndarray of int64, shape (n_samples,)
+        Codes of ``y_true`` and ``y_pred`` in a shared label set.
+    labels : ndarray of object
+        The label of each code.
+    sf : SensitiveFeatures
+    """
+    if sensitive_features is None:
+        raise ValueError(
+            f"{metric} needs sensitive_features; call {metric}(y_true, y_pred, "
+            "sensitive_features=A)."
+        )
+    y_true = _as_1d(y_true, "y_true")
+    y_pred = _as_1d(y_pred, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise ValueError(
+            f"y_true has {len(y_true)} samples but y_pred has {len(y_pred)}; "
+            "they must have the same length."
+        )
+    if len(y_true) == 0:
+        raise ValueError(f"{metric} got empty inputs (0 samples).")
+    sf = check_sensitive_features(sensitive_features, len(y_true))
+    both = np.concatenate([y_true, y_pred])
+    try:
+        codes, labels = pd.factorize(both, sort=True)
+    except TypeError:  # unorderable mix of label types
+        codes, labels = pd.factorize(both, sort=False)
+    if (codes < 0).any():
+        raise ValueError("y_true and y_pred must not contain missing values (NaN or None).")
+    n = len(y_true)
+    return codes[:n].astype(np.int64), codes[n:].astype(np.int64), np.asarray(labels, dtype=object), sf
+
+
+def _pos_code(labels, pos_label):
+    """Code of ``pos_label`` among ``labels``, or ValueError if it is absent."""
+    for code, label in enumerate(labels):
+        if label == pos_label:
+            return code
+    raise ValueError(
+        f"pos_label={pos_label!r} is not among the labels of y_true and y_pred "
+        f"({list(labels)!r}); pass the positive class as pos_label=..."
+    )
+
+
+def _rates(hit, codes, n_groups, mask=None):
+    """Mean of boolean ``hit`` per group code (restricted to ``mask``); NaN if empty."""
+    if mask is None:
+        mask = np.ones(len(hit), dtype=bool)
+    counts = np.bincount(codes[mask], minlength=n_groups).astype(float)
+    hits = np.bincount(codes[mask], weights=hit[mask].astype(float), minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, hits / np.where(counts > 0, counts, 1), np.nan), counts
+
+
+# --------------------------------------------------------------------------- #
+# Metrics
+# --------------------------------------------------------------------------- #
+def delta_dp(y_true, y_pred, *, sensitive_features, pos_label=1):
+    r"""Demographic-parity gap ΔDP: spread of the selection rate over groups.
+
+    .. math::
+
+        \Delta DP = \max_a P(\hat Y = 1 \mid A = a) - \min_a P(\hat Y = 1 \mid A = a)
+
+    For two groups this is :math:`|P(\hat Y=1|A=1) - P(\hat Y=1|A=0)|`, ALFA's
+    ΔDP; it equals fairlearn's ``demographic_parity_difference`` (and
+    ``MetricFrame(metrics=selection_rate, ...).difference()``).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels; only used to check the length (as in fairlearn).
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels, of any type.
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+        Group of each sample (several columns: their intersection).
+    pos_label : scalar, default=1
+        The label counted as a positive prediction, e.g. ``">50K"``.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; 0 means equal selection rates.
+
+    Raises
+    ------
+    ValueError
+        On length mismatch, empty input, missing values, fewer than two groups,
+        or a ``pos_label`` found in neither ``y_true`` nor ``y_pred``.
+
+    References
+    ----------
+    ALFA, section 3.1 (DP) and the ΔDP columns of its tables.
+    """
+    t, p, labels, sf = _check_inputs(y_true, y_pred, sensitive_features, metric="delta_dp")
+    pos = _pos_code(labels, pos_label)
+    rates, _ = _rates(p == pos, sf.codes, sf.n_groups)
+    return float(np.max(rates) - np.min(rates))
+
+
+def delta_eod(y_true, y_pred, *, sensitive_features, pos_label=1):
+    r"""Equalized-odds gap ΔEOd of ALFA: TPR gap **plus** FPR gap.
+
+    .. math::
+
+        \Delta EOd = \sum_{y \in \{0, 1\}}
+            \left| P(\hat Y = 1 \mid A = 1, Y = y) - P(\hat Y = 1 \mid A = 0, Y = y) \right|
+          = |TPR_1 - TPR_0| + |FPR_1 - FPR_0|
+
+    With more than two groups each term becomes the spread over groups:
+    ``(max_a TPR_a − min_a TPR_a) + (max_a FPR_a − min_a FPR_a)``.
+
+    fairlearn's ``equalized_odds_difference`` (``agg="worst_case"``) is the
+    **maximum** of the two spreads, not their sum, so
+    ``eod_diff <= delta_eod <= 2 * eod_diff``. Values in ALFA's tables are
+    this sum and lie in ``[0, 2]``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels. Rows whose label is not ``pos_label`` are the negatives
+        (one-vs-rest for more than two labels).
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+    pos_label : scalar, default=1
+
+    Returns
+    -------
+    float
+        In ``[0, 2]``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`delta_dp`, and when fewer than two groups have positive rows
+        (TPR undefined) or negative rows (FPR undefined). Groups lacking
+        positives (negatives) are left out of the TPR (FPR) spread with a
+        ``UserWarning`` when at least two other groups remain.
+
+    References
+    ----------
+    ALFA, section 3.1 ("Motivation") and App. B, Eq. before Theorem B.2.
+    """
+    t, p, labels, sf = _check_inputs(y_true, y_pred, sensitive_features, metric="delta_eod")
+    pos = _pos_code(labels, pos_label)
+    hit = p == pos
+    total = 0.0
+    for name, mask in (("TPR", t == pos), ("FPR", t != pos)):
+        rates, counts = _rates(hit, sf.codes, sf.n_groups, mask)
+        defined = counts > 0
+        if defined.sum() < 2:
+            raise ValueError(
+                f"delta_eod: the {name} is defined for fewer than two groups (groups "
+                f"with {'positive' if name == 'TPR' else 'negative'} rows: "
+                f"{list(sf.groups[defined])!r} of {list(sf.groups)!r})."
+            )
+        if not defined.all():
+            warnings.warn(
+                f"delta_eod: groups {list(sf.groups[~defined])!r} have no "
+                f"{'positive' if name == 'TPR' else 'negative'} rows and are left "
+                f"out of the {name} gap.",
+                UserWarning,
+                stacklevel=2,
+            )
+        total += float(np.nanmax(rates) - np.nanmin(rates))
+    return total
+
+
+def differential_fairness(y_true, y_pred, *, sensitive_features, pos_label=1, smoothing=0.0):
+    r"""Differential fairness ε of the positive prediction (ALFA App. J.2).
+
+    .. math::
+
+        DF = \max_{i \in S} \max_{j \in S \setminus \{i\}}
+             \left| \log \frac{P(\hat y = 1 \mid a = i)}{P(\hat y = 1 \mid a = j)} \right|
+           = \log \max_a P(\hat y=1|a) - \log \min_a P(\hat y=1|a)
+
+    (ALFA writes ``P(y = 1 | a)``; it is evaluated on the predictions, as
+    Foulds et al. do.) The rates are estimated with Dirichlet smoothing, as in
+    Foulds et al. (2020):
+
+    .. math::
+
+        P(\hat y = 1 \mid a) = \frac{N_{a, \hat y = 1} + \alpha}{N_a + 2\alpha}
+
+    with :math:`\alpha` = ``smoothing`` and 2 outcomes. With the default
+    ``smoothing=0`` (empirical rates), a group with no positive prediction
+    gives ``inf`` when another group has some, and groups whose rates are
+    all 0 give 0. Foulds et al. also take the maximum over the negative
+    outcome ``ŷ = 0``; ALFA's definition, followed here, uses ``ŷ = 1`` only.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Only used to check the length.
+    y_pred : array-like of shape (n_samples,)
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+        Two or more groups (e.g. race with three values).
+    pos_label : scalar, default=1
+    smoothing : float, default=0.0
+        Dirichlet concentration α >= 0 (Foulds et al. use 1.0).
+
+    Returns
+    -------
+    float
+        In ``[0, inf]``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`delta_dp`, or for a negative ``smoothing``.
+
+    References
+    ----------
+    ALFA, App. J.2 (Table 22); Foulds et al., ICDE 2020, Eq. 2 and section on
+    estimation.
+    """
+    if not np.isscalar(smoothing) or not np.isfinite(smoothing) or smoothing < 0:
+        raise ValueError(f"smoothing must be a finite number >= 0; got {smoothing!r}.")
+    t, p, labels, sf = _check_inputs(
+        y_true, y_pred, sensitive_features, metric="differential_fairness"
+    )
+    pos = _pos_code(labels, pos_label)
+    counts = np.bincount(sf.codes, minlength=sf.n_groups).astype(float)
+    hits = np.bincount(sf.codes, weights=(p == pos).astype(float), minlength=sf.n_groups)
+    rates = (hits + smoothing) / (counts + 2.0 * smoothing)
+    hi, lo = float(np.max(rates)), float(np.min(rates))
+    if hi == 0.0:
+        return 0.0
+    if lo == 0.0:
+        return float("inf")
+    return float(np.log(hi) - np.log(lo))
+
+
+def delta_dp_multiclass(y_true, y_pred, *, sensitive_features):
+    r"""Multi-class demographic-parity gap ΔDP_multi (ALFA App. J.3).
+
+    .. math::
+
+        \Delta DP_{multi} = \max_{k \in [K]}
+            \left| P(\hat Y = k \mid a = 1) - P(\hat Y = k \mid a = 0) \right|
+
+    With more than two groups the absolute difference becomes the spread
+    ``max_a P(Ŷ=k|a) − min_a P(Ŷ=k|a)``. Classes are those seen in ``y_true``
+    or ``y_pred``; a class never predicted contributes 0. For binary labels
+    this equals :func:`delta_dp`.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Only used for the class set and the length.
+    y_pred : array-like of shape (n_samples,)
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`delta_dp`.
+
+    References
+    ----------
+    ALFA, App. J.3 (after Denis et al., 2021), Table 23.
+    """
+    t, p, labels, sf = _check_inputs(
+        y_true, y_pred, sensitive_features, metric="delta_dp_multiclass"
+    )
+    worst = 0.0
+    for k in range(len(labels)):
+        rates, _ = _rates(p == k, sf.codes, sf.n_groups)
+        worst = max(worst, float(np.max(rates) - np.min(rates)))
+    return worst
+
+
+def worst_group_accuracy(y_true, y_pred, *, sensitive_features, by="group"):
+    r"""Lowest accuracy over groups (or over (group, label) cells).
+
+    .. math::
+
+        \text{WGA} = \min_a P(\hat Y = Y \mid A = a)
+        \quad\text{or, with } by=\text{"group\_and\_label"},\quad
+        \min_{(a, y)} P(\hat Y = y \mid A = a, Y = y)
+
+    Empty cells are ignored.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+    by : {"group", "group_and_label"}, default="group"
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; higher is better.
+
+    Raises
+    ------
+    ValueError
+        As :func:`delta_dp`, or for an unknown ``by``.
+
+    References
+    ----------
+    The worst-group accuracy reported for fair latent flows
+    (``papers/fair_latent_space_invertible_network_summary.txt``).
+    """
+    if by not in ("group", "group_and_label"):
+        raise ValueError(f"by must be 'group' or 'group_and_label'; got {by!r}.")
+    t, p, labels, sf = _check_inputs(
+        y_true, y_pred, sensitive_features, metric="worst_group_accuracy"
+    )
+    correct = t == p
+    if by == "group":
+        cells = sf.codes
+    else:
+        cells = sf.codes * len(labels) + t
+    accuracy, _ = _rates(correct, cells, int(cells.max()) + 1)
+    return float(np.nanmin(accuracy))
+
+
+def model_bias(y_true, y_pred, *, sensitive_features):
+    r"""AEDA's model bias: summed per-class recall gap between bias groups.
+
+    .. math::
+
+        bias(\theta) = \sum_{t \in T} bias(\theta, t), \qquad
+        bias(\theta, t) = \left| P(\hat t = t \mid b = 0, t^* = t)
+                               - P(\hat t = t \mid b = 1, t^* = t) \right|
+
+    i.e. the per-class true-positive rates (recalls) of the two bias groups
+    ``b``, differenced and summed over the target classes ``t`` in
+    ``y_true``. Each term is a probability difference, so the sum lies in
+    ``[0, n_classes]`` and is **not** averaged: AEDA's Table 1 reports 7.84
+    for the Original classifier on 10-class C-MNIST, which matches its bACC of
+    55.62% (about 95% recall on the colour seen in training and 16% on the
+    other colour give 10 × 0.78 = 7.8 and (0.95 + 0.16)/2 = 0.556). Divide by
+    the number of classes for a value in ``[0, 1]``.
+
+    With more than two bias groups, ``bias(θ, t)`` is the spread
+    ``max_b − min_b`` of the per-group recall. A class whose rows are all in
+    one group has no gap; it is skipped with a ``UserWarning``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True target classes ``t*``.
+    y_pred : array-like of shape (n_samples,)
+        Predicted classes ``t̂``.
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+        Bias variable ``b`` (e.g. background colour, gender).
+
+    Returns
+    -------
+    float
+        In ``[0, n_classes]``; lower is fairer.
+
+    Raises
+    ------
+    ValueError
+        As :func:`delta_dp`, or when no class has rows in two groups.
+
+    References
+    ----------
+    AEDA, section 2.1, Definition 1, Eq. 1 and the sum below it; Tables 1-2.
+    """
+    t, p, labels, sf = _check_inputs(y_true, y_pred, sensitive_features, metric="model_bias")
+    total, used, skipped = 0.0, 0, []
+    for k in np.unique(t):
+        rates, counts = _rates(p == k, sf.codes, sf.n_groups, t == k)
+        if (counts > 0).sum() < 2:
+            skipped.append(labels[k])
+            continue
+        total += float(np.nanmax(rates) - np.nanmin(rates))
+        used += 1
+    if used == 0:
+        raise ValueError(
+            "model_bias: no target class has rows in two or more bias groups, so "
+            "no per-class gap can be measured."
+        )
+    if skipped:
+        warnings.warn(
+            f"model_bias: classes {skipped!r} occur in only one bias group and are "
+            "left out of the sum.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return total
+
+
+def balanced_group_accuracy(y_true, y_pred, *, sensitive_features):
+    r"""AEDA's balanced accuracy bACC: mean accuracy over (target, bias) cells.
+
+    .. math::
+
+        bACC = \frac{1}{|C|} \sum_{(t, b) \in C} P(\hat t = t \mid t^* = t, b),
+
+    where ``C`` is the set of non-empty (true class, group) cells, so every
+    cell weighs the same whatever its size. Returned as a fraction (AEDA's
+    tables show percentages).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; higher is better.
+
+    Raises
+    ------
+    ValueError
+        As :func:`delta_dp`.
+
+    References
+    ----------
+    AEDA, section 4.1 ("Evaluation metrics"), Tables 1-2.
+    """
+    t, p, labels, sf = _check_inputs(
+        y_true, y_pred, sensitive_features, metric="balanced_group_accuracy"
+    )
+    cells = sf.codes * len(labels) + t
+    accuracy, _ = _rates(t == p, cells, int(cells.max()) + 1)
+    return float(np.nanmean(accuracy))
+
+
+# --------------------------------------------------------------------------- #
+# Scorer
+# --------------------------------------------------------------------------- #
+class _RoutedMetric:
+    """Picklable wrapper that insists on receiving ``sensitive_features``."""
+
+    def __init__(self, metric):
+        self.metric = metric
+        self.__name__ = getattr(metric, "__name__", type(metric).__name__)
+
+    def __call__(self, y_true, y_pred, *, sensitive_features=None, **kwargs):
+        if sensitive_features is None:
+            raise ValueError(
+                f"The fairness scorer for {self.__name__} did not receive "
+                "sensitive_features. Turn metadata routing on with "
+                "sklearn.set_config(enable_metadata_routing=True) and pass them to "
+                "the fit of the search, e.g. GridSearchCV(...).fit(X, y, "
+                "sensitive_features=A), or call scorer(estimator, X, y, "
+                "sensitive_features=A)."
+            )
+        return self.metric(y_true, y_pred, sensitive_features=sensitive_features, **kwargs)
+
+    def __repr__(self):
+        return self.__name__
+
+
+def make_fairness_scorer(metric, **metric_kwargs):
+    """Wrap a fairness metric as a lower-is-better scorer that requests ``sensitive_features``.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(y_true, y_pred, *, sensitive_features, **metric_kwargs)``,
+        e.g. :func:`delta_eod`, :func:`delta_dp` or a fairlearn metric such as
+        ``equalized_odds_difference``. The scorer calls ``estimator.predict``.
+    **metric_kwargs
+        Fixed keyword arguments of the metric, e.g. ``pos_label=">50K"``.
+
+    Returns
+    -------
+    scorer : sklearn scorer
+        ``make_scorer(metric, greater_is_better=False, **metric_kwargs)`` with
+        ``set_score_request(sensitive_features=True)`` already applied (the
+        request is set even if metadata routing is off when this is called).
+        It returns ``-metric(...)``.
+
+    Raises
+    ------
+    TypeError
+        If ``metric`` is not callable.
+
+    Notes
+    -----
+    * Metadata routing must be on
+      (``sklearn.set_config(enable_metadata_routing=True)``) when the search
+      is fitted, and ``sensitive_features`` passed to its ``fit``; otherwise
+      the scorer receives no groups and raises a ``ValueError`` that says so
+      (``GridSearchCV`` with the default ``error_score=np.nan`` turns it into
+      a warning and NaN scores).
+    * Because scikit-learn maximises scores, ``greater_is_better=False``
+      negates the metric: ``cv_results_["mean_test_<name>"]`` holds
+      **−ΔEOd** (values <= 0) and ``best_score_`` is the negated gap. The
+      helpers of :mod:`skfairlatent.model_selection` un-negate it.
+    * Only the scorer needs to request ``sensitive_features``; an estimator
+      whose ``fit`` does not take them (``LogisticRegression``) is fine.
+
+    Examples
+    --------
+    >>> import sklearn
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> sklearn.set_config(enable_metadata_routing=True)  # doctest: +SKIP
+    >>> search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1]},
+    ...                       scoring={"accuracy": "accuracy",
+    ...                                "delta_eod": make_fairness_scorer(delta_eod)},
+    ...                       refit="accuracy")
+    >>> search.fit(X, y, sensitive_features=A)  # doctest: +SKIP
+    """
+    if not callable(metric):
+        raise TypeError(f"metric must be callable; got {metric!r}.")
+    scorer = make_scorer(_RoutedMetric(metric), greater_is_better=False, **metric_kwargs)
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = scorer.set_score_request(sensitive_features=True)
+    return scorer
