@@ -6,7 +6,7 @@ Every metric has the signature ``metric(y_true, y_pred, *, sensitive_features,
 for the gaps, higher is better for the accuracies.
 
 * :func:`delta_dp` -- max_a P(Ŷ=1|a) − min_a P(Ŷ=1|a) (ALFA's ΔDP).
-* :func:`delta_eod` -- TPR gap + FPR gap (ALFA's ΔEOd, section 3.1).
+* :func:`delta_eod` -- TPR gap + FPR gap (ALFA's ΔEOd, section 3).
 * :func:`differential_fairness` -- max_{i≠j} |log P(Ŷ=1|i) / P(Ŷ=1|j)|
   (ALFA App. J.2, after Foulds et al. 2020).
 * :func:`delta_dp_multiclass` -- max_k of the gap in P(Ŷ=k|a) (ALFA App. J.3).
@@ -196,7 +196,7 @@ def delta_dp(y_true, y_pred, *, sensitive_features, pos_label=1):
 
     References
     ----------
-    ALFA, section 3.1 (DP) and the ΔDP columns of its tables.
+    ALFA, section 3 ("Motivation", DP) and the ΔDP columns of its App. H tables.
     """
     t, p, labels, sf = _check_inputs(y_true, y_pred, sensitive_features, metric="delta_dp")
     pos = _pos_code(labels, pos_label)
@@ -246,7 +246,8 @@ def delta_eod(y_true, y_pred, *, sensitive_features, pos_label=1):
 
     References
     ----------
-    ALFA, section 3.1 ("Motivation") and App. B, Eq. before Theorem B.2.
+    ALFA, section 3 ("Motivation") and App. A (proof of Theorem 3.2:
+    ΔEOd = |TPR_1 − TPR_0| + |FPR_1 − FPR_0|).
     """
     t, p, labels, sf = _check_inputs(y_true, y_pred, sensitive_features, metric="delta_eod")
     pos = _pos_code(labels, pos_label)

@@ -98,12 +98,12 @@ def make_unfair_gaussians(n_samples=(100, 100, 400, 400), *, K=3.0, r=0.7, mu=1.
         counts = [int(c) for c in base]
     else:
         try:
-            counts = [int(c) for c in n_samples]
+            counts = [] if isinstance(n_samples, str) else [int(c) for c in n_samples]
             ok = len(counts) == 4 and all(
                 isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 0
                 for c in n_samples
             ) and sum(counts) > 0
-        except TypeError:
+        except (TypeError, ValueError):
             ok = False
         if not ok:
             raise ValueError(
