@@ -47,7 +47,7 @@ def project_to_ball(delta, radius):
 
 def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radius,
                     upsampled, alpha, steps=10, lr=0.1, batch_size=128,
-                    sinkhorn_reg=0.1, verbose=0):
+                    sinkhorn_reg=0.1, sinkhorn_max_iter=10, verbose=0):
     """ALFA's fairness attack (Alg. 1, Eq. 4): δ* = argmax_{‖δ‖₂≤ε} L_fair - α·D(z, z+δ).
 
     The attack runs batch by batch: each batch takes ``batch_size`` rows from
@@ -81,6 +81,8 @@ def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radiu
     batch_size : int, default=128
         Rows per cell per batch.
     sinkhorn_reg : float, default=0.1
+    sinkhorn_max_iter : int, default=10
+        Sinkhorn iterations per evaluation of D (the authors' 10).
     verbose : int, default=0
         A progress bar over batches when >= 1.
 
@@ -106,7 +108,8 @@ def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radiu
             perturbed = clean + delta
             objective = fairness_loss(model(perturbed), sensitive[index], targets[index])
             if alpha:
-                objective = objective - alpha * sinkhorn_distance(clean, perturbed, reg=sinkhorn_reg)
+                objective = objective - alpha * sinkhorn_distance(
+                    clean, perturbed, reg=sinkhorn_reg, max_iter=sinkhorn_max_iter)
             (-objective).backward()
             optimizer.step()
             with torch.no_grad():

@@ -181,10 +181,13 @@ def sinkhorn_distance(source, target, reg=0.1, max_iter=100, tol=1e-6):
     """Entropic optimal-transport cost between two point clouds, differentiable.
 
     D(z, z̃) = <P*, C> with C_ij = ‖z_i - z̃_j‖² and P* the entropic plan of
-    regularisation ``reg`` between uniform weights (ALFA App. D.1). Computed
-    by POT's log-domain Sinkhorn (``method="sinkhorn_log"``), which stays
-    finite where the plain Gibbs kernel exp(-C/reg) underflows to 0.
-    Gradients flow to both clouds through the cost matrix.
+    regularisation ``reg`` between uniform weights (ALFA App. D.1). The
+    plan is computed by POT's log-domain Sinkhorn (``method="sinkhorn_log"``),
+    which stays finite where the plain Gibbs kernel exp(-C/reg) underflows
+    to 0. Gradients flow to both clouds through the cost matrix with the plan
+    held fixed (envelope theorem): differentiating through the iterations
+    would cost a backward pass per iteration for the same gradient at
+    convergence.
 
     Parameters
     ----------
@@ -192,6 +195,9 @@ def sinkhorn_distance(source, target, reg=0.1, max_iter=100, tol=1e-6):
     reg : float, default=0.1
         Entropic regularisation ε_s (the authors' value).
     max_iter : int, default=100
+        Sinkhorn iterations at most. ALFA passes 10, as the authors' code:
+        the plan is then approximate but its marginals are exact on one side,
+        which is all a regulariser of the attack needs.
     tol : float, default=1e-6
         Stopping threshold on the marginal violation.
 
@@ -202,6 +208,253 @@ def sinkhorn_distance(source, target, reg=0.1, max_iter=100, tol=1e-6):
     a = torch.full((source.shape[0],), 1.0 / source.shape[0], dtype=source.dtype, device=source.device)
     b = torch.full((target.shape[0],), 1.0 / target.shape[0], dtype=target.dtype, device=target.device)
     cost = ot.dist(source, target)  # squared Euclidean
-    return ot.sinkhorn2(a, b, cost, reg, method="sinkhorn_log", numItermax=max_iter, stopThr=tol)
+    with torch.no_grad():
+        plan = ot.sinkhorn(a, b, cost.detach(), reg, method="sinkhorn_log",
+                           numItermax=max_iter, stopThr=tol, warn=False)
+    return (plan * cost).sum()
 
 
+
+
+# =========================================================================== #
+# FairLatentFlow: losses of the fair latent space
+# (Joo et al., "Constructing Fair Latent Space for Intersection of Fairness
+# and Explainability", arXiv 2412.17523, section 3.2)
+# =========================================================================== #
+def batch_covariance(z):
+    """Biased covariance matrix of the rows of ``z`` (n, d) -> (d, d)."""
+    centred = z - z.mean(dim=0, keepdim=True)
+    return centred.T @ centred / max(z.shape[0], 1)
+
+
+def decorrelation_loss(z):
+    """L_dg: drive the off-diagonal of the covariance of ``z`` to zero.
+
+    ``L_dg = ||C - C ∘ I||_F^2 / d`` with ``C`` the batch covariance of ``z``
+    (n, d): the squared entries left after subtracting the diagonal
+    (arXiv 2412.17523, section 3.2, "we subtract the term that is
+    element-wise multiplied by the identity matrix"). Divided by ``d`` as
+    VICReg's covariance term (Bardes et al., 2022, eq. 3) so that the scale
+    does not grow with ``d``. Returns a scalar; 0 when ``d == 1``.
+    """
+    cov = batch_covariance(z)
+    off_diagonal = cov - torch.diag(torch.diagonal(cov))
+    return off_diagonal.pow(2).sum() / z.shape[1]
+
+
+def variance_equality_loss(z):
+    """L_eq: equalise the variances of the dimensions of ``z`` (n, d).
+
+    ``L_eq = mean_k (C_kk - mean_j C_jj)^2``, zero iff every dimension has the
+    same variance. With L_dg this makes the covariance a multiple of the
+    identity, whose log-determinant is the largest for a given trace
+    (arXiv 2412.17523, section 3.1: equality of the eigenvalues maximises the
+    Gaussian entropy of Z_Y); the Gaussian term L_g fixes the common scale.
+    """
+    variances = z.var(dim=0, unbiased=False)
+    return (variances - variances.mean()).pow(2).mean()
+
+
+def _pair_masks(y, s):
+    y = y.reshape(-1)
+    s = s.reshape(-1)
+    same_y = y[:, None] == y[None, :]
+    diff_s = s[:, None] != s[None, :]
+    return same_y & diff_s, ~same_y
+
+
+def _sliced_quantile_pairs(z, y, s, n_projections=8, n_quantiles=16):
+    """Mean squared distance of rank-matched pairs of opposite groups, same label.
+
+    Rows are projected on the coordinate axes and ``n_projections`` random unit
+    directions (torch's global generator); in each projection the ``q``-th
+    quantile of one group is paired with the ``q``-th quantile of the other
+    (the optimal one-dimensional matching, whose mean squared distance is the
+    squared 2-Wasserstein distance), for every label and pair of groups.
+    """
+    d = z.shape[1]
+    directions = torch.randn(n_projections, d, dtype=z.dtype, device=z.device)
+    directions = torch.cat([torch.eye(d, dtype=z.dtype, device=z.device),
+                            directions / directions.norm(dim=1, keepdim=True)])
+    levels = torch.linspace(0, 1, n_quantiles, dtype=z.dtype, device=z.device)
+    projected = z @ directions.T
+    terms = []
+    for label in torch.unique(y):
+        in_label = y == label
+        groups = torch.unique(s[in_label])
+        quantiles = [torch.quantile(projected[in_label & (s == g)], levels, dim=0)
+                     for g in groups]
+        for i in range(len(quantiles)):
+            for j in range(i + 1, len(quantiles)):
+                terms.append((quantiles[i] - quantiles[j]).pow(2).mean())
+    if not terms:
+        return z.new_zeros(())
+    return torch.stack(terms).mean()
+
+
+def group_pair_distance_loss(z, y, s, margin=4.0, pairing="all"):
+    """L_di: pull together opposite sensitive groups with the same label.
+
+    For the rows ``z`` (n, d) of a batch with labels ``y`` (n,) and sensitive
+    codes ``s`` (n,), with ``d_ij = ||z_i - z_j||^2 / d``:
+
+        L_di = mean_{y_i = y_j, s_i != s_j} d_ij
+               + mean_{y_i != y_j} max(0, margin - d_ij)
+
+    The first term is the L2 distance between samples of opposite sensitive
+    groups with the same label, the paper's tractable surrogate for
+    maximising the mutual information I(X^y_s0; X^y_s1) (arXiv 2412.17523,
+    section 3.1-3.2); the paper pairs ``x^y_s0,i`` with ``x^y_s1,i``; without
+    matched pairs in tabular data every cross-group pair in the batch is used.
+    The second (hinge) term keeps different labels apart, the contrastive
+    counterpart ("reducing g(x_s0,i, x_s1,j)"); ``margin`` is in units of
+    the per-dimension squared distance (2 for two independent N(0, I)
+    points). More than two groups: every pair of different groups counts.
+    A term with no pair in the batch contributes 0.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar.
+    """
+    dist = (z[:, None, :] - z[None, :, :]).pow(2).mean(dim=2)
+    positive, negative = _pair_masks(y, s)
+    loss = z.new_zeros(())
+    if pairing == "nearest":
+        # each row's counterpart: the closest row of another group, same label
+        has_pair = positive.any(dim=1)
+        if has_pair.any():
+            nearest = dist.masked_fill(~positive, float("inf")).min(dim=1).values
+            loss = loss + nearest[has_pair].mean()
+    elif pairing == "quantile":
+        loss = loss + _sliced_quantile_pairs(z, y.reshape(-1), s.reshape(-1))
+    elif pairing == "all":
+        if positive.any():
+            loss = loss + dist[positive].mean()
+    else:
+        raise ValueError(
+            f"pairing must be 'quantile', 'all' or 'nearest'; got {pairing!r}.")
+    if negative.any() and margin > 0:
+        loss = loss + torch.relu(margin - dist[negative]).mean()
+    return loss
+
+
+# --------------------------------------------------------------------------- #
+# FLDGM (fldgm_fair_latent_deep_generative_models.txt, section 2.2 and Eq. 8):
+# distance correlation between a latent code and the sensitive attribute, and
+# FairDisCo's closed-form V^2 (Liu et al., KDD 2022), which the paper's public
+# code uses.
+# --------------------------------------------------------------------------- #
+import math as _math
+
+
+def _pairwise_distances_safe(x):
+    """Euclidean distances between the rows of ``x`` (n, d), with finite gradients.
+
+    ``torch.cdist`` differentiates sqrt at 0 (the diagonal, repeated rows) into
+    NaN; here the square root is only taken where the squared distance is
+    positive, and the distance is exactly 0 elsewhere.
+    """
+    diff = x.unsqueeze(1) - x.unsqueeze(0)
+    sq = (diff * diff).sum(-1)
+    positive = sq > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, sq, torch.ones_like(sq))),
+                       torch.zeros_like(sq))
+
+
+def _double_centre(d):
+    return d - d.mean(0, keepdim=True) - d.mean(1, keepdim=True) + d.mean()
+
+
+def distance_correlation_sq(x, y, eps=1e-12):
+    """Squared distance correlation dCor^2(x, y), differentiable (V-statistic).
+
+    Székely, Rizzo and Bakirov (2007): with A and B the double-centred
+    Euclidean distance matrices of the rows of ``x`` and ``y``,
+    dCov^2(x, y) = mean(A * B) and
+    dCor^2 = dCov^2(x, y) / sqrt(dCov^2(x, x) dCov^2(y, y)) in [0, 1];
+    0 if and only if x and y are independent (in the population). This is
+    the sample version of the V^2 dependence of Eq. 1 of the FLDGM paper, and
+    equals ``dcor.distance_correlation_sqr`` (biased estimator).
+
+    Parameters
+    ----------
+    x : Tensor of shape (n, d) or (n,)
+        E.g. a minibatch of latent codes.
+    y : Tensor of shape (n, k) or (n,)
+        E.g. the one-hot encoded sensitive attribute (floating point).
+    eps : float, default=1e-12
+        Guards the denominator when one variable is constant (dCor^2 is then 0).
+
+    Returns
+    -------
+    Tensor of shape ()
+        dCor^2, with gradients with respect to both inputs.
+    """
+    if x.dim() == 1:
+        x = x.unsqueeze(1)
+    if y.dim() == 1:
+        y = y.unsqueeze(1)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y need the same number of rows; got {x.shape[0]} and {y.shape[0]}.")
+    y = y.to(x.dtype)
+    a = _double_centre(_pairwise_distances_safe(x))
+    b = _double_centre(_pairwise_distances_safe(y))
+    dcov_xy = (a * b).mean()
+    dcov_xx = (a * a).mean()
+    dcov_yy = (b * b).mean()
+    return dcov_xy / torch.sqrt(dcov_xx * dcov_yy + eps)
+
+
+def _gaussian_overlap_matrix(mean, var):
+    """K_ij = N(mu_i - mu_j; 0, diag(var_i + var_j)), shape (n, n)."""
+    var_sum = var.unsqueeze(1) + var.unsqueeze(0)
+    quad = ((mean.unsqueeze(1) - mean.unsqueeze(0)) ** 2 / var_sum).sum(-1)
+    return torch.exp(-0.5 * quad - 0.5 * torch.log(2 * _math.pi * var_sum).sum(-1))
+
+
+def fairdisco_v2(mean, var, groups, n_groups):
+    """FairDisCo's closed-form V^2 between p(z, s) and p(z) p(s).
+
+    Liu et al., "Fair representation learning: an alternative to mutual
+    information", KDD 2022 (reference [18] of the FLDGM paper). With the
+    aggregate posterior p(z) = 1/n sum_i N(z; mu_i, diag(var_i)) and
+    p(z, s) = 1/n sum_{i: s_i = s} N(z; mu_i, diag(var_i)), the integral of
+    Eq. 1, int sum_s |p(z, s) - p(z) p(s)|^2 dz, has the closed form
+
+        V^2 = sum_s (n_s / n)^2 [dis(all, all) + dis(s, s) - 2 dis(s, all)],
+
+    dis(I, J) = mean over i in I, j in J of N(mu_i - mu_j; 0, diag(var_i + var_j)),
+
+    because the integral of a product of two Gaussian densities is a Gaussian
+    density of the difference of their means. Groups absent from the batch
+    contribute 0. Unlike the authors' code the result is not rescaled by
+    ``len(batch) / batch_size`` (their last, smaller batch).
+
+    Parameters
+    ----------
+    mean, var : Tensor of shape (n, d)
+        Posterior means and variances of q(z | x, s) on a minibatch.
+    groups : LongTensor of shape (n,)
+        Sensitive group codes in ``0 .. n_groups - 1``.
+    n_groups : int
+
+    Returns
+    -------
+    Tensor of shape ()
+        V^2 (not normalised: its scale shrinks like (4 pi var)^(-d/2), which
+        is why the authors weight it by 1e7 with d = 8).
+    """
+    n = mean.shape[0]
+    kernel = _gaussian_overlap_matrix(mean, var)  # one (n, n) matrix for all terms
+    total = kernel.mean()
+    v2 = mean.new_zeros(())
+    for g in range(n_groups):
+        mask = groups == g
+        n_g = int(mask.sum())
+        if n_g == 0 or n_g == n:
+            continue
+        rows = kernel[mask]
+        cur = total + rows[:, mask].mean() - 2 * rows.mean()
+        v2 = v2 + (n_g / n) ** 2 * cur
+    return v2

@@ -1,0 +1,555 @@
+"""ALFAClassifier: Adversarial Latent Feature Augmentation for group fairness.
+
+Jung, Chun, Park & Lee, "Fairness through Adversarial Latent Feature
+Augmentation", ICLR 2025 (``shared/papers/alfa_adversarial_latent_feature_augmentation.txt``).
+
+Algorithm 1, as ``fit`` runs it:
+
+1. pretrain an encoder f and a linear head g by cross-entropy (Sec. 3.3);
+2. balanced upsampling: the same number of rows from every (a, y) cell,
+   N_p = 4·max n_ay (Sec. 3.1);
+3. ε, the mean absolute distance from the latent features to the decision
+   boundary (per (a, y) cell, as the authors' code does);
+4. the fairness attack δ* = argmax_{‖δ‖₂ ≤ ε} L_fair - α·D(z, z + δ) with f
+   and g frozen (Eq. 2-4, App. B.2, App. D);
+5. fine-tune a (freshly initialised) last layer on the original and the
+   perturbed latents, weighted (1 - λ) and λ (Eq. 5, App. N).
+"""
+
+import copy
+from functools import partial
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .base import (
+    check_fit_sensitive_features,
+    check_positive,
+    derive_seed,
+    encode_target,
+    make_net,
+    resolve_device,
+    torch_seeded,
+)
+from .metrics import delta_dp, delta_eod
+from .nn.attacks import balanced_upsampling, fairness_attack
+from .nn.losses import (
+    WeightedBCEWithLogitsLoss,
+    convex_fairness_loss,
+    covariance_attack_signs,
+    covariance_fairness_loss,
+)
+from .nn.modules import MLP, EncoderHead
+
+__all__ = ["ALFAClassifier"]
+
+
+class ALFAClassifier(ClassifierMixin, BaseEstimator):
+    """Adversarial Latent Feature Augmentation (ALFA) classifier.
+
+    A neural classifier (encoder f + linear head g) made fairer in the sense
+    of equalized odds by augmenting its latent space with adversarial
+    features: a *fairness attack* moves balanced latent features into the
+    unfair region of the pretrained classifier, then the last layer is
+    fine-tuned on the original and the perturbed features so the decision
+    boundary covers that region (Jung et al., ICLR 2025, Algorithm 1).
+
+    Parameters
+    ----------
+    alpha : float, default=0.1
+        Weight α of the Sinkhorn distance in the attack objective
+        L_fair - α·D(z, z + δ) (Eq. 4). Larger α keeps perturbed features
+        closer to the clean distribution. The paper searches
+        {0, 0.001, 0.01, 0.1, 1, 10} per dataset (App. F); grid-search it.
+    lambda_ : float in [0, 1], default=0.5
+        Weight λ of the perturbed latents in fine-tuning, (1 - λ) for the
+        originals (App. N). 0 means no augmentation; 0.5 is Eq. 5.
+    hidden_layer_sizes : tuple of int, default=(128, 128)
+        Hidden layers of the MLP encoder (ReLU). ``()`` is the paper's
+        logistic-regression variant: no encoder, the attack perturbs the
+        input features and the head is the whole model.
+    encoder : torch.nn.Module or None, default=None
+        A user-supplied encoder mapping float32 (n, n_features) to
+        (n, latent_dim); replaces the MLP. It is deep-copied at fit.
+    train_encoder : bool, default=True
+        Whether pretraining updates the encoder (set False for an already
+        trained ``encoder``; only the head is then pretrained).
+    epsilon : "auto" or float, default="auto"
+        Radius ε of the L2 ball of each perturbation. ``"auto"``: for each
+        (a, y) cell, the mean absolute distance |w·z + b| / ‖w‖₂ of the cell's
+        latents to the pretrained boundary (Alg. 1; per cell as the authors'
+        code). In input space with an MLP the distance is linearised,
+        |g(f(x))| / ‖∇ₓ g(f(x))‖₂.
+    fairness_constraint : {"covariance", "convex"}, default="covariance"
+        L_fair of the attack: the covariance constraint with the sign rule of
+        Eq. 3 and the piecewise-linear logit (m = 10 segments, β = 1e-7,
+        App. B.2), or the convex surrogate of App. L (binary attribute and
+        target only).
+    perturbation_space : {"latent", "input"}, default="latent"
+        Where the attack acts. ``"input"`` is App. K: inputs are perturbed
+        and the whole network is fine-tuned.
+    attack_steps : int, default=10
+        Adam iterations of the attack.
+    attack_lr : float, default=0.1
+        Adam learning rate of the attack.
+    attack_batch_size : int, default=128
+        Rows drawn from each cell per attack batch (the authors' 4 × 128).
+    sinkhorn_reg : float, default=0.1
+        Entropic regularisation of the Sinkhorn distance (App. D).
+    sinkhorn_max_iter : int, default=10
+        Log-domain Sinkhorn iterations per evaluation (the authors' 10).
+    reinit_head : bool, default=True
+        Fine-tune a freshly initialised last layer, as the paper says
+        (Sec. 3.3). False continues from the pretrained head, as the authors'
+        code does.
+    max_epochs : int, default=50
+        Epochs of pretraining and of fine-tuning (T = 50, App. F).
+    batch_size : int, default=128
+    lr : float, default=1e-3
+        Adam learning rate of pretraining and fine-tuning.
+    keep_attack_data : bool, default=True
+        Keep the attacked and perturbed latents as fitted attributes (for
+        :func:`skfairlatent.plotting.plot_unfair_region`); they take
+        N_p × d × 8 bytes.
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available.
+    random_state : int, RandomState or None, default=None
+        Seeds torch, numpy and the data loaders; two fits with the same
+        seed give the same predictions on CPU.
+    verbose : int, default=0
+        0 silent; 1 a progress bar per phase.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (``[0, 1]`` for a multilabel target).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X has string column names.
+    net_ : skorch.NeuralNet
+        The trained network (encoder + fine-tuned head); ``net_.module_``
+        is an :class:`skfairlatent.nn.modules.EncoderHead`.
+    sensitive_groups_ : ndarray or None
+        Group labels seen at fit, in code order (None without sensitive features).
+    epsilon_ : ndarray of shape (n_groups, n_cells_y) or None
+        Radius ε used for each (a, y) cell (columns: classes; a single
+        column for a multilabel target).
+    attack_signs_ : ndarray
+        Signs of the covariance constraint (Eq. 3), one per group indicator
+        and output.
+    attack_report_ : dict or None
+        ``delta_eod_clean``/``delta_eod_perturbed`` and
+        ``delta_dp_clean``/``delta_dp_perturbed``: the frozen pretrained
+        model's gaps on the upsampled clean and perturbed features. A
+        successful attack raises them (binary target and attribute only).
+    attack_latents_, perturbed_latents_ : ndarray of shape (N_p, d)
+        Clean upsampled features z and z + δ*.
+    attack_sensitive_ : ndarray of shape (N_p,), int
+        Sensitive group codes of the attacked rows.
+    attack_targets_ : ndarray of shape (N_p,) or (N_p, T), int
+    pretrained_coef_, coef_ : ndarray of shape (n_outputs, d)
+        Weights of the pretrained and of the fine-tuned head.
+    pretrained_intercept_, intercept_ : ndarray of shape (n_outputs,)
+
+    Raises
+    ------
+    ValueError
+        At fit, for NaN/inf in X, a target with one class, bad
+        hyperparameters or unusable sensitive features.
+
+    Notes
+    -----
+    * Multi-class targets are handled one-vs-rest (App. J.3): one sigmoid
+      output per class, each attacked with the sign of its own Cov(a, 1[y=k]);
+      ``predict_proba`` normalises the sigmoid scores.
+    * Multilabel targets (a 0/1 indicator matrix, App. J.1) get one sigmoid
+      output per label; L_fair averages the outputs. Upsampling balances the
+      sensitive groups only (cells of label combinations would explode).
+    * Several sensitive groups (App. J.2): every group indicator is attacked
+      towards its own covariance with the label; cells are (group, class).
+    * The authors' code keeps the epoch with the best validation accuracy;
+      this estimator trains a fixed number of epochs (choose ``max_epochs``
+      and ``alpha`` by cross-validation).
+
+    Examples
+    --------
+    >>> from skfairlatent import ALFAClassifier
+    >>> from skfairlatent.datasets import make_unfair_gaussians
+    >>> X, y, A = make_unfair_gaussians(random_state=0)
+    >>> clf = ALFAClassifier(max_epochs=5, random_state=0).fit(X, y, sensitive_features=A)
+    >>> clf.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(self, alpha=0.1, lambda_=0.5, hidden_layer_sizes=(128, 128), encoder=None,
+                 train_encoder=True, epsilon="auto", fairness_constraint="covariance",
+                 perturbation_space="latent", attack_steps=10, attack_lr=0.1,
+                 attack_batch_size=128, sinkhorn_reg=0.1, sinkhorn_max_iter=10, reinit_head=True, max_epochs=50,
+                 batch_size=128, lr=1e-3, keep_attack_data=True, device="auto",
+                 random_state=None, verbose=0):
+        self.alpha = alpha
+        self.lambda_ = lambda_
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.encoder = encoder
+        self.train_encoder = train_encoder
+        self.epsilon = epsilon
+        self.fairness_constraint = fairness_constraint
+        self.perturbation_space = perturbation_space
+        self.attack_steps = attack_steps
+        self.attack_lr = attack_lr
+        self.attack_batch_size = attack_batch_size
+        self.sinkhorn_reg = sinkhorn_reg
+        self.sinkhorn_max_iter = sinkhorn_max_iter
+        self.reinit_head = reinit_head
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.keep_attack_data = keep_attack_data
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ #
+    # fit: Algorithm 1
+    # ------------------------------------------------------------------ #
+    def fit(self, X, y, *, sensitive_features=None):
+        """Pretrain, attack and fine-tune (Algorithm 1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric features (encode and scale categoricals upstream, e.g.
+            with :func:`skfairlatent.datasets.make_preprocessor`).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels of any type, or a 0/1 multilabel indicator matrix.
+        sensitive_features : array-like of shape (n_samples,) or (n_samples, k), default=None
+            The sensitive attribute(s): 1-d array, list, Series of any dtype,
+            or a DataFrame whose columns are intersected. ``None`` fits the
+            plain classifier (no attack) with a ``UserWarning``.
+
+        Returns
+        -------
+        self : ALFAClassifier
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True,
+                             y_numeric=False)
+        multilabel = type_of_target(y) == "multilabel-indicator"
+        if not multilabel and np.ndim(y) == 2:
+            y = np.ravel(y) if np.shape(y)[1] == 1 else y
+        self.classes_, y_codes = encode_target(y, allow_multilabel=True)
+        self._multilabel = multilabel
+        targets = self._output_targets(y_codes)
+        sensitive = check_fit_sensitive_features(sensitive_features, X.shape[0], self)
+
+        seed = derive_seed(self.random_state)
+        device = resolve_device(self.device)
+        with torch_seeded(seed, device):
+            self.net_ = self._pretrain(X, targets, device)
+            self._store_head("pretrained_")
+            if sensitive is None:
+                self._skip_attack()
+                self._store_head("")
+                return self
+            self.sensitive_groups_ = sensitive.groups
+            self._attack_and_finetune(X, y_codes, targets, sensitive, seed, device)
+        self._store_head("")
+        return self
+
+    def _check_params(self):
+        check_positive(self.alpha, "alpha", allow_zero=True)
+        if not 0 <= self.lambda_ <= 1:
+            raise ValueError(f"lambda_ must lie in [0, 1]; got {self.lambda_!r}.")
+        if not (self.epsilon == "auto" or (np.isscalar(self.epsilon) and not isinstance(self.epsilon, str)
+                                           and self.epsilon > 0)):
+            raise ValueError(f"epsilon must be 'auto' or a float > 0; got {self.epsilon!r}.")
+        if self.fairness_constraint not in ("covariance", "convex"):
+            raise ValueError("fairness_constraint must be 'covariance' or 'convex'; "
+                             f"got {self.fairness_constraint!r}.")
+        if self.perturbation_space not in ("latent", "input"):
+            raise ValueError("perturbation_space must be 'latent' or 'input'; "
+                             f"got {self.perturbation_space!r}.")
+        for name in ("attack_steps", "attack_batch_size", "sinkhorn_max_iter", "max_epochs", "batch_size"):
+            check_positive(getattr(self, name), name, integer=True)
+        for name in ("attack_lr", "lr", "sinkhorn_reg"):
+            check_positive(getattr(self, name), name)
+
+    def _output_targets(self, y_codes):
+        """0/1 float targets, one column per sigmoid output (OvR for multi-class)."""
+        if self._multilabel:
+            return y_codes.astype(np.float32)
+        if len(self.classes_) == 2:
+            return y_codes.astype(np.float32)
+        return np.eye(len(self.classes_), dtype=np.float32)[y_codes]
+
+    @property
+    def _n_outputs(self):
+        if self._multilabel or len(self.classes_) > 2:
+            return self.n_outputs_
+        return 1
+
+    # -- step 1: pretraining ------------------------------------------- #
+    def _build_module(self, n_features, n_outputs):
+        if self.encoder is not None:
+            encoder = copy.deepcopy(self.encoder)
+            with torch.no_grad():
+                latent_dim = encoder(torch.zeros(2, n_features)).shape[-1]
+        else:
+            encoder = MLP(n_features, tuple(self.hidden_layer_sizes))
+            latent_dim = encoder.out_dim
+        if not self.train_encoder:
+            encoder.requires_grad_(False)
+        return EncoderHead(encoder, latent_dim, n_outputs)
+
+    def _pretrain(self, X, targets, device):
+        self.n_outputs_ = 1 if targets.ndim == 1 else targets.shape[1]
+        net = make_net(
+            self._build_module(X.shape[1], self.n_outputs_),
+            WeightedBCEWithLogitsLoss,
+            device=device,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            verbose=self.verbose,
+        )
+        return net.fit(X, targets)
+
+    def _store_head(self, prefix):
+        head = self.net_.module_.head
+        setattr(self, prefix + "coef_", head.weight.detach().cpu().numpy().copy())
+        setattr(self, prefix + "intercept_", head.bias.detach().cpu().numpy().copy())
+
+    def _skip_attack(self):
+        self.sensitive_groups_ = None
+        self.epsilon_ = None
+        self.attack_signs_ = None
+        self.attack_report_ = None
+        for name in ("attack_latents_", "perturbed_latents_", "attack_sensitive_", "attack_targets_"):
+            setattr(self, name, None)
+
+    # -- steps 2-5 ---------------------------------------------------- #
+    def _attack_and_finetune(self, X, y_codes, targets, sensitive, seed, device):
+        in_input_space = self.perturbation_space == "input" or self._is_logistic
+        module = self.net_.module_
+        module.eval()
+        X_t = torch.as_tensor(X, device=device)
+        with torch.no_grad():
+            features = X_t if in_input_space else module.encode(X_t)
+        attacked_model = self._frozen_copy(module if in_input_space else module.head)
+
+        a = torch.as_tensor(sensitive.codes, device=device)
+        t = torch.as_tensor(targets, device=device)
+        cells = self._cell_codes(sensitive.codes, y_codes)
+        radius = self._attack_radius(attacked_model, features, cells, device)
+        fairness_loss = self._fairness_loss(attacked_model, features, a, t)
+
+        rng = np.random.default_rng(seed)
+        upsampled = balanced_upsampling(cells, rng)          # step 2
+        rows, delta = fairness_attack(                          # step 4
+            features, attacked_model, fairness_loss,
+            sensitive=a, targets=t, radius=radius, upsampled=upsampled,
+            alpha=self.alpha, steps=self.attack_steps, lr=self.attack_lr,
+            batch_size=self.attack_batch_size, sinkhorn_reg=self.sinkhorn_reg,
+            sinkhorn_max_iter=self.sinkhorn_max_iter,
+            verbose=self.verbose,
+        )
+        clean, perturbed = features[rows], features[rows] + delta
+        self._report_attack(attacked_model, clean, perturbed, sensitive.codes[rows], targets[rows])
+        self._finetune(features, perturbed, targets, targets[rows], in_input_space, device)  # step 5
+
+        if self.keep_attack_data:
+            self.attack_latents_ = clean.cpu().numpy()
+            self.perturbed_latents_ = perturbed.cpu().numpy()
+            self.attack_sensitive_ = sensitive.codes[rows]
+            self.attack_targets_ = y_codes[rows]
+        else:
+            self.attack_latents_ = self.perturbed_latents_ = None
+            self.attack_sensitive_ = self.attack_targets_ = None
+
+    @property
+    def _is_logistic(self):
+        return self.encoder is None and len(tuple(self.hidden_layer_sizes)) == 0
+
+    @staticmethod
+    def _frozen_copy(model):
+        frozen = copy.deepcopy(model).eval()
+        frozen.requires_grad_(False)
+        return frozen
+
+    def _cell_codes(self, groups, y_codes):
+        """(a, y) cell of each row; the group alone for multilabel targets."""
+        if self._multilabel:
+            return groups
+        return groups * len(self.classes_) + y_codes
+
+    def _attack_radius(self, model, features, cells, device):
+        """ε per row: the mean distance to the boundary over the row's (a, y) cell (step 3)."""
+        n_y = 1 if self._multilabel else len(self.classes_)
+        n_cells = int(cells.max()) + 1
+        if self.epsilon == "auto":
+            distance = self._distance_to_boundary(model, features).cpu().numpy()
+            per_cell = np.array([distance[cells == c].mean() if np.any(cells == c) else np.nan
+                                 for c in range(n_cells)])
+        else:
+            per_cell = np.full(n_cells, float(self.epsilon))
+        per_cell = np.pad(per_cell, (0, (-n_cells) % n_y), constant_values=np.nan)
+        self.epsilon_ = per_cell.reshape(-1, n_y)
+        return torch.as_tensor(per_cell[cells], dtype=features.dtype, device=device)
+
+    @staticmethod
+    def _distance_to_boundary(model, features):
+        """|g(z)| / ‖∇g(z)‖₂, averaged over outputs; exact for a linear head."""
+        features = features.detach().requires_grad_(True)
+        logits = model(features).reshape(len(features), -1)
+        distances = []
+        for k in range(logits.shape[1]):
+            (grad,) = torch.autograd.grad(logits[:, k].sum(), features, retain_graph=True)
+            distances.append(logits[:, k].abs() / grad.norm(dim=1).clamp_min(1e-12))
+        return torch.stack(distances, dim=1).mean(dim=1).detach()
+
+    def _fairness_loss(self, model, features, a, t):
+        """L_fair as a callable (logits, a, y) -> scalar, its signs fixed on clean data."""
+        if self.fairness_constraint == "convex":
+            if int(a.max()) > 1 or self._n_outputs > 1:
+                raise ValueError("fairness_constraint='convex' (App. L) supports a binary "
+                                 "sensitive attribute and a binary target only.")
+            with torch.no_grad():
+                predicted = (model(features).reshape(-1) > 0).cpu().numpy()
+            sign = _signed_eod_gap(t.cpu().numpy(), predicted, a.cpu().numpy())
+            self.attack_signs_ = np.array([1.0 if sign >= 0 else -1.0])
+            return partial(_convex_loss, sign=self.attack_signs_[0])
+        signs = covariance_attack_signs(a, t)
+        self.attack_signs_ = signs.cpu().numpy()
+        return partial(_covariance_loss, signs=signs)
+
+    def _report_attack(self, model, clean, perturbed, groups, targets):
+        """ΔEOd and ΔDP of the frozen model on clean vs perturbed features."""
+        if self._n_outputs > 1 or len(np.unique(groups)) != 2:
+            self.attack_report_ = None
+            return
+        with torch.no_grad():
+            before = (model(clean).reshape(-1) > 0).cpu().numpy().astype(int)
+            after = (model(perturbed).reshape(-1) > 0).cpu().numpy().astype(int)
+        self.attack_report_ = {
+            "delta_eod_clean": delta_eod(targets, before, sensitive_features=groups),
+            "delta_eod_perturbed": delta_eod(targets, after, sensitive_features=groups),
+            "delta_dp_clean": delta_dp(targets, before, sensitive_features=groups),
+            "delta_dp_perturbed": delta_dp(targets, after, sensitive_features=groups),
+        }
+
+    # -- step 5: fine-tuning --------------------------------------------- #
+    def _finetune(self, features, perturbed, targets, perturbed_targets, in_input_space, device):
+        """Minimise (1-λ)·CE(original) + λ·CE(perturbed) (Eq. 5 and App. N).
+
+        Weights are 2(1-λ) and 2λ so that λ = 0.5 is exactly Eq. 5.
+        """
+        inputs = torch.cat([features, perturbed]).cpu().numpy()
+        all_targets = np.concatenate([targets, perturbed_targets])
+        weights = np.concatenate([
+            np.full(len(features), 2 * (1 - self.lambda_), dtype=np.float32),
+            np.full(len(perturbed), 2 * self.lambda_, dtype=np.float32),
+        ])
+        module = self.net_.module_
+        if self.reinit_head:
+            module.head.reset_parameters()
+        batch = {"X": inputs, "sample_weight": weights}
+        if in_input_space:
+            # App. K: the whole network is fine-tuned on the perturbed inputs.
+            module.train()
+            self.net_.initialize_optimizer()
+            self.net_.partial_fit(batch, all_targets, epochs=self.max_epochs)
+            return
+        head_net = make_net(_Squeeze(module.head), WeightedBCEWithLogitsLoss, device=device,
+                            max_epochs=self.max_epochs, batch_size=self.batch_size,
+                            lr=self.lr, verbose=self.verbose)
+        head_net.fit(batch, all_targets)
+        module.head = head_net.module_.linear
+
+    # ------------------------------------------------------------------ #
+    # prediction
+    # ------------------------------------------------------------------ #
+    def decision_function(self, X):
+        """Logits of the fine-tuned model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for a binary target, else (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        self.net_.module_.eval()
+        logits = self.net_.forward(X, training=False, device="cpu")
+        return logits.numpy()
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            For a binary target ``[1 - p, p]``; for a multi-class target the
+            one-vs-rest sigmoid scores normalised to sum to one; for a
+            multilabel target the probability of each label, shape
+            (n_samples, n_labels).
+        """
+        scores = 1.0 / (1.0 + np.exp(-self.decision_function(X).astype(np.float64)))
+        if self._multilabel:
+            return scores
+        if scores.ndim == 1:
+            return np.column_stack([1 - scores, scores])
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted labels, of the type of ``classes_``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), or (n_samples, n_labels) of 0/1 for a multilabel target
+        """
+        proba = self.predict_proba(X)
+        if self._multilabel:
+            return (proba > 0.5).astype(int)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class _Squeeze(torch.nn.Module):
+    """A linear head whose single output is returned as shape (n,)."""
+
+    def __init__(self, linear):
+        super().__init__()
+        self.linear = linear
+
+    def forward(self, X):
+        logits = self.linear(X)
+        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+
+
+def _covariance_loss(logits, a, t, *, signs):
+    return covariance_fairness_loss(logits, a, signs)
+
+
+def _convex_loss(logits, a, t, *, sign):
+    return convex_fairness_loss(logits, a, t.reshape(-1), sign)
+
+
+def _signed_eod_gap(y, y_pred, a):
+    """(TPR₁ - TPR₀) + (FPR₁ - FPR₀): the sign of the clean gap for App. L."""
+    gap = 0.0
+    for label in (0, 1):
+        rates = [y_pred[(a == g) & (y == label)].mean() for g in (0, 1)
+                 if np.any((a == g) & (y == label))]
+        if len(rates) == 2:
+            gap += rates[1] - rates[0]
+    return gap

@@ -1,0 +1,631 @@
+"""FairLatentFlow: an invertible fair latent space with counterfactual explanations.
+
+Paper: H. Joo, H. Han, S. Kim, S. Hong, J. Lee, "Constructing Fair Latent
+Space for Intersection of Fairness and Explainability", arXiv 2412.17523
+(AAAI 2025); summary in ``papers/fair_latent_space_invertible_network_summary.txt``.
+
+The algorithm, step by step:
+
+1. The input ``E`` is a given latent space: the output of a pretrained
+   encoder (an upstream pipeline step) or standardised features.
+2. An invertible network ``f`` (a Glow-style flow on vectors,
+   :class:`skfairlatent.nn.flows.VectorFlow`) maps ``E`` to
+   ``Z = f(E) = [Z_Y, Z_S, Z_R]``: ``n_label_dims`` dimensions assigned to
+   the label, ``n_sensitive_dims`` to the sensitive attribute and the rest
+   ``Z_R`` to everything else (section 3).
+3. ``f`` is trained, with a linear label head on ``Z_Y`` and a linear
+   sensitive head on ``Z_S`` so that each kind of information lands in its
+   assigned dimensions, on (section 3.2)
+
+       L = CE(h_Y(Z_Y), y) + lambda_s CE(h_S(Z_S), s)
+           + lambda_dg L_dg(Z) + lambda_eq L_eq(Z) + lambda_di L_di(Z_Y; y, s)
+           + lambda_g L_g(E)
+
+   with L_dg the off-diagonal of the covariance of Z, L_eq the spread of its
+   variances, L_di the L2 distance between samples of opposite sensitive
+   groups with the same label (different labels kept apart) and L_g the
+   Gaussian negative log-likelihood of the flow (per dimension); see
+   :mod:`skfairlatent.nn.losses`.
+4. ``transform`` returns ``Z_Y``: a downstream classifier on it is fair.
+   Because ``f`` is a bijection, ``inverse_transform`` maps any edited ``Z``
+   back to the input space exactly; ``counterfactual`` moves ``Z_S`` (or
+   ``Z_Y``) by the difference of the group (or class) means and inverts, which
+   shows what in ``E`` changes a decision and checks that changing the
+   sensitive part does not (section 4, counterfactual explanations).
+
+The paper trains on the 512-d latent of a pretrained diffusion autoencoder
+on face images; here the latent is any vector input. Where the published
+text leaves a formula open (normalisations, the margin of L_di, pairing
+without matched samples) the choices are stated in the docstrings of
+:mod:`skfairlatent.nn.losses`.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from skorch.callbacks import GradientNormClipping
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+from torch.nn import functional as F
+
+from skfairlatent.base import (
+    _as_label_column,
+    check_fit_sensitive_features,
+    check_positive,
+    derive_seed,
+    encode_target,
+    make_net,
+    resolve_device,
+    torch_seeded,
+)
+from skfairlatent.nn.flows import VectorFlow, standard_normal_nll
+from skfairlatent.nn.losses import (
+    decorrelation_loss,
+    group_pair_distance_loss,
+    variance_equality_loss,
+)
+
+__all__ = ["FairLatentFlow", "FairFlowNetwork", "FairFlowLoss"]
+
+_OUTPUTS = ("label", "sensitive", "all")
+
+
+# --------------------------------------------------------------------------- #
+# torch: the network and its loss
+# --------------------------------------------------------------------------- #
+class FairFlowNetwork(nn.Module):
+    """The invertible network with its two classifier heads.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the latent ``E`` (and of ``Z``).
+    n_label_dims, n_sensitive_dims : int
+        Widths of ``Z_Y = Z[:, :n_label_dims]`` and of
+        ``Z_S = Z[:, n_label_dims:n_label_dims + n_sensitive_dims]``.
+    n_classes : int
+        Outputs of the linear label head on ``Z_Y``.
+    n_groups : int
+        Outputs of the linear sensitive head on ``Z_S`` (0: no head).
+    n_blocks, hidden_size : int
+        Passed to :class:`~skfairlatent.nn.flows.VectorFlow`.
+    noise_std : float
+        Standard deviation of the Gaussian noise added to ``E`` in training
+        mode only (dequantisation of discrete inputs).
+
+    ``forward(E)`` returns ``(z, log_det, label_logits, sensitive_logits)`` of
+    shapes (n, d), (n,), (n, n_classes) and (n, n_groups).
+    """
+
+    def __init__(self, n_features, n_label_dims, n_sensitive_dims, n_classes, n_groups,
+                 n_blocks=4, hidden_size=64, noise_std=0.0):
+        super().__init__()
+        self.n_label_dims = n_label_dims
+        self.n_sensitive_dims = n_sensitive_dims
+        self.noise_std = noise_std
+        self.flow = VectorFlow(n_features, n_blocks=n_blocks, hidden_size=hidden_size)
+        self.label_head = nn.Linear(n_label_dims, n_classes)
+        self.sensitive_head = nn.Linear(n_sensitive_dims, n_groups) if n_groups else None
+
+    def split(self, z):
+        """``(Z_Y, Z_S)`` views of ``z``."""
+        k = self.n_label_dims
+        return z[:, :k], z[:, k:k + self.n_sensitive_dims]
+
+    def forward(self, X):
+        if self.training and self.noise_std > 0:
+            X = X + self.noise_std * torch.randn_like(X)
+        z, log_det = self.flow(X)
+        z_y, z_s = self.split(z)
+        label_logits = self.label_head(z_y)
+        if self.sensitive_head is None:
+            sensitive_logits = z.new_zeros((z.shape[0], 0))
+        else:
+            sensitive_logits = self.sensitive_head(z_s)
+        return z, log_det, label_logits, sensitive_logits
+
+
+class FairFlowLoss(nn.Module):
+    """The training objective of section 3.2 (see the module docstring).
+
+    ``forward((z, log_det, label_logits, sensitive_logits), y, sensitive=None)``
+    with ``y`` the encoded labels (n,) and ``sensitive`` the group codes (n,)
+    batched with the rows (:class:`skfairlatent.base.RowExtrasNet`). Without
+    ``sensitive`` only the label head, L_dg, L_eq and L_g are trained.
+    """
+
+    def __init__(self, n_label_dims, n_sensitive_dims=0, covariance_on="all",
+                 lambda_sensitive=1.0, lambda_dg=1.0, lambda_eq=1.0, lambda_di=2.0,
+                 lambda_g=0.1, di_margin=4.0, di_pairing="quantile"):
+        super().__init__()
+        self.di_pairing = di_pairing
+        self.n_label_dims = n_label_dims
+        self.n_sensitive_dims = n_sensitive_dims
+        self.covariance_on = covariance_on
+        self.lambda_sensitive = lambda_sensitive
+        self.lambda_dg = lambda_dg
+        self.lambda_eq = lambda_eq
+        self.lambda_di = lambda_di
+        self.lambda_g = lambda_g
+        self.di_margin = di_margin
+
+    def _parts(self, z):
+        if self.covariance_on == "all":
+            return [z]
+        k, m = self.n_label_dims, self.n_sensitive_dims
+        return [p for p in (z[:, :k], z[:, k:k + m]) if p.shape[1] > 1]
+
+    def forward(self, y_pred, y_true, sensitive=None):
+        z, log_det, label_logits, sensitive_logits = y_pred
+        y_true = y_true.long()
+        loss = F.cross_entropy(label_logits, y_true)
+        if z.shape[0] > 1:
+            for part in self._parts(z):
+                if self.lambda_dg:
+                    loss = loss + self.lambda_dg * decorrelation_loss(part)
+                if self.lambda_eq:
+                    loss = loss + self.lambda_eq * variance_equality_loss(part)
+        if self.lambda_g:
+            loss = loss + self.lambda_g * standard_normal_nll(z, log_det) / z.shape[1]
+        if sensitive is not None and sensitive_logits.shape[1]:
+            sensitive = sensitive.long()
+            loss = loss + self.lambda_sensitive * F.cross_entropy(sensitive_logits, sensitive)
+            if self.lambda_di:
+                z_y = z[:, : self.n_label_dims]
+                loss = loss + self.lambda_di * group_pair_distance_loss(
+                    z_y, y_true, sensitive, margin=self.di_margin, pairing=self.di_pairing)
+        return loss
+
+
+# --------------------------------------------------------------------------- #
+# The estimator
+# --------------------------------------------------------------------------- #
+class FairLatentFlow(TransformerMixin, BaseEstimator):
+    """Invertible fair latent space with counterfactual explanations.
+
+    A Glow-style invertible network maps a given latent space ``E`` (the
+    output of any encoder, or standardised features) to
+    ``Z = [Z_Y, Z_S, Z_R]`` in which the label information sits in ``Z_Y``
+    and the sensitive information in ``Z_S`` (Joo et al., arXiv 2412.17523,
+    section 3). ``transform`` returns ``Z_Y``, so
+    ``make_pipeline(FairLatentFlow(), LogisticRegression())`` is a fair
+    classifier; ``inverse_transform`` inverts exactly and ``counterfactual``
+    edits ``Z_S`` or ``Z_Y`` and maps the result back to ``E``.
+
+    Parameters
+    ----------
+    n_label_dims : int, default=2
+        Dimensions of ``Z_Y`` (the first ones of ``Z``).
+    n_sensitive_dims : int, default=2
+        Dimensions of ``Z_S`` (the next ones). ``n_label_dims +
+        n_sensitive_dims`` must not exceed the number of input features.
+    n_blocks : int, default=4
+        Glow blocks (ActNorm, invertible linear, affine coupling).
+    hidden_size : int, default=64
+        Width of the coupling networks' two hidden layers.
+    lambda_sensitive : float, default=1.0
+        Weight of the cross-entropy of the sensitive head on ``Z_S``.
+    lambda_dg : float, default=1.0
+        Weight of L_dg, the squared off-diagonal covariance of ``Z``.
+    lambda_eq : float, default=1.0
+        Weight of L_eq, the spread of the variances of ``Z``.
+    lambda_di : float, default=1.0
+        Weight of L_di on ``Z_Y``: the squared L2 distance between rows of
+        opposite sensitive groups with the same label, plus a hinge keeping
+        different labels ``di_margin`` apart. The fairness term proper.
+    lambda_g : float, default=0.1
+        Weight of L_g, the standard-normal negative log-likelihood of the
+        flow in nats per dimension.
+    di_margin : float, default=4.0
+        Margin of L_di's hinge, in squared distance per dimension.
+    di_pairing : {"quantile", "all", "nearest"}, default="quantile"
+        How L_di pairs rows of opposite groups with the same label (the paper
+        pairs ``x^y_s0,i`` with ``x^y_s1,i``; tabular data has no matched
+        pairs). ``"quantile"``: rank-matched pairs on the axes of ``Z_Y`` and
+        8 random directions (a sliced 2-Wasserstein distance); ``"all"``:
+        every cross-group pair (on COMPAS this shrinks the minority group's
+        cells and makes the downstream classifier less fair); ``"nearest"``:
+        each row with its nearest counterpart. See
+        :func:`skfairlatent.nn.losses.group_pair_distance_loss`.
+    covariance_on : {"all", "parts"}, default="all"
+        L_dg and L_eq on the covariance of all of ``Z`` or, as the paper's
+        ``C_{Z_Y}`` (section 3.1), on ``Z_Y`` and ``Z_S`` separately.
+    output : {"label", "sensitive", "all"}, default="label"
+        What :meth:`transform` returns: ``Z_Y``, ``Z_S`` or all of ``Z``.
+    noise_std : float, default=0.0
+        Gaussian noise added to ``E`` during training (dequantisation; useful
+        when ``E`` has discrete columns, whose likelihood is otherwise
+        unbounded). Never applied by ``transform``.
+    max_epochs : int, default=50
+    batch_size : int, default=256
+        The covariance and pair losses are computed per batch, so batches
+        should be large enough to hold every (label, group) cell.
+    lr : float, default=1e-3
+        Adam learning rate; gradients are clipped to norm 10.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        ``"auto"`` uses CUDA when available.
+    random_state : None, int or RandomState, default=None
+        Seeds flow initialisation, noise and batch order; on CPU two fits with
+        the same seed give identical results.
+    verbose : int, default=0
+        0 silent, 1 a progress bar over epochs.
+
+    Attributes
+    ----------
+    net_ : skfairlatent.base.RowExtrasNet
+        The fitted skorch net; its ``module_`` is a :class:`FairFlowNetwork`.
+    classes_ : ndarray of shape (n_classes,)
+        Labels seen in ``fit``.
+    sensitive_groups_ : ndarray of shape (n_groups,) or None
+        Sensitive groups seen in ``fit`` (``None`` when fitted without).
+    label_means_ : ndarray of shape (n_classes, n_label_dims)
+        Mean of ``Z_Y`` per class on the training data.
+    sensitive_means_ : ndarray of shape (n_groups, n_sensitive_dims) or None
+        Mean of ``Z_S`` per sensitive group on the training data.
+    device_ : str
+        The device the net was trained on.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` has string column names.
+
+    See Also
+    --------
+    skfairlatent.nn.flows.VectorFlow : the invertible network.
+    skfairlatent.metrics.delta_eod, skfairlatent.metrics.worst_group_accuracy
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> rng = np.random.RandomState(0)
+    >>> A = rng.randint(0, 2, 400)
+    >>> y = (rng.rand(400) < 0.3 + 0.4 * A).astype(int)
+    >>> E = np.c_[y + A + rng.randn(400), rng.randn(400, 3)]
+    >>> flow = FairLatentFlow(max_epochs=5, random_state=0)
+    >>> clf = make_pipeline(flow, LogisticRegression())
+    >>> clf.fit(E, y, fairlatentflow__sensitive_features=A).predict(E[:3]).shape
+    (3,)
+    >>> E_cf = clf[0].counterfactual(E[:3], flip="sensitive", sensitive_features=A[:3])
+    >>> E_cf.shape
+    (3, 4)
+    """
+
+    def __init__(self, n_label_dims=2, n_sensitive_dims=2, *, n_blocks=4, hidden_size=64,
+                 lambda_sensitive=1.0, lambda_dg=1.0, lambda_eq=1.0, lambda_di=2.0,
+                 lambda_g=0.1, di_margin=4.0, di_pairing="quantile", covariance_on="all",
+                 output="label", noise_std=0.0, max_epochs=50,
+                 batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0):
+        self.n_label_dims = n_label_dims
+        self.n_sensitive_dims = n_sensitive_dims
+        self.n_blocks = n_blocks
+        self.hidden_size = hidden_size
+        self.lambda_sensitive = lambda_sensitive
+        self.lambda_dg = lambda_dg
+        self.lambda_eq = lambda_eq
+        self.lambda_di = lambda_di
+        self.lambda_g = lambda_g
+        self.di_margin = di_margin
+        self.di_pairing = di_pairing
+        self.covariance_on = covariance_on
+        self.output = output
+        self.noise_std = noise_std
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # ----------------------------------------------------------------- fit
+    def _check_params(self, n_features):
+        for name in ("n_label_dims", "n_blocks", "hidden_size", "max_epochs", "batch_size"):
+            check_positive(getattr(self, name), name, integer=True)
+        check_positive(self.n_sensitive_dims, "n_sensitive_dims", integer=True, allow_zero=True)
+        for name in ("lambda_sensitive", "lambda_dg", "lambda_eq", "lambda_di", "lambda_g",
+                     "di_margin", "noise_std"):
+            check_positive(getattr(self, name), name, allow_zero=True)
+        check_positive(self.lr, "lr")
+        if self.di_pairing not in ("quantile", "all", "nearest"):
+            raise ValueError("di_pairing must be 'quantile', 'all' or 'nearest'; got "
+                             f"{self.di_pairing!r}.")
+        if self.covariance_on not in ("all", "parts"):
+            raise ValueError(f"covariance_on must be 'all' or 'parts'; got {self.covariance_on!r}.")
+        if self.output not in _OUTPUTS:
+            raise ValueError(f"output must be one of {_OUTPUTS}; got {self.output!r}.")
+        needed = self.n_label_dims + self.n_sensitive_dims
+        if needed > n_features:
+            raise ValueError(
+                f"FairLatentFlow assigns n_label_dims + n_sensitive_dims = {needed} "
+                f"dimensions of Z but X has only {n_features} feature(s); lower them "
+                "or pass a wider latent space."
+            )
+
+    def fit(self, X, y, *, sensitive_features=None):
+        """Train the invertible network on the latent space ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The latent space ``E`` (converted to float32).
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes), \
+                default=None
+            Sensitive attribute(s), any dtype; several columns are intersected.
+            ``None`` fits without the sensitive head and L_di (no mitigation)
+            and warns.
+
+        Returns
+        -------
+        self : FairLatentFlow
+
+        Raises
+        ------
+        ValueError
+            For invalid hyperparameters, too few features for
+            ``n_label_dims + n_sensitive_dims``, fewer than two classes, or
+            invalid sensitive features.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        self._check_params(X.shape[1])
+        if X.shape[0] < 2:
+            raise ValueError(f"FairLatentFlow needs at least 2 samples; got n_samples = "
+                             f"{X.shape[0]}.")
+        self.classes_, y_enc = encode_target(y)
+        sensitive = check_fit_sensitive_features(sensitive_features, X.shape[0], self)
+        if sensitive is not None and self.n_sensitive_dims == 0:
+            raise ValueError("n_sensitive_dims must be >= 1 to use sensitive_features.")
+        self.sensitive_groups_ = None if sensitive is None else sensitive.groups
+        n_groups = 0 if sensitive is None else sensitive.n_groups
+        self.device_ = resolve_device(self.device)
+        seed = derive_seed(self.random_state)
+
+        X_fit = {"X": X}
+        if sensitive is not None:
+            X_fit["sensitive"] = sensitive.codes
+        with torch_seeded(seed, self.device_):
+            self.net_ = make_net(
+                FairFlowNetwork,
+                FairFlowLoss,
+                module__n_features=X.shape[1],
+                module__n_label_dims=self.n_label_dims,
+                module__n_sensitive_dims=self.n_sensitive_dims,
+                module__n_classes=len(self.classes_),
+                module__n_groups=n_groups,
+                module__n_blocks=self.n_blocks,
+                module__hidden_size=self.hidden_size,
+                module__noise_std=float(self.noise_std),
+                criterion__n_label_dims=self.n_label_dims,
+                criterion__n_sensitive_dims=self.n_sensitive_dims,
+                criterion__covariance_on=self.covariance_on,
+                criterion__lambda_sensitive=self.lambda_sensitive,
+                criterion__lambda_dg=self.lambda_dg,
+                criterion__lambda_eq=self.lambda_eq,
+                criterion__lambda_di=self.lambda_di,
+                criterion__lambda_g=self.lambda_g,
+                criterion__di_margin=self.di_margin,
+                criterion__di_pairing=self.di_pairing,
+                device=self.device_,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                verbose=self.verbose,
+                callbacks=[("clip", GradientNormClipping(gradient_clip_value=10.0))],
+            )
+            self.net_.fit(X_fit, y_enc)
+
+        z = self._latent(X)
+        z_y, z_s = self._split(z)
+        self.label_means_ = np.stack([z_y[y_enc == k].mean(axis=0)
+                                      for k in range(len(self.classes_))])
+        self.sensitive_means_ = None
+        if sensitive is not None:
+            self.sensitive_means_ = np.stack([z_s[sensitive.codes == g].mean(axis=0)
+                                              for g in range(n_groups)])
+        return self
+
+    # ----------------------------------------------------- torch helpers
+    @property
+    def _module(self):
+        return self.net_.module_
+
+    def _run(self, fn, array):
+        """Apply a torch function to ``array`` in eval mode, batch by batch."""
+        module = self._module
+        device = next(module.parameters()).device
+        was_training = module.training
+        module.eval()
+        out = []
+        try:
+            with torch.no_grad():
+                for start in range(0, len(array), 4096):
+                    batch = torch.as_tensor(array[start:start + 4096], device=device)
+                    out.append(fn(batch).cpu().numpy())
+        finally:
+            module.train(was_training)
+        if not out:
+            return np.empty((0, self.n_features_in_), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    def _latent(self, X):
+        return self._run(lambda e: self._module.flow(e)[0], X)
+
+    def _split(self, z):
+        k, m = self.n_label_dims, self.n_sensitive_dims
+        return z[:, :k], z[:, k:k + m]
+
+    # ------------------------------------------------------- transforms
+    def transform(self, X):
+        """Map ``E`` to the fair latent space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        Z : ndarray of dtype float32
+            ``Z_Y`` of shape (n_samples, n_label_dims) with ``output="label"``,
+            ``Z_S`` (n_samples, n_sensitive_dims) with ``"sensitive"``, or all
+            of ``Z`` (n_samples, n_features_in_) with ``"all"``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        z = self._latent(X)
+        if self.output == "label":
+            return z[:, : self.n_label_dims]
+        if self.output == "sensitive":
+            return z[:, self.n_label_dims:self.n_label_dims + self.n_sensitive_dims]
+        return z
+
+    def inverse_transform(self, Z):
+        """Exact inverse of the flow: map a full ``Z`` back to ``E``.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_features_in_)
+            All of ``Z`` (as ``transform`` returns with ``output="all"``); a
+            part of ``Z`` alone does not determine ``E``.
+
+        Returns
+        -------
+        E : ndarray of shape (n_samples, n_features_in_), dtype float32
+
+        Raises
+        ------
+        ValueError
+            If ``Z`` does not have ``n_features_in_`` columns.
+        """
+        check_is_fitted(self)
+        Z = np.asarray(Z, dtype=np.float32)
+        if Z.ndim != 2 or Z.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"inverse_transform needs all of Z, shape (n_samples, {self.n_features_in_}); "
+                f"got shape {Z.shape}. Use output='all' to obtain it from transform."
+            )
+        return self._run(self._module.flow.inverse, np.ascontiguousarray(Z))
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``z_label0``, ``z_sensitive0``, ``z_rest0``, ..."""
+        check_is_fitted(self)
+        k, m = self.n_label_dims, self.n_sensitive_dims
+        names = ([f"z_label{i}" for i in range(k)] + [f"z_sensitive{i}" for i in range(m)]
+                 + [f"z_rest{i}" for i in range(self.n_features_in_ - k - m)])
+        if self.output == "label":
+            names = names[:k]
+        elif self.output == "sensitive":
+            names = names[k:k + m]
+        return np.asarray(names, dtype=object)
+
+    # --------------------------------------------------- counterfactuals
+    def _resolve_target(self, labels, own, target, what):
+        """Codes of the target group/class for each row."""
+        if target is None:
+            if len(labels) != 2:
+                raise ValueError(
+                    f"flip={what!r} with {len(labels)} {what} groups needs target= one of "
+                    f"{list(labels)!r}."
+                )
+            return 1 - own
+        matches = [i for i, label in enumerate(labels) if label == target]
+        if not matches:
+            raise ValueError(f"target={target!r} is not one of the fitted {what} values "
+                             f"{list(labels)!r}.")
+        return np.full_like(own, matches[0])
+
+    def counterfactual(self, X, *, flip="sensitive", sensitive_features=None, y=None,
+                       target=None, strength=1.0):
+        """Edit ``Z_S`` (or ``Z_Y``) toward another group (class) and invert.
+
+        Each row's part ``Z_S`` is moved by ``strength * (mu_target - mu_own)``,
+        the difference of the training means of ``Z_S`` of the target group
+        and of the row's own group (``flip="label"``: the same on ``Z_Y`` with
+        class means), the other parts of ``Z`` are kept, and the flow is
+        inverted (arXiv 2412.17523, section 4, counterfactual explanations).
+        Comparing a decision on ``X`` and on the result shows what the
+        decision depends on: a fair classifier on ``Z_Y`` gives the same
+        decision after ``flip="sensitive"`` (up to float32 round-off), a
+        biased one on ``E`` may not.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+        flip : {"sensitive", "label"}, default="sensitive"
+        sensitive_features : array-like of shape (n_samples,), default=None
+            The rows' own groups for ``flip="sensitive"``; optional: ``None``
+            uses the groups predicted by the sensitive head on ``Z_S``.
+            Values must be groups seen in ``fit``.
+        y : array-like of shape (n_samples,), default=None
+            The rows' own classes for ``flip="label"``; ``None`` uses the
+            label head's prediction.
+        target : group or class label, default=None
+            Where to move every row. ``None`` with two groups (classes): the
+            other one; required with more than two.
+        strength : float, default=1.0
+            Fraction of the mean difference to move (0 returns ``X``
+            reconstructed; 1 moves a row to the target's mean offset).
+
+        Returns
+        -------
+        X_cf : ndarray of shape (n_samples, n_features_in_), dtype float32
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``flip``, ``flip="sensitive"`` on an estimator
+            fitted without sensitive features, unseen groups or targets.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        if not isinstance(strength, numbers.Real) or isinstance(strength, bool):
+            raise ValueError(f"strength must be a number; got {strength!r}.")
+        z = self._latent(X)
+        k, m = self.n_label_dims, self.n_sensitive_dims
+        module = self._module
+        if flip == "sensitive":
+            if self.sensitive_means_ is None:
+                raise ValueError("flip='sensitive' needs an estimator fitted with "
+                                 "sensitive_features.")
+            labels, means, part = self.sensitive_groups_, self.sensitive_means_, slice(k, k + m)
+            if sensitive_features is None:
+                own = self._run(lambda e: module.sensitive_head(module.split(module.flow(e)[0])[1]),
+                                X).argmax(axis=1)
+            else:
+                own = self._codes_of(sensitive_features, labels, X.shape[0], "sensitive")
+        elif flip == "label":
+            labels, means, part = self.classes_, self.label_means_, slice(0, k)
+            if y is None:
+                own = self._run(lambda e: module.label_head(module.split(module.flow(e)[0])[0]),
+                                X).argmax(axis=1)
+            else:
+                own = self._codes_of(y, labels, X.shape[0], "label")
+        else:
+            raise ValueError(f"flip must be 'sensitive' or 'label'; got {flip!r}.")
+        goal = self._resolve_target(labels, own, target, flip)
+        z = z.copy()
+        z[:, part] += strength * (means[goal] - means[own])
+        return self._run(module.flow.inverse, z)
+
+    @staticmethod
+    def _codes_of(values, labels, n_samples, what):
+        """Codes (positions in ``labels``) of the rows' own groups or classes."""
+        raw = _as_label_column(values)  # tuples for several sensitive columns
+        if len(raw) != n_samples:
+            raise ValueError(f"{what} values have {len(raw)} rows but X has {n_samples}.")
+        lookup = {label: i for i, label in enumerate(labels)}
+        unseen = sorted({repr(v) for v in raw if v not in lookup})
+        if unseen:
+            raise ValueError(f"{what} values {unseen} were not seen in fit; fitted values: "
+                             f"{list(labels)!r}.")
+        return np.array([lookup[v] for v in raw], dtype=np.int64)

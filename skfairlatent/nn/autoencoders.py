@@ -1,0 +1,244 @@
+"""Conditional variational autoencoders q(z | x, s), p(x | z, s) (plain torch).
+
+Used by :class:`skfairlatent.FairLatentVAE`, stage 1 of FLDGM
+(fldgm_fair_latent_deep_generative_models.txt, section 4.1, Eq. 7): a
+Gaussian posterior N(mu, diag(exp(logvar))) with a standard normal prior,
+the sensitive attribute s (integer codes, one-hot encoded inside) given to
+the encoder (optional) and to the decoder.
+
+* :class:`TabularVAE` -- mixed tabular rows: one softmax block per
+  categorical column, one Gaussian mean per (standardised) numeric column,
+  and an optional target head p(y | z) that does *not* see s.
+* :class:`ConvVAE` -- small images (C, H, W) with H and W divisible by 4,
+  Bernoulli/sigmoid pixels in [0, 1].
+
+Both modules return the same tuple from ``forward(x, s)``:
+``(mean, logvar, z, outputs)`` where ``outputs`` is what the decoder
+produced from the reparametrised sample z (a dict for tabular rows, a pixel
+tensor for images). :class:`VAELoss` turns that tuple into the loss.
+"""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .losses import distance_correlation_sq, fairdisco_v2
+from .modules import MLP
+
+__all__ = ["TabularVAE", "ConvVAE", "VAELoss", "reparametrise"]
+
+
+def reparametrise(mean, logvar):
+    """z = mean + exp(logvar / 2) * eps, eps ~ N(0, I) from torch's global generator."""
+    return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+
+
+class TabularVAE(nn.Module):
+    """Conditional VAE for mixed tabular rows.
+
+    Parameters
+    ----------
+    in_features : int
+        Width of the encoder input ``x`` (one-hot categoricals followed by
+        standardised numerics).
+    cardinalities : sequence of int
+        Number of categories of each categorical column (softmax blocks).
+    n_numeric : int
+        Number of numeric columns (Gaussian means).
+    n_groups : int
+        Number of sensitive groups (width of the one-hot s).
+    latent_dim : int, default=8
+    hidden_layer_sizes : sequence of int, default=(64,)
+    condition_encoder : bool, default=True
+        Feed s to the encoder (q(z | x, s), the paper's Eq. 7); ``False``
+        gives q(z | x).
+    target_kind : {None, "categorical", "numeric"}, default=None
+        Adds a head p(y | z) from z alone.
+    n_target_classes : int, default=0
+        Classes of a categorical target.
+    """
+
+    def __init__(self, in_features, cardinalities, n_numeric, n_groups, latent_dim=8,
+                 hidden_layer_sizes=(64,), condition_encoder=True, target_kind=None,
+                 n_target_classes=0):
+        super().__init__()
+        self.cardinalities = [int(c) for c in cardinalities]
+        self.n_numeric = int(n_numeric)
+        self.n_groups = int(n_groups)
+        self.latent_dim = int(latent_dim)
+        self.condition_encoder = bool(condition_encoder)
+        self.target_kind = target_kind
+        enc_in = in_features + (self.n_groups if self.condition_encoder else 0)
+        self.encoder = MLP(enc_in, hidden_layer_sizes, 2 * self.latent_dim)
+        out = sum(self.cardinalities) + self.n_numeric
+        self.decoder = MLP(self.latent_dim + self.n_groups, tuple(reversed(hidden_layer_sizes)), out)
+        if target_kind is None:
+            self.target_head = None
+        else:
+            width = n_target_classes if target_kind == "categorical" else 1
+            self.target_head = MLP(self.latent_dim, tuple(reversed(hidden_layer_sizes)), width)
+
+    def _one_hot(self, s):
+        return F.one_hot(s.long(), self.n_groups).to(torch.get_default_dtype())
+
+    def encode(self, x, s=None):
+        """Posterior parameters ``(mean, logvar)``, each of shape (n, latent_dim)."""
+        if self.condition_encoder:
+            x = torch.cat([x, self._one_hot(s).to(x.dtype)], dim=1)
+        h = self.encoder(x)
+        return h[:, :self.latent_dim], h[:, self.latent_dim:]
+
+    def decode(self, z, s):
+        """Decoder outputs from ``z`` (n, latent_dim) and group codes ``s`` (n,).
+
+        Returns a dict: ``"logits"`` (n, sum(cardinalities)), ``"numeric"``
+        (n, n_numeric) and, with a target head, ``"target"`` (n, n_classes or 1).
+        """
+        h = self.decoder(torch.cat([z, self._one_hot(s).to(z.dtype)], dim=1))
+        n_cat = sum(self.cardinalities)
+        out = {"logits": h[:, :n_cat], "numeric": h[:, n_cat:]}
+        if self.target_head is not None:
+            out["target"] = self.target_head(z)
+        return out
+
+    def forward(self, x, s):
+        mean, logvar = self.encode(x, s)
+        z = reparametrise(mean, logvar) if self.training else mean
+        return mean, logvar, z, self.decode(z, s)
+
+
+class ConvVAE(nn.Module):
+    """Conditional VAE for small images with pixels in [0, 1].
+
+    Encoder: two stride-2 4x4 convolutions (32 and 64 channels, ReLU) and a
+    linear map to (mean, logvar), the flattened features concatenated with
+    the one-hot s when ``condition_encoder``. Decoder: a linear map from
+    [z, one-hot s] to 64 x H/4 x W/4, then two stride-2 transposed
+    convolutions back to C x H x W with a sigmoid (as FairDisCo's image model,
+    scaled down to 28 x 28).
+
+    Parameters
+    ----------
+    image_shape : tuple (C, H, W)
+        H and W must be divisible by 4.
+    n_groups : int
+    latent_dim : int, default=8
+    condition_encoder : bool, default=True
+    """
+
+    def __init__(self, image_shape, n_groups, latent_dim=8, condition_encoder=True):
+        super().__init__()
+        c, h, w = (int(v) for v in image_shape)
+        if h % 4 or w % 4:
+            raise ValueError(f"ConvVAE needs image height and width divisible by 4; got {h}x{w}.")
+        self.image_shape = (c, h, w)
+        self.n_groups = int(n_groups)
+        self.latent_dim = int(latent_dim)
+        self.condition_encoder = bool(condition_encoder)
+        self.target_head = None
+        self.features = nn.Sequential(
+            nn.Conv2d(c, 32, 4, 2, 1), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        flat = 64 * (h // 4) * (w // 4)
+        self.to_posterior = nn.Linear(flat + (self.n_groups if self.condition_encoder else 0),
+                                      2 * self.latent_dim)
+        self.from_latent = nn.Sequential(nn.Linear(self.latent_dim + self.n_groups, flat), nn.ReLU())
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(32, c, 4, 2, 1),
+        )
+
+    def _one_hot(self, s, dtype):
+        return F.one_hot(s.long(), self.n_groups).to(dtype)
+
+    def encode(self, x, s=None):
+        h = self.features(x)
+        if self.condition_encoder:
+            h = torch.cat([h, self._one_hot(s, h.dtype)], dim=1)
+        h = self.to_posterior(h)
+        return h[:, :self.latent_dim], h[:, self.latent_dim:]
+
+    def decode(self, z, s):
+        """``{"logits": pixel logits of shape (n, C, H, W)}``."""
+        c, h, w = self.image_shape
+        feat = self.from_latent(torch.cat([z, self._one_hot(s, z.dtype)], dim=1))
+        return {"logits": self.deconv(feat.view(-1, 64, h // 4, w // 4))}
+
+    def forward(self, x, s):
+        mean, logvar = self.encode(x, s)
+        z = reparametrise(mean, logvar) if self.training else mean
+        return mean, logvar, z, self.decode(z, s)
+
+
+class VAELoss(nn.Module):
+    """Negative ELBO plus a fairness penalty (FLDGM Eq. 8).
+
+    loss = reconstruction + kl_weight * KL(q(z|x,s) || N(0, I)) + alpha * penalty,
+    each term averaged over the rows of the batch (the reconstruction and KL
+    summed over columns/pixels and latent dimensions).
+
+    Reconstruction: cross-entropy per categorical column, 0.5 * squared error
+    per standardised numeric column (a unit-variance Gaussian up to a
+    constant), Bernoulli cross-entropy per pixel for images, and the target
+    head's cross-entropy (or 0.5 * squared error) when a target is given.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Categorical block sizes (empty for images).
+    n_groups : int
+    penalty : {"dcor", "fairdisco"}
+        ``"dcor"``: :func:`~skfairlatent.nn.losses.distance_correlation_sq`
+        between the reparametrised z and one-hot s on the batch (Eq. 1).
+        ``"fairdisco"``: :func:`~skfairlatent.nn.losses.fairdisco_v2` from
+        the posterior means and variances (the authors' code).
+    alpha : float
+        Weight of the penalty; 0 switches it off.
+    kl_weight : float, default=1.0
+    image : bool, default=False
+    """
+
+    def __init__(self, cardinalities, n_groups, penalty="dcor", alpha=1.0, kl_weight=1.0,
+                 image=False):
+        super().__init__()
+        self.cardinalities = [int(c) for c in cardinalities]
+        self.n_groups = int(n_groups)
+        self.penalty = penalty
+        self.alpha = float(alpha)
+        self.kl_weight = float(kl_weight)
+        self.image = bool(image)
+
+    def reconstruction(self, outputs, x=None, cat=None, num=None, target=None):
+        """Per-batch mean reconstruction negative log-likelihood (up to constants)."""
+        if self.image:
+            bce = F.binary_cross_entropy_with_logits(outputs["logits"], x, reduction="none")
+            return bce.flatten(1).sum(1).mean()
+        loss = outputs["logits"].new_zeros(())
+        left = 0
+        for j, size in enumerate(self.cardinalities):
+            loss = loss + F.cross_entropy(outputs["logits"][:, left:left + size], cat[:, j].long())
+            left += size
+        if num is not None and num.shape[1] > 0:
+            loss = loss + 0.5 * ((outputs["numeric"] - num) ** 2).sum(1).mean()
+        if target is not None and "target" in outputs:
+            if target.dtype in (torch.int64, torch.int32):
+                loss = loss + F.cross_entropy(outputs["target"], target.long())
+            else:
+                loss = loss + 0.5 * ((outputs["target"][:, 0] - target) ** 2).mean()
+        return loss
+
+    def fairness_penalty(self, mean, logvar, z, s):
+        if self.penalty == "dcor":
+            return distance_correlation_sq(z, F.one_hot(s.long(), self.n_groups).to(z.dtype))
+        return fairdisco_v2(mean, torch.exp(logvar), s.long(), self.n_groups)
+
+    def forward(self, y_pred, y_true=None, s=None, x=None, cat=None, num=None, target=None):
+        mean, logvar, z, outputs = y_pred
+        kl = -0.5 * (1 + logvar - mean ** 2 - torch.exp(logvar)).sum(1).mean()
+        loss = self.reconstruction(outputs, x=x, cat=cat, num=num, target=target)
+        loss = loss + self.kl_weight * kl
+        if self.alpha > 0 and s is not None:
+            loss = loss + self.alpha * self.fairness_penalty(mean, logvar, z, s)
+        return loss

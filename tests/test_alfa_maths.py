@@ -1,0 +1,160 @@
+"""The maths behind ALFA: Prop. B.1, the piecewise-linear logit, Sinkhorn, the attack."""
+
+import numpy as np
+import ot
+import pytest
+import torch
+
+from skfairlatent.nn.attacks import balanced_upsampling, fairness_attack, project_to_ball
+from skfairlatent.nn.losses import (
+    convex_fairness_loss,
+    covariance,
+    covariance_attack_signs,
+    covariance_fairness_loss,
+    piecewise_linear_logit,
+    sinkhorn_distance,
+)
+
+
+def _balanced_example():
+    """Four (a, y) cells of two rows each, with hand-picked signed distances d."""
+    a = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    y = torch.tensor([0, 0, 1, 1, 0, 0, 1, 1])
+    d = torch.tensor([-2.0, -1.0, 0.0, 1.0, 0.0, 1.0, 2.0, 4.0])
+    return a, y, d
+
+
+def test_prop_b1_covariance_is_quarter_of_mean_distance_gap():
+    a, y, d = _balanced_example()
+    # Δd_dp = mean(d | a=1) - mean(d | a=0) = 7/4 - (-2/4) = 2.25
+    delta_d_dp = d[a == 1].mean() - d[a == 0].mean()
+    assert delta_d_dp.item() == pytest.approx(2.25)
+    # Δd_eod,1 = mean(2, 4) - mean(0, 1) = 2.5 ; Δd_eod,0 = mean(0, 1) - mean(-2, -1) = 2.0
+    delta_d_eod = (d[(a == 1) & (y == 1)].mean() - d[(a == 0) & (y == 1)].mean()
+                   + d[(a == 1) & (y == 0)].mean() - d[(a == 0) & (y == 0)].mean())
+    assert delta_d_eod.item() == pytest.approx(4.5)
+    cov = covariance(a.float()[:, None], d[:, None]).item()
+    assert cov == pytest.approx(delta_d_dp.item() / 4)      # = 0.5625
+    assert cov == pytest.approx(delta_d_eod.item() / 8)
+
+
+def test_covariance_fairness_loss_uses_eq3_sign_and_piecewise_logit():
+    a, y, _ = _balanced_example()
+    logits = torch.tensor([-3.0, -1.0, 0.5, 1.0, -0.5, 0.2, 2.0, 3.0])
+    signs = covariance_attack_signs(a, y)       # Cov(a, y) = 0 here -> sign +1
+    assert signs.tolist() == [[1.0]]
+    d = piecewise_linear_logit(torch.sigmoid(logits))
+    expected = covariance(a.float()[:, None], d[:, None]).item()
+    assert covariance_fairness_loss(logits, a, signs).item() == pytest.approx(expected, rel=1e-5)
+    flipped = covariance_fairness_loss(logits, a, -signs).item()
+    assert flipped == pytest.approx(-expected, rel=1e-5)
+
+
+def test_attack_signs_follow_clean_covariance():
+    a = torch.tensor([0, 0, 1, 1])
+    assert covariance_attack_signs(a, torch.tensor([1, 1, 0, 0])).item() == -1.0
+    assert covariance_attack_signs(a, torch.tensor([0, 0, 1, 1])).item() == 1.0
+    # three groups: one indicator per group (App. J.2)
+    a3 = torch.tensor([0, 1, 2, 2])
+    signs = covariance_attack_signs(a3, torch.tensor([1, 0, 0, 0]))
+    assert signs.ravel().tolist() == [1.0, -1.0, -1.0]
+
+
+def test_piecewise_linear_logit_interpolates_logit_at_knots():
+    beta, m = 1e-7, 10
+    knots = torch.linspace(beta, 1 - beta, m + 1, dtype=torch.float64)
+    assert torch.allclose(piecewise_linear_logit(knots, m, beta), torch.logit(knots))
+    grid = torch.linspace(0.01, 0.99, 500, dtype=torch.float64)
+    approx = piecewise_linear_logit(grid, m, beta)
+    assert torch.all(torch.diff(approx) > 0)              # monotone
+    # The chord of a function convex on [1/2, 1) lies above it.
+    upper = grid > 0.5
+    assert torch.all(approx[upper] >= torch.logit(grid[upper]) - 1e-9)
+    # Slope bound of Thm. B.2
+    a_max = m / (1 - 2 * beta) * (torch.logit(torch.tensor(beta + (1 - 2 * beta) / m, dtype=torch.float64))
+                                  - torch.logit(torch.tensor(beta, dtype=torch.float64)))
+    slopes = torch.diff(approx) / torch.diff(grid)
+    assert slopes.max() <= a_max + 1e-6
+    # Saturated probabilities stay finite
+    assert torch.isfinite(piecewise_linear_logit(torch.tensor([0.0, 1.0]))).all()
+
+
+def test_sinkhorn_does_not_underflow_on_distant_clouds():
+    torch.manual_seed(0)
+    source = torch.randn(64, 10, dtype=torch.float64)
+    target = source + 50.0
+    cost = ot.dist(source, target)
+    # The plain Gibbs kernel underflows: a naive Sinkhorn would divide 0 by 0.
+    assert torch.exp(-cost / 0.1).max().item() == 0.0
+    value = sinkhorn_distance(source, target, reg=0.1, max_iter=500)
+    exact = ot.emd2(torch.full((64,), 1 / 64, dtype=torch.float64),
+                    torch.full((64,), 1 / 64, dtype=torch.float64), cost)
+    assert torch.isfinite(value) and value.item() > 0
+    assert value.item() == pytest.approx(exact.item(), rel=1e-3)
+
+
+def test_sinkhorn_gradient_pulls_perturbation_back():
+    torch.manual_seed(0)
+    clean = torch.randn(32, 4)
+    delta = (0.5 * torch.randn(32, 4)).requires_grad_(True)
+    sinkhorn_distance(clean, clean + delta).backward()
+    assert torch.isfinite(delta.grad).all()
+    # One gradient step on D lowers D.
+    with torch.no_grad():
+        before = sinkhorn_distance(clean, clean + delta)
+        after = sinkhorn_distance(clean, clean + delta - 0.1 * delta.grad)
+    assert after < before
+
+
+def test_convex_constraint_increases_with_gap():
+    a = torch.tensor([0, 0, 1, 1, 0, 0, 1, 1])
+    y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    fair = torch.zeros(8)
+    unfair = torch.where(a == 1, 2.0, -2.0)
+    assert convex_fairness_loss(unfair, a, y, 1.0) > convex_fairness_loss(fair, a, y, 1.0)
+    assert convex_fairness_loss(-unfair, a, y, -1.0) > convex_fairness_loss(fair, a, y, -1.0)
+
+
+def test_balanced_upsampling_uses_every_row_and_equal_cells():
+    cells = np.array([0] * 5 + [1] * 2 + [2] * 9 + [3] * 1)
+    upsampled = balanced_upsampling(cells, np.random.default_rng(0))
+    assert upsampled.shape == (4, 9)
+    for c in range(4):
+        assert set(upsampled[c]) == set(np.flatnonzero(cells == c))
+
+
+def test_projection_keeps_rows_in_their_ball():
+    delta = torch.tensor([[3.0, 4.0], [0.1, 0.0]])
+    projected = project_to_ball(delta, torch.tensor([1.0, 1.0]))
+    assert torch.allclose(projected.norm(dim=1), torch.tensor([1.0, 0.1]))
+
+
+def test_attack_raises_unfairness_of_frozen_linear_model():
+    rng = np.random.default_rng(0)
+    n = 400
+    a = rng.integers(0, 2, n)
+    y = rng.integers(0, 2, n)
+    z = torch.as_tensor(rng.normal(size=(n, 2)) + 1.5 * (2 * y[:, None] - 1) * [1, 0], dtype=torch.float32)
+    head = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        head.weight[:] = torch.tensor([[1.0, 0.0]])
+        head.bias.zero_()
+    head.requires_grad_(False)
+    a_t, y_t = torch.as_tensor(a), torch.as_tensor(y)
+    signs = covariance_attack_signs(a_t, y_t)
+
+    def loss(logits, aa, yy):
+        return covariance_fairness_loss(logits, aa, signs)
+
+    upsampled = balanced_upsampling(2 * a + y, np.random.default_rng(0))
+    radius = torch.full((n,), 1.0)
+    rows, delta = fairness_attack(z, lambda x: head(x).squeeze(-1), loss, sensitive=a_t,
+                                  targets=y_t, radius=radius, upsampled=upsampled, alpha=0.0,
+                                  steps=10, lr=0.1, batch_size=64)
+    assert delta.norm(dim=1).max() <= 1.0 + 1e-5
+    before = head(z[rows]).squeeze(-1)
+    after = head(z[rows] + delta).squeeze(-1)
+    gap = lambda out: ((out > 0)[a[rows] == 1].float().mean() - (out > 0)[a[rows] == 0].float().mean()).abs()
+    # Balanced random groups: the clean model is fair; the attack makes it unfair.
+    assert gap(before) < 0.1
+    assert gap(after) > 0.2          # measured 0.29 (seed 0)
