@@ -284,7 +284,7 @@ def encode_target(y, *, allow_multilabel=False):
     if len(encoder.classes_) < 2:
         raise ValueError(
             "The target needs at least two classes to train a classifier; got "
-            f"only {list(encoder.classes_)!r}."
+            f"one class: {list(encoder.classes_)!r}."
         )
     return encoder.classes_, encoder.transform(y).astype(np.int64)
 

@@ -63,10 +63,6 @@ def digit_fits(digits):
 # scikit-learn estimator checks
 # --------------------------------------------------------------------------- #
 _EXPECTED_FAILURES = {
-    "check_fit2d_1sample": (
-        "one sample means one class; base.encode_target rejects it with 'needs at "
-        "least two classes ... got only [1]', a wording the check does not accept"
-    ),
     "check_sample_weight_equivalence_on_dense_data": (
         "mini-batch Adam on shuffled rows: weighting a row by 2 is not the same "
         "optimisation path as repeating it"

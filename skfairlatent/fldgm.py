@@ -1,0 +1,724 @@
+"""FairLatentSynthesizer (FLDGM stages 2-3) and the evaluation of synthetic data.
+
+Paper: Ramachandranpillai, Sikder and Heintz, "Fair Latent Deep Generative
+Models (FLDGMs)" (``papers/fldgm_fair_latent_deep_generative_models.txt``).
+
+1. Fair abstract compression (section 4.1): a :class:`~skfairlatent.FairLatentVAE`
+   encodes (x, s) into a latent z nearly independent of s.
+2. Fair latent vector generation (section 4.2): a generator -- a DDPM,
+   WGAN-GP or LSGAN on vectors (:mod:`skfairlatent.nn.generators`) -- is
+   trained on the standardised latents.
+3. High-fidelity reconstruction (section 4.3, Eq. 9-10): generated latents
+   are decoded in one pass by p(x | z', s'), s' drawn from the training
+   frequencies (or fixed, or rebalanced), and the label by p(y | z') from z'
+   alone, so that the synthetic label is independent of s'.
+
+:func:`evaluate_synthetic` reports what the paper's tables report.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from skorch import NeuralNet
+from skorch.dataset import unpack_data
+from sklearn.base import BaseEstimator, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import precision_score, recall_score, roc_auc_score
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .base import check_positive, derive_seed, make_net, resolve_device, torch_seeded
+from .fair_vae import FairLatentVAE, _is_categorical
+from .metrics import delta_dp
+from .nn.generators import (
+    GAN,
+    DiffusionLoss,
+    VectorDDPM,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    wgan_generator_loss,
+    wgan_gp_critic_loss,
+)
+
+__all__ = ["FairLatentSynthesizer", "evaluate_synthetic", "density_coverage",
+           "alpha_precision_beta_recall_authenticity"]
+
+_GENERATORS = ("ddpm", "wgan-gp", "lsgan")
+
+
+# --------------------------------------------------------------------------- #
+# skorch glue for the generators
+# --------------------------------------------------------------------------- #
+def draw_latents(batch, dim):
+    """Latent vectors for a training batch.
+
+    ``batch`` of shape (n, 2 * dim) holds standardised posterior means and
+    log standard deviations: a fresh z = mean + exp(log_std) * eps is drawn
+    on every step (as the authors' code re-encodes with noise each epoch).
+    A batch of shape (n, dim) is returned unchanged.
+    """
+    if batch.shape[1] == 2 * dim:
+        mean, log_std = batch[:, :dim], batch[:, dim:]
+        return mean + torch.exp(log_std) * torch.randn_like(mean)
+    return batch
+
+
+class LatentDDPM(VectorDDPM):
+    """:class:`~skfairlatent.nn.generators.VectorDDPM` trained on posterior draws."""
+
+    def forward(self, x0):
+        return super().forward(draw_latents(x0, self.dim))
+
+
+class AdversarialNet(NeuralNet):
+    """skorch net training a :class:`~skfairlatent.nn.generators.GAN` on vectors.
+
+    One training step per batch updates the critic; every ``n_critic``-th
+    step also updates the generator. ``loss="wgan-gp"``: critic loss of
+    Eq. 4 with gradient penalty ``gp_weight`` (interpolation weight uniform
+    on [0, 1] per row), generator loss -E[D(G(xi))] (Gulrajani et al.,
+    2017). ``loss="lsgan"``: the least-squares losses of Eq. 2-3 with
+    a = 0, b = c = 1 (Mao et al., 2017). Two Adam optimisers with
+    betas (0.5, 0.9), learning rate ``lr``. The recorded ``train_loss`` is
+    the critic's loss.
+    """
+
+    def __init__(self, *args, loss="wgan-gp", n_critic=5, gp_weight=10.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss = loss
+        self.n_critic = n_critic
+        self.gp_weight = gp_weight
+
+    def initialize_optimizer(self, triggered_directly=None):
+        self.optimizer_critic_ = torch.optim.Adam(self.module_.critic.parameters(), lr=self.lr,
+                                                  betas=(0.5, 0.9))
+        self.optimizer_generator_ = torch.optim.Adam(self.module_.generator.parameters(),
+                                                     lr=self.lr, betas=(0.5, 0.9))
+        self.critic_steps_ = 0
+        return self
+
+    def train_step(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        gan = self.module_
+        real = draw_latents(torch.as_tensor(Xi, device=self.device), gan.dim)
+        fake = gan.generator(gan.noise(len(real))).detach()
+        self.optimizer_critic_.zero_grad()
+        if self.loss == "wgan-gp":
+            critic_loss = wgan_gp_critic_loss(gan.critic, real, fake, self.gp_weight)
+        else:
+            critic_loss = lsgan_discriminator_loss(gan.critic, real, fake)
+        critic_loss.backward()
+        self.optimizer_critic_.step()
+        self.critic_steps_ += 1
+        every = self.n_critic if self.loss == "wgan-gp" else 1
+        if self.critic_steps_ % every == 0:
+            self.optimizer_generator_.zero_grad()
+            fake = gan.generator(gan.noise(len(real)))
+            if self.loss == "wgan-gp":
+                gen_loss = wgan_generator_loss(gan.critic, fake)
+            else:
+                gen_loss = lsgan_generator_loss(gan.critic, fake)
+            gen_loss.backward()
+            self.optimizer_generator_.step()
+        return {"loss": critic_loss.detach(), "y_pred": real}
+
+
+# --------------------------------------------------------------------------- #
+# The synthesizer
+# --------------------------------------------------------------------------- #
+class FairLatentSynthesizer(BaseEstimator):
+    """Fair synthetic data: a generator trained on the latents of a fair VAE (FLDGM).
+
+    ``fit`` trains stage 1 (a :class:`~skfairlatent.FairLatentVAE`, or uses a
+    fitted one) and stage 2 (the generator of the fair latents); ``sample``
+    runs stage 3, decoding generated latents into rows with the training
+    schema.
+
+    Parameters
+    ----------
+    generator : {"ddpm", "wgan-gp", "lsgan"}, default="ddpm"
+        FLD-DM, FLD-WGAN-GP or FLD-LSGAN (paper section 2.3, 4.2).
+    vae : FairLatentVAE or None, default=None
+        None builds one from the ``alpha``, ``penalty``, ``latent_dim``,
+        ``vae_*`` parameters. An unfitted VAE is cloned and fitted (seeded
+        from ``random_state`` when its own ``random_state`` is None); a
+        fitted one is used as is (the ``vae_*`` parameters are then ignored).
+    alpha : float, default=1e7
+        Fairness weight of the VAE (see :class:`~skfairlatent.FairLatentVAE`;
+        0 gives the unfair baseline).
+    penalty : {"fairdisco", "dcor"}, default="fairdisco"
+    latent_dim : int, default=8
+    vae_hidden_layer_sizes : tuple of int, default=(64,)
+    vae_max_epochs : int, default=50
+    generator_hidden_layer_sizes : tuple of int, default=(256, 256)
+        Hidden widths of the denoiser, or of the GAN's generator and critic.
+    generator_max_epochs : int, default=200
+    generator_lr : float, default=1e-3
+        Adam learning rate of the generator (1e-3 for the DDPM; GANs usually
+        want 1e-4 to 2e-4).
+    timesteps : int, default=200
+        DDPM steps T (the authors use 1000 on GPU; 200 with the cosine
+        schedule keeps CPU sampling fast).
+    schedule : {"cosine", "linear"}, default="cosine"
+    prediction : {"eps", "v"}, default="eps"
+        DDPM regression target.
+    n_critic : int, default=5
+        WGAN-GP critic steps per generator step (LSGAN alternates 1:1).
+    gp_weight : float, default=10.0
+        WGAN-GP gradient-penalty weight lambda.
+    batch_size : int, default=512
+        Batch size of both stages.
+    decode : {"sample", "mode"}, default="sample"
+        Categorical columns and the label are drawn from the decoder's
+        softmax ("sample") or set to its most likely value ("mode").
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    vae_ : FairLatentVAE
+    generator_net_ : skorch net
+        ``generator_net_.module_`` is the trained DDPM or GAN.
+    latent_mean_, latent_scale_ : ndarray of shape (latent_dim,)
+        Standardisation of the aggregate posterior.
+    n_features_in_, feature_names_in_ : as the VAE's
+    sensitive_name_ : str or list of str
+        Column name(s) of s in the samples (the Series/DataFrame names, else
+        ``"sensitive"``).
+    target_name_ : str or None
+        Column name of the label (``y.name``, else ``"target"``).
+
+    Notes
+    -----
+    When the sensitive attribute is also a column of X (Adult's ``sex``),
+    that column of the samples is the drawn s'. Since the label is decoded
+    from z' alone and z' is generated independently of s', a classifier
+    trained on the samples finds no direct (FTU) and, to the extent that
+    the VAE made z independent of s, no indirect (DP) dependence of the
+    label on s.
+
+    References
+    ----------
+    FLDGM paper, sections 4.1-4.3 and Eq. 2-10; Ho et al. 2020 (DDPM);
+    Gulrajani et al. 2017 (WGAN-GP); Mao et al. 2017 (LSGAN).
+
+    Examples
+    --------
+    >>> from skfairlatent import FairLatentSynthesizer
+    >>> from skfairlatent.datasets import load_adult
+    >>> X, y, A = load_adult(return_X_y_A=True)
+    >>> syn = FairLatentSynthesizer(vae_max_epochs=5, generator_max_epochs=5, random_state=0)
+    >>> syn.fit(X, y, sensitive_features=A).sample(3, random_state=0).shape
+    (3, 12)
+    """
+
+    def __init__(self, generator="ddpm", vae=None, alpha=1e7, penalty="fairdisco", latent_dim=8,
+                 vae_hidden_layer_sizes=(64,), vae_max_epochs=50,
+                 generator_hidden_layer_sizes=(256, 256), generator_max_epochs=200,
+                 generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
+                 n_critic=5, gp_weight=10.0, batch_size=512, decode="sample", device="auto",
+                 random_state=None, verbose=0):
+        self.generator = generator
+        self.vae = vae
+        self.alpha = alpha
+        self.penalty = penalty
+        self.latent_dim = latent_dim
+        self.vae_hidden_layer_sizes = vae_hidden_layer_sizes
+        self.vae_max_epochs = vae_max_epochs
+        self.generator_hidden_layer_sizes = generator_hidden_layer_sizes
+        self.generator_max_epochs = generator_max_epochs
+        self.generator_lr = generator_lr
+        self.timesteps = timesteps
+        self.schedule = schedule
+        self.prediction = prediction
+        self.n_critic = n_critic
+        self.gp_weight = gp_weight
+        self.batch_size = batch_size
+        self.decode = decode
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self):
+        if self.generator not in _GENERATORS:
+            raise ValueError(f"generator must be one of {_GENERATORS}; got {self.generator!r}.")
+        if self.decode not in ("sample", "mode"):
+            raise ValueError(f"decode must be 'sample' or 'mode'; got {self.decode!r}.")
+        if self.vae is not None and not isinstance(self.vae, FairLatentVAE):
+            raise ValueError(f"vae must be a FairLatentVAE or None; got {type(self.vae).__name__}.")
+        check_positive(self.generator_max_epochs, "generator_max_epochs", integer=True)
+        check_positive(self.batch_size, "batch_size", integer=True)
+        check_positive(self.generator_lr, "generator_lr")
+        check_positive(self.timesteps, "timesteps", integer=True)
+        check_positive(self.n_critic, "n_critic", integer=True)
+        check_positive(self.gp_weight, "gp_weight", allow_zero=True)
+
+    def _make_vae(self, seed):
+        if self.vae is None:
+            return FairLatentVAE(
+                latent_dim=self.latent_dim, hidden_layer_sizes=self.vae_hidden_layer_sizes,
+                penalty=self.penalty, alpha=self.alpha, max_epochs=self.vae_max_epochs,
+                batch_size=self.batch_size, device=self.device, random_state=seed,
+                verbose=self.verbose), False
+        try:
+            check_is_fitted(self.vae)
+            return self.vae, True
+        except NotFittedError:
+            vae = clone(self.vae)
+            if vae.random_state is None:
+                vae.set_params(random_state=seed)
+            return vae, False
+
+    def fit(self, X, y=None, *, sensitive_features=None):
+        """Train the fair VAE (unless prefitted) and the latent generator.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_samples, n_features) or array-like
+            Training rows (mixed columns in a DataFrame).
+        y : array-like of shape (n_samples,), default=None
+            Label to synthesise (decoded from the fair latent alone).
+        sensitive_features : array-like of shape (n_samples,) or DataFrame
+            The attribute s; None warns and applies no fairness constraint.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        seeds = check_random_state(derive_seed(self.random_state)).randint(2**31 - 1, size=2)
+        vae, prefit = self._make_vae(int(seeds[0]))
+        if prefit:
+            vae._encode_input(X)  # validates X against the fitted VAE
+            if sensitive_features is None and vae.condition_encoder:
+                warnings.warn("The prefitted VAE encodes without sensitive_features: the "
+                              "mixture posterior over groups is used.", UserWarning, stacklevel=2)
+        else:
+            vae.fit(X, y, sensitive_features=sensitive_features)
+        self.vae_ = vae
+        self.n_features_in_ = vae.n_features_in_
+        if hasattr(vae, "feature_names_in_"):
+            self.feature_names_in_ = vae.feature_names_in_
+        if vae.input_kind_ == "image":
+            raise ValueError("FairLatentSynthesizer synthesises tabular rows; for images use "
+                             "FairLatentVAE and decode generated latents with inverse_transform.")
+        self._record_names(X, y, sensitive_features)
+
+        codes = (vae._group_codes(sensitive_features, len(X))
+                 if sensitive_features is not None and vae.sensitive_groups_[0] is not None else None)
+        n, x = vae._encode_input(X)
+        mean, logvar = vae._posterior(x, codes if vae.condition_encoder else None)
+        mean, log_std = mean.astype(np.float64), 0.5 * logvar.astype(np.float64)
+        self.latent_mean_ = mean.mean(0)
+        self.latent_scale_ = np.sqrt(mean.var(0) + np.exp(2 * log_std).mean(0))
+        latents = np.concatenate([(mean - self.latent_mean_) / self.latent_scale_,
+                                  log_std - np.log(self.latent_scale_)], axis=1).astype(np.float32)
+
+        self.device_ = resolve_device(self.device)
+        dim = vae.latent_dim
+        common = dict(device=self.device_, max_epochs=self.generator_max_epochs,
+                      batch_size=self.batch_size, lr=self.generator_lr, verbose=self.verbose)
+        hidden = tuple(self.generator_hidden_layer_sizes)
+        with torch_seeded(int(seeds[1]), self.device_):
+            if self.generator == "ddpm":
+                net = make_net(LatentDDPM, DiffusionLoss, module__dim=dim,
+                               module__hidden_layer_sizes=hidden, module__timesteps=self.timesteps,
+                               module__schedule=self.schedule, module__prediction=self.prediction,
+                               **common)
+            else:
+                net = make_net(GAN, torch.nn.MSELoss, net_class=AdversarialNet, module__dim=dim,
+                               module__hidden_layer_sizes=hidden, loss=self.generator,
+                               n_critic=self.n_critic, gp_weight=self.gp_weight, **common)
+            net.fit(latents, None)
+        self.generator_net_ = net
+        return self
+
+    def _record_names(self, X, y, sensitive_features):
+        if isinstance(sensitive_features, pd.DataFrame):
+            self.sensitive_name_ = [str(c) for c in sensitive_features.columns]
+        elif isinstance(sensitive_features, pd.Series) and sensitive_features.name is not None:
+            self.sensitive_name_ = sensitive_features.name
+        else:
+            self.sensitive_name_ = "sensitive"
+        self.target_name_ = None
+        if y is not None:
+            self.target_name_ = y.name if isinstance(y, pd.Series) and y.name is not None else "target"
+        # Is s also a column of X (e.g. Adult's "sex")? Then samples carry s' there.
+        self.sensitive_in_X_ = False
+        if (sensitive_features is not None and isinstance(X, pd.DataFrame)
+                and isinstance(self.sensitive_name_, str) and self.sensitive_name_ in X.columns):
+            self.sensitive_in_X_ = bool(
+                (X[self.sensitive_name_].astype(str).to_numpy()
+                 == np.asarray(sensitive_features).astype(str)).all())
+        self.target_dtype_ = np.asarray(y).dtype if y is not None else None
+
+    def sample_latents(self, n_samples, random_state=None):
+        """Generate fair latents z' (un-standardised), shape (n_samples, latent_dim)."""
+        check_is_fitted(self)
+        gen = torch.Generator(device=self.device_).manual_seed(derive_seed(random_state))
+        module = self.generator_net_.module_
+        module.eval()
+        with torch.no_grad():
+            z = module.sample(int(n_samples), generator=gen).cpu().numpy().astype(np.float64)
+        return (z * self.latent_scale_ + self.latent_mean_).astype(np.float32)
+
+    def sample(self, n_samples=1, random_state=None, *, sensitive_value=None,
+               sensitive_proportions=None):
+        """Generate synthetic rows (stage 2 then the one-pass decoding of stage 3).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+            Seeds the generator noise, the drawn s' and the categories; the
+            same int gives the same frame on CPU.
+        sensitive_value : group label, default=None
+            Give every row this sensitive group (e.g. ``"Female"``).
+        sensitive_proportions : "balanced" or dict {group: weight}, default=None
+            Rebalance s': equal groups, or the given (normalised) weights.
+            Default: the training frequencies.
+
+        Returns
+        -------
+        DataFrame of shape (n_samples, n_columns)
+            The training columns with their dtypes and categories, then the
+            sensitive column(s) (unless s is already a column of X) and the
+            label column when ``y`` was given.
+
+        Raises
+        ------
+        ValueError
+            Negative ``n_samples``, both ``sensitive_value`` and
+            ``sensitive_proportions``, unknown groups.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 0:
+            raise ValueError(f"n_samples must be a non-negative integer; got {n_samples!r}.")
+        if sensitive_value is not None and sensitive_proportions is not None:
+            raise ValueError("Give sensitive_value or sensitive_proportions, not both.")
+        rng = check_random_state(random_state)
+        vae = self.vae_
+        groups = vae.sensitive_groups_
+        z = self.sample_latents(n_samples, rng)
+        if sensitive_value is not None:
+            s = vae._group_codes(sensitive_value, n_samples, allow_scalar=True)
+        else:
+            prior = vae.group_prior_
+            if sensitive_proportions is not None:
+                if isinstance(sensitive_proportions, str) and sensitive_proportions == "balanced":
+                    prior = np.full(len(groups), 1.0 / len(groups))
+                elif isinstance(sensitive_proportions, dict):
+                    unknown = [g for g in sensitive_proportions if g not in set(groups)]
+                    if unknown:
+                        raise ValueError(f"Unknown groups {unknown}; known: {list(groups)!r}.")
+                    prior = np.array([float(sensitive_proportions.get(g, 0.0)) for g in groups])
+                    if (prior < 0).any() or prior.sum() <= 0:
+                        raise ValueError("sensitive_proportions must be non-negative, not all 0.")
+                    prior = prior / prior.sum()
+                else:
+                    raise ValueError("sensitive_proportions must be 'balanced' or a dict; got "
+                                     f"{sensitive_proportions!r}.")
+            s = rng.choice(len(groups), size=n_samples, p=prior).astype(np.int64)
+        X, y, codes = vae._decode(z, groups[s] if len(s) else np.empty(0, dtype=object),
+                                  stochastic=self.decode == "sample", random_state=rng)
+        if not isinstance(X, pd.DataFrame):
+            X = pd.DataFrame(X, columns=[str(c) for c in
+                                         getattr(self, "feature_names_in_",
+                                                 [f"x{j}" for j in range(X.shape[1])])])
+        labels = groups[codes]
+        if groups[0] is not None:
+            if isinstance(self.sensitive_name_, list):
+                for j, name in enumerate(self.sensitive_name_):
+                    X[name] = [g[j] for g in labels]
+            elif self.sensitive_in_X_:
+                dtype = X[self.sensitive_name_].dtype
+                X[self.sensitive_name_] = pd.Series(labels, dtype=object).astype(dtype)
+            else:
+                X[self.sensitive_name_] = labels
+        if self.target_name_ is not None:
+            X[self.target_name_] = pd.Series(y).astype(self.target_dtype_)
+        return X
+
+
+# --------------------------------------------------------------------------- #
+# Evaluation
+# --------------------------------------------------------------------------- #
+def _embedding(reference, frames):
+    """One-hot categoricals and standardised numerics, fitted on ``reference``."""
+    cat = [c for c in reference.columns if _is_categorical(reference[c].dtype)]
+    num = [c for c in reference.columns if c not in cat]
+    enc = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
+                             ("num", StandardScaler(), num)])
+    enc.fit(_as_object(reference, cat))
+    return [np.asarray(enc.transform(_as_object(f, cat)), dtype=np.float64) for f in frames]
+
+
+def _as_object(frame, cat):
+    frame = frame.copy()
+    for c in cat:
+        frame[c] = frame[c].astype(object)
+    return frame
+
+
+def density_coverage(real, fake, n_neighbors=5, chunk_size=2048):
+    """Density and coverage (Naeem et al., ICML 2020, Eq. 3-4).
+
+    With B(x_i, r_i) the ball around real point i whose radius r_i is the
+    distance to its k-th nearest real neighbour (itself excluded):
+
+    * density = 1 / (k M) sum_j sum_i 1[Y_j in B(X_i, r_i)] (unbounded;
+      1 on average when fake and real come from the same distribution),
+    * coverage = 1 / N sum_i 1[exists j: Y_j in B(X_i, r_i)] in [0, 1].
+
+    Membership is strict (distance < radius), as in the authors' ``prdc``
+    package. Memory is O(chunk_size * N).
+
+    Parameters
+    ----------
+    real : ndarray of shape (N, d)
+    fake : ndarray of shape (M, d)
+    n_neighbors : int, default=5
+        k (the authors' default).
+    chunk_size : int, default=2048
+        Fake rows per block of distances.
+
+    Returns
+    -------
+    density, coverage : float
+    """
+    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
+    if len(real) <= n_neighbors or len(fake) == 0:
+        raise ValueError(f"Need more than n_neighbors={n_neighbors} real rows and at least one "
+                         f"synthetic row; got {len(real)} and {len(fake)}.")
+    radii = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(real).kneighbors(real)[0][:, -1]
+    inside = 0
+    for start in range(0, len(fake), chunk_size):
+        block = np.sqrt(np.maximum(
+            (fake[start:start + chunk_size] ** 2).sum(1)[:, None] + (real ** 2).sum(1)[None, :]
+            - 2 * fake[start:start + chunk_size] @ real.T, 0.0))
+        inside += int((block < radii[None, :]).sum())
+    density = inside / (n_neighbors * len(fake))
+    nearest_fake = NearestNeighbors(n_neighbors=1).fit(fake).kneighbors(real)[0][:, 0]
+    coverage = float((nearest_fake < radii).mean())
+    return float(density), coverage
+
+
+def alpha_precision_beta_recall_authenticity(real, fake, n_alphas=30):
+    """alpha-precision, beta-recall and authenticity (Alaa et al., ICML 2022).
+
+    In the identity embedding (no learnt one-class embedding; as synthcity's
+    "naive" variant), with c the mean of the real points:
+
+    * the alpha-support of the real data is the ball around c holding a
+      fraction alpha of the real points; P_alpha = fraction of synthetic points
+      inside it. alpha-precision = 1 - sum_alpha |P_alpha - alpha| / sum_alpha alpha
+      over ``n_alphas`` values of alpha evenly spaced in [0, 1] (1 is best);
+    * R_beta = fraction of real points i whose nearest synthetic point j lies
+      within i's nearest-real-neighbour distance and inside the beta-quantile
+      ball of those nearest synthetic points around the synthetic mean;
+      beta-recall = 1 - sum |R_beta - beta| / sum beta;
+    * authenticity = fraction of synthetic points j whose nearest real point
+      i* is farther from j than from i*'s own nearest real neighbour (a
+      synthetic point closer than that is a likely copy of i*).
+
+    Parameters
+    ----------
+    real : ndarray of shape (N, d)
+        Real training rows (authenticity is about memorising them).
+    fake : ndarray of shape (M, d)
+    n_alphas : int, default=30
+
+    Returns
+    -------
+    alpha_precision, beta_recall, authenticity : float
+    """
+    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
+    alphas = np.linspace(0, 1, n_alphas)
+    centre = real.mean(0)
+    radii = np.quantile(np.linalg.norm(real - centre, axis=1), alphas)
+    fake_to_centre = np.linalg.norm(fake - centre, axis=1)
+    precision_curve = np.array([(fake_to_centre <= r).mean() for r in radii])
+
+    real_nn = NearestNeighbors(n_neighbors=2).fit(real)
+    real_to_real = real_nn.kneighbors(real)[0][:, 1]
+    real_to_fake, fake_idx = NearestNeighbors(n_neighbors=1).fit(fake).kneighbors(real)
+    real_to_fake, fake_idx = real_to_fake[:, 0], fake_idx[:, 0]
+    closest = fake[fake_idx]
+    closest_to_centre = np.linalg.norm(closest - fake.mean(0), axis=1)
+    beta_radii = np.quantile(closest_to_centre, alphas)
+    recall_curve = np.array([((real_to_fake <= real_to_real) & (closest_to_centre <= r)).mean()
+                             for r in beta_radii])
+
+    fake_to_real, real_idx = real_nn.kneighbors(fake, n_neighbors=1)
+    authentic = fake_to_real[:, 0] > real_to_real[real_idx[:, 0]]
+
+    alpha_precision = 1 - np.abs(precision_curve - alphas).sum() / alphas.sum()
+    beta_recall = 1 - np.abs(recall_curve - alphas).sum() / alphas.sum()
+    return float(alpha_precision), float(beta_recall), float(authentic.mean())
+
+
+def _ftu(model, X, sensitive, groups):
+    """max - min over groups g of mean P(y_hat = pos) with every row's s set to g."""
+    if sensitive not in X.columns:
+        return 0.0
+    rates = []
+    for g in groups:
+        Xg = X.copy()
+        Xg[sensitive] = pd.Series([g] * len(X), index=X.index, dtype=object).astype(X[sensitive].dtype)
+        rates.append(model.predict(Xg).mean())
+    return float(max(rates) - min(rates))
+
+
+def evaluate_synthetic(real_train, real_test, synthetic, *, target, sensitive, pos_label=1,
+                       classifier=None, n_neighbors=5, max_rows=5000, random_state=None):
+    """What the FLDGM paper's tables report for one synthetic dataset.
+
+    Utility and fairness (paper section 5.2 and Table 1, the protocol of
+    DECAF, van Breugel et al. 2021): a classifier (a random forest by
+    default) is trained on ``synthetic`` and tested on ``real_test``.
+
+    * precision, recall: for the label ``pos_label``; auroc: of its predicted
+      probability.
+    * dp: demographic parity gap of the predictions on ``real_test``,
+      max - min over groups of P(y_hat = pos_label | s) (Definition 2).
+    * ftu: fairness through unawareness (Definition 1) as DECAF measures it,
+      |P(y_hat = pos | do(s = 1)) - P(y_hat = pos | do(s = 0))| averaged over
+      ``real_test`` with the sensitive column set to each group (max - min
+      over groups); 0 when the sensitive column is not a feature.
+
+    Fidelity (in the embedding of one-hot categoricals and standardised
+    numerics fitted on ``real_train``; all columns, label included; at most
+    ``max_rows`` random rows of each side):
+
+    * density, coverage: Naeem et al. 2020, see :func:`density_coverage`
+      (real reference: ``real_train``).
+    * alpha_precision, beta_recall, authenticity: Alaa et al. 2022, see
+      :func:`alpha_precision_beta_recall_authenticity`.
+
+    Parameters
+    ----------
+    real_train, real_test, synthetic : DataFrame
+        Frames with the same columns: features, the ``target`` column and the
+        ``sensitive`` column (which is used as a feature, as in DECAF). Pass
+        ``synthetic=real_train`` for the "real data" reference row.
+    target : str
+        Label column.
+    sensitive : str
+        Sensitive column.
+    pos_label : scalar, default=1
+        The positive label (the paper's code takes income <=50K as positive).
+    classifier : sklearn classifier or None, default=None
+        Default ``RandomForestClassifier(n_estimators=100)``; cloned, and
+        preceded by a one-hot encoder for categorical columns (fitted on
+        ``real_train``, unknown categories ignored).
+    n_neighbors : int, default=5
+        k of density and coverage.
+    max_rows : int, default=5000
+        Subsample size for the k-NN metrics (their cost is quadratic).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the forest and the subsamples.
+
+    Returns
+    -------
+    dict of str -> float
+        Keys ``precision``, ``recall``, ``auroc``, ``ftu``, ``dp``,
+        ``density``, ``coverage``, ``alpha_precision``, ``beta_recall``,
+        ``authenticity``.
+
+    Raises
+    ------
+    ValueError
+        Missing columns, an empty frame, a synthetic label with one class.
+    """
+    for name, frame in (("real_train", real_train), ("real_test", real_test),
+                        ("synthetic", synthetic)):
+        if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
+            raise ValueError(f"{name} must be a non-empty DataFrame.")
+        missing = [c for c in (target, sensitive) if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} lacks the columns {missing}.")
+    columns = list(real_train.columns)
+    absent = [c for c in columns if c not in synthetic.columns or c not in real_test.columns]
+    if absent:
+        raise ValueError(f"Columns {absent} of real_train are missing from the other frames.")
+    rng = check_random_state(random_state)
+    features = [c for c in columns if c != target]
+    cat = [c for c in features if _is_categorical(real_train[c].dtype)]
+    encoder = ColumnTransformer(
+        [("cat", OneHotEncoder(handle_unknown="ignore"), cat)], remainder="passthrough")
+    clf = clone(classifier) if classifier is not None else RandomForestClassifier(
+        n_estimators=100, n_jobs=1, random_state=rng.randint(2**31 - 1))
+    y_syn = synthetic[target].to_numpy()
+    if len(np.unique(y_syn)) < 2:
+        raise ValueError("The synthetic label has a single class; no classifier can be trained.")
+    model = make_pipeline(encoder, clf)
+
+    def prep(frame):
+        return _as_object(frame[features], cat)
+
+    encoder.fit(prep(real_train))
+    model.steps[0] = ("columntransformer", _FrozenTransformer(encoder))
+    model.fit(prep(synthetic), y_syn)
+    X_test = prep(real_test)
+    y_test = real_test[target].to_numpy()
+    y_hat = model.predict(X_test)
+    classes = list(model.classes_)
+    proba = (model.predict_proba(X_test)[:, classes.index(pos_label)]
+             if pos_label in classes else np.zeros(len(X_test)))
+    result = {
+        "precision": float(precision_score(y_test, y_hat, pos_label=pos_label, zero_division=0)),
+        "recall": float(recall_score(y_test, y_hat, pos_label=pos_label, zero_division=0)),
+        "auroc": float(roc_auc_score(y_test == pos_label, proba)),
+    }
+    hit = _PositiveRate(model, pos_label)
+    groups = pd.unique(real_test[sensitive].astype(object))
+    result["ftu"] = _ftu(hit, X_test, sensitive, groups)
+    result["dp"] = delta_dp(y_test, y_hat, sensitive_features=real_test[sensitive].to_numpy(),
+                            pos_label=pos_label) if pos_label in set(y_hat) else 0.0
+
+    def subsample(frame):
+        if len(frame) <= max_rows:
+            return frame
+        return frame.iloc[rng.choice(len(frame), max_rows, replace=False)]
+
+    ref, fake = _embedding(real_train[columns], [subsample(real_train[columns]),
+                                                 subsample(synthetic[columns])])
+    result["density"], result["coverage"] = density_coverage(ref, fake, n_neighbors)
+    (result["alpha_precision"], result["beta_recall"],
+     result["authenticity"]) = alpha_precision_beta_recall_authenticity(ref, fake)
+    return result
+
+
+class _FrozenTransformer(BaseEstimator):
+    """A fitted transformer whose ``fit`` does nothing (fitted on real data once)."""
+
+    def __init__(self, transformer):
+        self.transformer = transformer
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return self.transformer.transform(X)
+
+
+class _PositiveRate:
+    """``predict`` -> 1.0 where the model predicts ``pos_label``."""
+
+    def __init__(self, model, pos_label):
+        self.model, self.pos_label = model, pos_label
+
+    def predict(self, X):
+        return (self.model.predict(X) == self.pos_label).astype(float)

@@ -1,0 +1,238 @@
+"""Tests of FairLatentVAE (FLDGM stage 1) and its losses."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+import torch
+from scipy import integrate, stats
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skfairlatent import FairLatentVAE
+from skfairlatent.datasets import load_adult, load_colored_mnist
+from skfairlatent.nn.losses import distance_correlation_sq, fairdisco_v2
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread: the 2-core test machine is shared, and contention
+    makes small-batch training many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- #
+# Losses against independent references
+# --------------------------------------------------------------------------- #
+def test_distance_correlation_matches_dcor_package():
+    dcor = pytest.importorskip("dcor")
+    rng = np.random.RandomState(0)
+    s = rng.randint(0, 2, 200)
+    z = rng.normal(size=(200, 3)) + 0.7 * s[:, None]
+    ours = distance_correlation_sq(torch.tensor(z), torch.tensor(s, dtype=torch.float64))
+    assert float(ours) == pytest.approx(dcor.distance_correlation_sqr(z, s.astype(float)), rel=1e-6)
+    # one-hot s (two groups) is the same variable up to scale: same dCor^2
+    onehot = torch.nn.functional.one_hot(torch.tensor(s)).double()
+    assert float(distance_correlation_sq(torch.tensor(z), onehot)) == pytest.approx(float(ours))
+    # three groups, one-hot, against dcor on the same one-hot matrix
+    s3 = rng.randint(0, 3, 150)
+    z3 = rng.normal(size=(150, 2)) + s3[:, None]
+    onehot3 = np.eye(3)[s3]
+    assert float(distance_correlation_sq(torch.tensor(z3), torch.tensor(onehot3))) == pytest.approx(
+        dcor.distance_correlation_sqr(z3, onehot3), rel=1e-6)
+
+
+def test_distance_correlation_gradient_is_finite_with_repeated_rows():
+    z = torch.tensor([[0.0, 1.0], [0.0, 1.0], [2.0, 0.5], [1.0, 1.0]], requires_grad=True)
+    s = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    distance_correlation_sq(z, s).backward()
+    assert torch.isfinite(z.grad).all()
+
+
+def test_distance_correlation_independent_is_small_dependent_is_large():
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(500, 4, generator=gen, dtype=torch.float64)
+    s_indep = (torch.rand(500, generator=gen) < 0.5).double()
+    assert float(distance_correlation_sq(z, s_indep)) < 0.02  # V-statistic bias ~ 1/n
+    assert float(distance_correlation_sq(z[:, 0], (z[:, 0] > 0).double())) > 0.5
+
+
+def test_fairdisco_v2_equals_numerical_integral_in_one_dimension():
+    # V^2 = sum_s int |p(z, s) - p(z) p(s)|^2 dz for a 1-d Gaussian mixture
+    rng = np.random.RandomState(1)
+    n = 7
+    mean = rng.normal(size=(n, 1))
+    var = rng.uniform(0.2, 1.0, size=(n, 1))
+    s = np.array([0, 0, 1, 1, 1, 0, 1])
+    dens = [stats.norm(mean[i, 0], np.sqrt(var[i, 0])).pdf for i in range(n)]
+
+    def integrand(z, g):
+        joint = sum(dens[i](z) for i in range(n) if s[i] == g) / n
+        marginal = sum(dens[i](z) for i in range(n)) / n
+        return (joint - marginal * np.mean(s == g)) ** 2
+
+    expected = sum(integrate.quad(integrand, -12, 12, args=(g,), epsabs=1e-13)[0] for g in (0, 1))
+    ours = fairdisco_v2(torch.tensor(mean), torch.tensor(var), torch.tensor(s), 2)
+    assert float(ours) == pytest.approx(expected, rel=1e-6)
+    # no dependence when all rows share one group
+    assert float(fairdisco_v2(torch.tensor(mean), torch.tensor(var), torch.zeros(n, dtype=torch.long), 2)) == 0.0
+
+
+# --------------------------------------------------------------------------- #
+# Adult
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def adult():
+    X, y, A = load_adult(return_X_y_A=True)
+    idx = np.random.RandomState(0).choice(len(X), 3000, replace=False)
+    return (X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True),
+            A.iloc[idx].reset_index(drop=True))
+
+
+def _dcor_with_sex(Z, A):
+    s = torch.tensor((A == "Male").to_numpy(), dtype=torch.float64)
+    return float(distance_correlation_sq(torch.tensor(Z, dtype=torch.float64), s))
+
+
+@pytest.fixture(scope="module")
+def fitted_pair(adult):
+    X, y, A = adult
+    kw = dict(max_epochs=60, batch_size=256, random_state=0, device="cpu")
+    fair = FairLatentVAE(alpha=1e7, **kw).fit(X, y, sensitive_features=A)
+    plain = FairLatentVAE(alpha=0.0, **kw).fit(X, y, sensitive_features=A)
+    return fair, plain
+
+
+def test_fair_latent_has_far_lower_distance_correlation_than_alpha_zero(adult, fitted_pair):
+    X, y, A = adult
+    fair, plain = fitted_pair
+    d_fair = _dcor_with_sex(fair.transform(X, sensitive_features=A), A)
+    d_plain = _dcor_with_sex(plain.transform(X, sensitive_features=A), A)
+    # measured 0.0034 (alpha=1e7) on this subsample; at least 4 times lower than alpha=0
+    assert d_fair < 0.25 * d_plain, (d_fair, d_plain)
+    assert d_fair < 0.015
+
+
+def test_transform_without_sensitive_features_and_output_api(adult, fitted_pair):
+    X, y, A = adult
+    fair, _ = fitted_pair
+    Z = fair.transform(X)
+    assert Z.shape == (len(X), 8) and Z.dtype == np.float32
+    assert np.isfinite(Z).all()
+    names = fair.get_feature_names_out()
+    assert list(names) == [f"fairlatentvae{i}" for i in range(8)]
+    frame = sklearn.base.clone(fair).set_output(transform="pandas")
+    frame.__dict__.update({k: v for k, v in fair.__dict__.items() if k.endswith("_")})
+    out = frame.transform(X.iloc[:10])
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list(names)
+
+
+def test_inverse_transform_keeps_schema_and_reconstructs(adult, fitted_pair):
+    X, y, A = adult
+    _, plain = fitted_pair
+    Z = plain.transform(X, sensitive_features=A)
+    Xr, yr = plain.inverse_transform(Z, sensitive_features=A, return_y=True)
+    assert list(Xr.columns) == list(X.columns)
+    assert (Xr.dtypes == X.dtypes).all()
+    for c in ["workclass", "relationship", "sex"]:
+        assert list(Xr[c].cat.categories) == list(X[c].cat.categories)
+    # decoded with the true s, the sex column is reproduced and most relationships too
+    assert (Xr["sex"] == X["sex"]).mean() > 0.99
+    assert (Xr["relationship"] == X["relationship"]).mean() > 0.7
+    assert set(np.unique(yr)) <= {0, 1} and (yr == y.to_numpy()).mean() > 0.75
+    assert Xr["age"].between(X["age"].min(), X["age"].max()).all()
+    # a fixed s and a drawn s
+    fixed = plain.inverse_transform(Z[:50], "Female")
+    assert (fixed["sex"] == "Female").all()
+    drawn = plain.inverse_transform(Z[:50], random_state=0, stochastic=True)
+    assert drawn.shape == (50, X.shape[1])
+
+
+def test_same_seed_same_latents_and_pickle(adult):
+    X, y, A = adult
+    X, y, A = X.iloc[:400], y.iloc[:400], A.iloc[:400]
+    kw = dict(max_epochs=2, random_state=3, device="cpu", penalty="dcor", alpha=5.0)
+    a = FairLatentVAE(**kw).fit(X, y, sensitive_features=A)
+    b = FairLatentVAE(**kw).fit(X, y, sensitive_features=A)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    c = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(a.transform(X), c.transform(X))
+    X_before = X.copy()
+    a.transform(X)
+    pd.testing.assert_frame_equal(X, X_before)
+
+
+def test_bad_input(adult):
+    X, y, A = adult
+    X, y, A = X.iloc[:300].reset_index(drop=True), y.iloc[:300], A.iloc[:300]
+    vae = FairLatentVAE(max_epochs=1, random_state=0, device="cpu").fit(X, sensitive_features=A)
+    bad = X.copy()
+    bad["workclass"] = bad["workclass"].astype(object)
+    bad.loc[0, "workclass"] = "Astronaut"
+    with pytest.raises(ValueError, match="not seen during fit"):
+        vae.transform(bad)
+    with pytest.raises(ValueError, match="groups not seen"):
+        vae.transform(X, sensitive_features=["Other"] * len(X))
+    with pytest.raises(ValueError, match="at least two groups"):
+        FairLatentVAE(max_epochs=1).fit(X, sensitive_features=["Male"] * len(X))
+    with pytest.raises(ValueError, match="0 sample"):
+        FairLatentVAE(max_epochs=1).fit(X.iloc[:0], sensitive_features=A.iloc[:0])
+    nan = X.copy()
+    nan["age"] = nan["age"].astype(float)
+    nan.loc[3, "age"] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        FairLatentVAE(max_epochs=1).fit(nan, sensitive_features=A)
+    with pytest.raises(ValueError, match="penalty"):
+        FairLatentVAE(penalty="mmd").fit(X, sensitive_features=A)
+    with pytest.raises(ValueError, match="latent"):
+        vae.inverse_transform(np.zeros((2, 3)))
+    with pytest.warns(UserWarning, match="without sensitive_features"):
+        FairLatentVAE(max_epochs=1, device="cpu").fit(X)
+
+
+def test_metadata_routing_in_pipeline(adult):
+    X, y, A = adult
+    X, y, A = X.iloc[:400], y.iloc[:400], A.iloc[:400]
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(
+            FairLatentVAE(max_epochs=2, random_state=0, device="cpu")
+            .set_fit_request(sensitive_features=True).set_transform_request(sensitive_features=True),
+            LogisticRegression())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # no "fitted without sensitive_features"
+            pipe.fit(X, y, sensitive_features=A)
+        assert pipe.predict(X).shape == (400,)
+    # routing off: the step-prefixed fit parameter
+    pipe = make_pipeline(FairLatentVAE(max_epochs=2, random_state=0, device="cpu"), LogisticRegression())
+    pipe.fit(X, y, fairlatentvae__sensitive_features=A)
+    assert pipe.score(X, y) > 0.5
+
+
+def test_images_with_convolutional_vae():
+    data = load_colored_mnist(random_state=0)
+    X, A = data.X_train[:256], data.A_train[:256]
+    vae = FairLatentVAE(latent_dim=4, max_epochs=2, batch_size=64, penalty="dcor", alpha=1.0,
+                        random_state=0, device="cpu").fit(X, sensitive_features=A)
+    Z = vae.transform(X)
+    assert Z.shape == (256, 4)
+    images = vae.inverse_transform(Z, sensitive_features=1)
+    assert images.shape == X.shape and images.min() >= 0 and images.max() <= 1
+    with pytest.raises(ValueError):
+        vae.transform(X[:, :, :24, :24])
+
+
+@parametrize_with_checks(
+    [FairLatentVAE(max_epochs=3, batch_size=64, device="cpu", random_state=0)],
+    expected_failed_checks=lambda est: {},
+)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*without sensitive_features.*")
+        check(estimator)
