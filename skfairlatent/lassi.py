@@ -1,0 +1,671 @@
+"""LASSI: latent space smoothing for individually fair representations.
+
+Peychev, Ruoss, Balunović, Baader & Vechev, ECCV 2022
+(``../shared/papers/lassi_latent_space_smoothing.txt``).
+
+* :class:`FlowTransformer` -- the generative model ``G = (E, D)``: a Glow
+  normalizing flow fitted on ``X`` by maximum likelihood; ``transform`` is
+  the encoder ``E``, ``inverse_transform`` the decoder ``D``
+  (vector Glow :class:`~skfairlatent.nn.flows.VectorFlow` for tabular rows,
+  multiscale :class:`~skfairlatent.nn.glow.ImageGlow` for images).
+* :class:`LASSIRepresentation` -- step by step, Sec. 4.1-4.2:
+
+  1. ``z = E(x)``;
+  2. attribute vectors ``a_j`` from the sensitive attribute(s) (Sec. 4.1):
+     mean latent with the attribute minus without, or the unit normal of a
+     logistic-regression boundary; the similarity set is
+     ``S(x) = {E(x) + sum_j t_j a_j : ||t||_2 <= epsilon}``;
+  3. the representation ``R`` (MLP ending in a non-affine batch
+     normalisation), an auxiliary linear classifier and an optional
+     reconstruction network are trained on Eq. (5):
+     ``lambda_cls CE + lambda_adv L_adv + lambda_rec L_rec`` with the random
+     attack of Eq. (2): ``s`` uniform points of ``S(x)``, the farthest in
+     ``R``-space;
+  4. ``transform(X) = R(E(X))``; :meth:`LASSIRepresentation.center_smooth`
+     gives the center-smoothed representation and its radius ``d_cs``.
+
+Certification of a downstream :class:`~skfairlatent.CertifiedSmoothClassifier`
+(Alg. 1) is :func:`skfairlatent.smoothing.certify_individual_fairness`,
+also reachable as :meth:`LASSIRepresentation.certify`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from skorch.callbacks import GradientNormClipping
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+from torch.nn import functional as F
+
+from .base import (
+    check_fit_sensitive_features,
+    check_positive,
+    check_sensitive_features,
+    derive_seed,
+    encode_target,
+    make_net,
+    require_binary_groups,
+    resolve_device,
+    torch_seeded,
+)
+from .nn.flows import VectorFlow, standard_normal_nll
+from .nn.glow import ImageGlow
+from .nn.modules import MLP
+from .smoothing import center_smooth, certify_individual_fairness
+
+__all__ = ["FlowTransformer", "LASSIRepresentation"]
+
+_ATTRIBUTE_VECTORS = ("mean_difference", "linear")
+
+
+# =========================================================================== #
+# Generative model G = (E, D)
+# =========================================================================== #
+class _DequantizedFlow(nn.Module):
+    """A flow that adds dequantisation noise to its input in training mode.
+
+    ``noise="gaussian"``: ``N(0, scale^2)`` (standardised tabular features, whose
+    one-hot columns would otherwise give a degenerate density);
+    ``noise="uniform"``: ``U[0, scale)`` (pixel values quantised in steps of
+    ``scale``, Glow Sec. 5 / RealNVP).
+    """
+
+    def __init__(self, n_features, image_shape=None, n_blocks=4, hidden_size=64,
+                 n_levels=2, noise="gaussian", noise_scale=0.2):
+        super().__init__()
+        self.image_shape = tuple(image_shape) if image_shape is not None else None
+        if self.image_shape is None:
+            self.flow = VectorFlow(n_features, n_blocks=n_blocks, hidden_size=hidden_size)
+        else:
+            self.flow = ImageGlow(self.image_shape, n_levels=n_levels, n_steps=n_blocks,
+                                  hidden_channels=hidden_size)
+        self.noise = noise
+        self.noise_scale = float(noise_scale)
+
+    def forward(self, X):
+        if self.training and self.noise_scale > 0:
+            if self.noise == "uniform":
+                X = X + self.noise_scale * torch.rand_like(X)
+            else:
+                X = X + self.noise_scale * torch.randn_like(X)
+        if self.image_shape is not None:
+            X = X.reshape(-1, *self.image_shape)
+        return self.flow(X)
+
+    def inverse(self, Z):
+        X = self.flow.inverse(Z)
+        return X.reshape(X.shape[0], -1)
+
+
+class FlowNLLLoss(nn.Module):
+    """Negative log-likelihood per dimension (nats) of a flow's ``(z, log_det)``."""
+
+    def forward(self, output, y_true=None):
+        z, log_det = output
+        return standard_normal_nll(z, log_det) / z.shape[1]
+
+
+class FlowTransformer(TransformerMixin, BaseEstimator):
+    """Glow normalizing flow as a transformer: ``transform = E``, ``inverse_transform = D``.
+
+    Fitted on ``X`` by maximum likelihood under a standard normal base
+    (Glow, Kingma & Dhariwal 2018). Tabular rows are standardised, then
+    dequantised with Gaussian noise in training; images (flattened rows with
+    ``image_shape``) are centred (``x - 0.5``) and dequantised with uniform
+    noise of one quantisation step.
+
+    Parameters
+    ----------
+    image_shape : tuple (c, h, w) or None, default=None
+        ``None``: rows are vectors, the flow is a vector Glow
+        (:class:`~skfairlatent.nn.flows.VectorFlow`). Otherwise each row of
+        ``X`` is an image flattened channels-first and the flow is the
+        multiscale :class:`~skfairlatent.nn.glow.ImageGlow`.
+    n_blocks : int, default=4
+        Vector Glow blocks, or steps of flow per level for images.
+    hidden_size : int, default=64
+        Width (channels for images) of the coupling networks.
+    n_levels : int, default=2
+        Squeeze/split levels of the image Glow.
+    dequantization : float >= 0 or None, default=None
+        Noise scale: ``None`` gives 0.2 (std of Gaussian noise, in standard
+        deviations of each column) for vectors and 1/256 (uniform width) for
+        images. On one-hot columns a smaller scale makes the likelihood
+        nearly degenerate and maximum-likelihood training unstable (on Adult,
+        0.05 gave latents of magnitude ~1e3 and loss spikes; 0.2 trains smoothly).
+    max_epochs : int, default=20
+    batch_size : int, default=256
+    lr : float, default=1e-3
+        Adam learning rate.
+    max_grad_norm : float, default=1.0
+        Gradients are clipped to this L2 norm (maximum-likelihood training of
+        a flow on near-discrete columns is otherwise prone to divergence).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : None, int or RandomState, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    net_ : skorch net; ``net_.module_.flow`` is the torch flow.
+    mean_, scale_ : ndarray of shape (n_features,)
+        Input standardisation (0.5 and 1 for images).
+    n_features_in_ : int
+    """
+
+    def __init__(self, image_shape=None, n_blocks=4, hidden_size=64, n_levels=2,
+                 dequantization=None, max_epochs=20, batch_size=256, lr=1e-3,
+                 max_grad_norm=1.0, device="auto", random_state=None, verbose=0):
+        self.image_shape = image_shape
+        self.max_grad_norm = max_grad_norm
+        self.n_blocks = n_blocks
+        self.hidden_size = hidden_size
+        self.n_levels = n_levels
+        self.dequantization = dequantization
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Fit the flow on ``X`` (array-like of shape (n_samples, n_features)); ``y`` is ignored."""
+        X = validate_data(self, X, dtype=np.float32)
+        image = self.image_shape is not None
+        if image and int(np.prod(self.image_shape)) != X.shape[1]:
+            raise ValueError(f"image_shape={self.image_shape!r} does not match "
+                             f"{X.shape[1]} features per row.")
+        if image:
+            self.mean_ = np.full(X.shape[1], 0.5, dtype=np.float32)
+            self.scale_ = np.ones(X.shape[1], dtype=np.float32)
+        else:
+            self.mean_ = X.mean(axis=0)
+            std = X.std(axis=0)
+            self.scale_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+        noise_scale = self.dequantization
+        if noise_scale is None:
+            noise_scale = 1.0 / 256 if image else 0.2
+        self.device_ = resolve_device(self.device)
+        self.net_ = make_net(
+            _DequantizedFlow, FlowNLLLoss, device=self.device_, max_epochs=self.max_epochs,
+            batch_size=self.batch_size, lr=self.lr, verbose=self.verbose,
+            module__n_features=X.shape[1], module__image_shape=self.image_shape,
+            module__n_blocks=self.n_blocks, module__hidden_size=self.hidden_size,
+            module__n_levels=self.n_levels,
+            module__noise="uniform" if image else "gaussian",
+            module__noise_scale=float(noise_scale),
+            callbacks=[("clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm))],
+        )
+        with torch_seeded(derive_seed(self.random_state), self.device_):
+            self.net_.fit(self._standardize(X), None)
+        self.net_.module_.eval()
+        return self
+
+    def _standardize(self, X):
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
+
+    @torch.no_grad()
+    def _encode(self, X):
+        module = self.net_.module_.eval()
+        X = torch.as_tensor(self._standardize(X), device=self.device_)
+        return torch.cat([module(X[s:s + 4096])[0] for s in range(0, len(X), 4096)]).cpu().numpy()
+
+    def transform(self, X):
+        """Encode: ``z = E(x)``, ndarray of shape (n_samples, n_features), float32."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self._encode(X)
+
+    @torch.no_grad()
+    def inverse_transform(self, Z):
+        """Decode: ``x = D(z)``, ndarray of shape (n_samples, n_features), float32."""
+        check_is_fitted(self)
+        Z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=self.device_)
+        module = self.net_.module_.eval()
+        X = torch.cat([module.inverse(Z[s:s + 4096]) for s in range(0, len(Z), 4096)]).cpu().numpy()
+        return X * self.scale_ + self.mean_
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x)`` in nats per row (of the standardised data)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        with torch.no_grad():
+            z, log_det = self.net_.module_.eval()(torch.as_tensor(self._standardize(X),
+                                                                  device=self.device_))
+            return (-standard_normal_nll(z, log_det, reduction="none")).cpu().numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # torch computes in float32
+        return tags
+
+
+# =========================================================================== #
+# Representation R, auxiliary classifier, reconstruction network and Eq. (5)
+# =========================================================================== #
+def sample_similarity_set(n_rows, n_points, n_attributes, epsilon, generator=None, device="cpu"):
+    """Draw ``t`` uniformly from the L2 ball of radius ``epsilon`` in R^n_attributes.
+
+    Returns a tensor of shape (n_rows, n_points, n_attributes): uniform on
+    ``[-epsilon, epsilon]`` for one attribute (LASSI Sec. 4.2's random attack).
+    """
+    direction = torch.randn((n_rows, n_points, n_attributes), generator=generator, device=device)
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    radius = torch.rand((n_rows, n_points, 1), generator=generator, device=device)
+    return epsilon * radius.pow(1.0 / n_attributes) * direction
+
+
+class LASSIModule(nn.Module):
+    """``R`` (MLP + non-affine BatchNorm), ``C_aux`` (linear) and optional ``Q``.
+
+    ``forward(z)`` returns ``(logits, logits_similar, adv, recon)``:
+    ``logits`` (n, n_classes); ``logits_similar`` (n, s, n_classes) for
+    points of ``S(x)`` when data augmentation is on (else empty); ``adv``
+    (n,), ``max_i ||R(z) - R(z + t_i A)||_2`` over ``s`` uniform points of
+    ``S(x)`` in training (Eq. 2; zeros otherwise); ``recon`` (n,),
+    ``||z - Q(R(z))||_2`` (Eq. 4; zeros without ``Q``).
+    """
+
+    def __init__(self, in_features, n_classes, attribute_vectors, hidden_layer_sizes=(128,),
+                 n_components=32, epsilon=1.0, n_adv_samples=10, adversarial=True,
+                 augment=False, reconstruction=False):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            MLP(in_features, tuple(hidden_layer_sizes), out_features=n_components),
+            nn.BatchNorm1d(n_components, affine=False))
+        self.classifier = nn.Linear(n_components, n_classes)
+        self.decoder = (MLP(n_components, tuple(reversed(hidden_layer_sizes)),
+                            out_features=in_features) if reconstruction else None)
+        self.register_buffer("attribute_vectors",
+                             torch.as_tensor(np.asarray(attribute_vectors, dtype=np.float32)))
+        self.epsilon = float(epsilon)
+        self.n_adv_samples = int(n_adv_samples)
+        self.adversarial = bool(adversarial)
+        self.augment = bool(augment)
+
+    def forward(self, z):
+        n = z.shape[0]
+        n_attributes = self.attribute_vectors.shape[0]
+        perturb = self.training and n_attributes > 0 and (self.adversarial or self.augment)
+        empty = z.new_zeros((n, 0, self.classifier.out_features))
+        if perturb:
+            s = self.n_adv_samples
+            t = sample_similarity_set(n, s, n_attributes, self.epsilon, device=z.device)
+            similar = z[:, None, :] + t @ self.attribute_vectors          # (n, s, q)
+            r_all = self.encoder(torch.cat([z, similar.reshape(n * s, -1)]))
+            r, r_similar = r_all[:n], r_all[n:].reshape(n, s, -1)
+            adv = (r_similar - r[:, None, :]).norm(dim=-1).max(dim=1).values
+            logits_similar = self.classifier(r_similar) if self.augment else empty
+        else:
+            r = self.encoder(z)
+            adv, logits_similar = z.new_zeros(n), empty
+        recon = ((z - self.decoder(r)).norm(dim=1) if self.decoder is not None
+                 else z.new_zeros(n))
+        return self.classifier(r), logits_similar, adv, recon
+
+
+class LASSILoss(nn.Module):
+    """Eq. (5): ``lambda_cls CE + lambda_adv mean(max(0, L_adv - margin)) + lambda_rec L_rec``.
+
+    With data augmentation (the DataAug baseline) the cross-entropy averages
+    over the row and its ``s`` similar points.
+    """
+
+    def __init__(self, lambda_cls=1.0, lambda_adv=0.1, lambda_rec=0.0, adv_margin=0.0):
+        super().__init__()
+        self.lambda_cls = lambda_cls
+        self.lambda_adv = lambda_adv
+        self.lambda_rec = lambda_rec
+        self.adv_margin = adv_margin
+
+    def forward(self, output, y_true):
+        logits, logits_similar, adv, recon = output
+        y = y_true.long().reshape(-1)
+        loss = logits.new_zeros(())
+        if self.lambda_cls:
+            if logits_similar.shape[1]:
+                s = logits_similar.shape[1]
+                all_logits = torch.cat([logits[:, None], logits_similar], dim=1)
+                ce = F.cross_entropy(all_logits.reshape(-1, logits.shape[1]),
+                                     y.repeat_interleave(s + 1))
+            else:
+                ce = F.cross_entropy(logits, y)
+            loss = loss + self.lambda_cls * ce
+        if self.lambda_adv:
+            loss = loss + self.lambda_adv * F.relu(adv - self.adv_margin).mean()
+        if self.lambda_rec:
+            loss = loss + self.lambda_rec * recon.mean()
+        return loss
+
+
+def _attribute_columns(sensitive_features, n_samples):
+    """One validated binary attribute per column of ``sensitive_features``."""
+    if isinstance(sensitive_features, pd.DataFrame):
+        columns = [sensitive_features.iloc[:, j] for j in range(sensitive_features.shape[1])]
+    else:
+        array = np.asarray(sensitive_features, dtype=object)
+        columns = ([array[:, j] for j in range(array.shape[1])] if array.ndim == 2
+                   else [sensitive_features])
+    attributes = []
+    for column in columns:
+        encoded = check_sensitive_features(column, n_samples)
+        require_binary_groups(encoded, "LASSIRepresentation (one attribute vector per column)")
+        attributes.append(encoded)
+    return attributes
+
+
+class LASSIRepresentation(TransformerMixin, BaseEstimator):
+    """Individually fair representation learned in a flow's latent space (LASSI).
+
+    Parameters
+    ----------
+    flow : transformer or None, default=None
+        The bijective generative model ``G = (E, D)``: any transformer with
+        ``transform`` (encoder) and ``inverse_transform`` (decoder). ``None``
+        fits a default :class:`FlowTransformer` on ``X``; an unfitted
+        transformer is cloned and fitted on ``X``; a fitted one is used as is.
+        (``sklearn.base.clone``, used by ``GridSearchCV``, returns estimator
+        parameters unfitted, so the flow is then refitted on each training
+        split; wrap a pre-fitted flow in ``sklearn.frozen.FrozenEstimator``
+        to keep it.)
+    attribute_vector : {"mean_difference", "linear"} or array-like, default="mean_difference"
+        How to compute one latent direction per sensitive attribute
+        (Sec. 4.1): ``"mean_difference"``, mean latent of the group with the
+        attribute (the second of the two sorted group labels) minus the mean
+        of the other group (Glow [41]); ``"linear"``, the unit normal of a
+        logistic-regression boundary separating the groups, pointing to the
+        second group ([13]). An array of shape (n_attributes, n_latent) gives
+        the vectors directly (sensitive features are then not needed).
+    normalize_attribute : bool, default=False
+        Scale each attribute vector to unit L2 norm (``"linear"`` always is).
+    epsilon : float > 0, default=1.0
+        Radius of the similarity set in attribute coefficients:
+        ``S(x) = {E(x) + t A : ||t||_2 <= epsilon}`` (paper: 1 for mean
+        differences, 10 for unit normals).
+    hidden_layer_sizes : tuple of int, default=(128,)
+        Hidden layers of ``R`` (paper, 64x64 images: (2048, 1024)).
+    n_components : int, default=32
+        Output width ``k`` of ``R`` (paper: 512).
+    lambda_cls, lambda_adv, lambda_rec : float >= 0, default=1.0, 0.1, 0.0
+        Weights of Eq. (5). ``lambda_adv=0`` (and ``lambda_rec=0``) is the
+        paper's Naive baseline; ``lambda_cls=0`` with ``lambda_rec > 0`` the
+        transfer (unsupervised) setting, where ``y`` may be None.
+    n_adv_samples : int, default=10
+        ``s``, points of ``S(x)`` drawn by the random attack (and by data augmentation).
+    adv_margin : float >= 0, default=0.0
+        Hinge of the adversarial loss, ``max(0, L_adv - margin)``.
+    data_augmentation : bool, default=False
+        The DataAug baseline: cross-entropy also on ``s`` random points of
+        ``S(x)`` per row and epoch.
+    max_epochs : int, default=20
+    batch_size : int, default=256
+    lr : float, default=1e-3
+        Adam learning rate (paper).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : None, int or RandomState, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    flow_ : fitted flow transformer (``E = flow_.transform``).
+    attribute_vectors_ : ndarray of shape (n_attributes, n_latent), float32
+        Empty (0 rows) when fitted without sensitive features.
+    attribute_groups_ : list of ndarray
+        The two group labels of each attribute (negative, positive).
+    classes_ : ndarray of shape (n_classes,)
+        Labels of the auxiliary classifier (``[0]`` when ``lambda_cls = 0``
+        and ``y`` is None).
+    net_ : skorch net holding :class:`LASSIModule`.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> rep = LASSIRepresentation(random_state=0).fit(X, y, sensitive_features=A)  # doctest: +SKIP
+    >>> clf = CertifiedSmoothClassifier(random_state=0).fit(rep.transform(X), y)  # doctest: +SKIP
+    >>> rep.certify(clf, X_test)  # doctest: +SKIP
+    """
+
+    def __init__(self, flow=None, attribute_vector="mean_difference", normalize_attribute=False,
+                 epsilon=1.0, hidden_layer_sizes=(128,), n_components=32, lambda_cls=1.0,
+                 lambda_adv=0.1, lambda_rec=0.0, n_adv_samples=10, adv_margin=0.0,
+                 data_augmentation=False, max_epochs=20, batch_size=256, lr=1e-3,
+                 device="auto", random_state=None, verbose=0):
+        self.flow = flow
+        self.attribute_vector = attribute_vector
+        self.normalize_attribute = normalize_attribute
+        self.epsilon = epsilon
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_components = n_components
+        self.lambda_cls = lambda_cls
+        self.lambda_adv = lambda_adv
+        self.lambda_rec = lambda_rec
+        self.n_adv_samples = n_adv_samples
+        self.adv_margin = adv_margin
+        self.data_augmentation = data_augmentation
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        check_positive(self.epsilon, "epsilon")
+        for name in ("lambda_cls", "lambda_adv", "lambda_rec", "adv_margin"):
+            check_positive(getattr(self, name), name, allow_zero=True)
+        for name in ("n_components", "n_adv_samples", "max_epochs", "batch_size"):
+            check_positive(getattr(self, name), name, integer=True)
+        check_positive(self.lr, "lr")
+        if isinstance(self.attribute_vector, str):
+            if self.attribute_vector not in _ATTRIBUTE_VECTORS:
+                raise ValueError(
+                    f"attribute_vector={self.attribute_vector!r} is unknown; use one of "
+                    f"{_ATTRIBUTE_VECTORS!r} or an array of shape (n_attributes, n_latent).")
+
+    def _fit_flow(self, X, seed):
+        if self.flow is None:
+            flow = FlowTransformer(device=self.device, random_state=seed, verbose=self.verbose)
+            return flow.fit(X)
+        try:
+            check_is_fitted(self.flow)
+            return self.flow
+        except NotFittedError:
+            return clone(self.flow).fit(X)
+
+    def _attribute_vectors(self, Z, sensitive_features):
+        if not isinstance(self.attribute_vector, str):
+            vectors = np.atleast_2d(np.asarray(self.attribute_vector, dtype=np.float32))
+            if vectors.shape[1] != Z.shape[1]:
+                raise ValueError(f"attribute_vector has {vectors.shape[1]} columns but the "
+                                 f"flow's latent space has {Z.shape[1]} dimensions.")
+            groups = [np.array([None, None], dtype=object)] * len(vectors)
+        elif sensitive_features is None:
+            return np.zeros((0, Z.shape[1]), dtype=np.float32), []
+        else:
+            vectors, groups = [], []
+            for attribute in _attribute_columns(sensitive_features, Z.shape[0]):
+                positive = attribute.codes == 1
+                if self.attribute_vector == "mean_difference":
+                    vector = Z[positive].mean(axis=0) - Z[~positive].mean(axis=0)
+                else:
+                    logistic = LogisticRegression(max_iter=1000).fit(Z, attribute.codes)
+                    vector = logistic.coef_[0] / np.linalg.norm(logistic.coef_[0])
+                vectors.append(vector)
+                groups.append(attribute.groups)
+            vectors = np.asarray(vectors, dtype=np.float32)
+        if self.normalize_attribute:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.where(norms > 0, norms, 1.0)
+        return vectors.astype(np.float32), groups
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, y=None, *, sensitive_features=None):
+        """Fit the flow (if needed), the attribute vectors and ``R`` (Eq. 5).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or None
+            Labels of the auxiliary classification task; required when
+            ``lambda_cls > 0``.
+        sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+            One binary attribute per column (each column gives one attribute
+            vector). ``None`` warns and trains without the adversarial loss.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Bad hyperparameters (``epsilon <= 0``, unknown ``attribute_vector``,
+            negative weights), a non-binary attribute, or ``y`` missing with
+            ``lambda_cls > 0``.
+        """
+        self._check_params()
+        if y is None:
+            if self.lambda_cls > 0:
+                raise ValueError("LASSIRepresentation requires y to be passed, but the target y "
+                                 "is None: y is needed when lambda_cls > 0; pass "
+                                 "lambda_cls=0 for the unsupervised (transfer) setting.")
+            X = validate_data(self, X, dtype=np.float32)
+            self.classes_, y_enc = np.array([0]), np.zeros(X.shape[0], dtype=np.int64)
+        else:
+            X, y = validate_data(self, X, y, dtype=np.float32)
+            self.classes_, y_enc = encode_target(y)
+        if isinstance(self.attribute_vector, str) and check_fit_sensitive_features(
+                sensitive_features, X.shape[0], self) is None:
+            sensitive_features = None
+        seed = derive_seed(self.random_state)
+        self.device_ = resolve_device(self.device)
+        self.flow_ = self._fit_flow(X, seed)
+        Z = np.asarray(self.flow_.transform(X), dtype=np.float32)
+        self.attribute_vectors_, self.attribute_groups_ = self._attribute_vectors(
+            Z, sensitive_features)
+        self.net_ = make_net(
+            LASSIModule, LASSILoss, device=self.device_, max_epochs=self.max_epochs,
+            batch_size=self.batch_size, lr=self.lr, verbose=self.verbose,
+            module__in_features=Z.shape[1], module__n_classes=len(self.classes_),
+            module__attribute_vectors=self.attribute_vectors_,
+            module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            module__n_components=self.n_components, module__epsilon=float(self.epsilon),
+            module__n_adv_samples=self.n_adv_samples,
+            module__adversarial=self.lambda_adv > 0,
+            module__augment=bool(self.data_augmentation),
+            module__reconstruction=self.lambda_rec > 0,
+            criterion__lambda_cls=self.lambda_cls, criterion__lambda_adv=self.lambda_adv,
+            criterion__lambda_rec=self.lambda_rec, criterion__adv_margin=self.adv_margin,
+            iterator_train__drop_last=len(Z) > self.batch_size,
+        )
+        with torch_seeded(seed, self.device_):
+            self.net_.fit(Z, y_enc)
+        self.net_.module_.eval()
+        return self
+
+    # --------------------------------------------------------------- transform
+    def encode_latent(self, X):
+        """``z = E(x)``: the flow latents, ndarray (n_samples, n_latent), float32."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return np.asarray(self.flow_.transform(X), dtype=np.float32)
+
+    @torch.no_grad()
+    def represent_latent(self, Z):
+        """``R(z)`` for flow latents ``Z`` (n, n_latent): ndarray (n, n_components), float32."""
+        check_is_fitted(self)
+        encoder = self.net_.module_.eval().encoder
+        Z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=self.device_)
+        return torch.cat([encoder(Z[s:s + 8192]) for s in range(0, len(Z), 8192)]
+                         or [Z.new_zeros((0, self.n_components))]).cpu().numpy()
+
+    def transform(self, X):
+        """The representation ``R(E(X))``: ndarray (n_samples, n_components), float32."""
+        return self.represent_latent(self.encode_latent(X))
+
+    def generate_similar(self, X, t):
+        """Decode similar individuals ``D(E(x) + t A)`` (the set ``S_in(x)`` of Sec. 4.1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        t : float or array-like of shape (n_attributes,) or (n_samples, n_attributes)
+            Attribute coefficients (``||t||_2 <= epsilon`` stays in ``S(x)``).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+        """
+        Z = self.encode_latent(X)
+        n_attributes = len(self.attribute_vectors_)
+        t = np.asarray(t, dtype=np.float32)
+        t = np.full((1, n_attributes), t) if t.ndim == 0 else t.reshape(-1, n_attributes)
+        t = np.broadcast_to(t, (len(Z), n_attributes))
+        return self.flow_.inverse_transform(Z + t @ self.attribute_vectors_)
+
+    def _smoothing_function(self):
+        """``(z, t) -> R(z + t A)`` on tensors, for :func:`.smoothing.center_smooth`."""
+        encoder = self.net_.module_.eval().encoder
+        vectors = self.net_.module_.attribute_vectors
+        device = self.device_
+
+        @torch.no_grad()
+        def func(z, t):
+            z, t = z.to(device), t.to(device)
+            points = z[:, None, :] + (t @ vectors)[None, :, :]
+            out = encoder(points.reshape(-1, z.shape[1]))
+            return out.reshape(z.shape[0], t.shape[0], -1).cpu()
+
+        return func
+
+    def center_smooth(self, X, *, sigma=0.5, n0=10_000, n=10_000, alpha=0.01, delta=0.05,
+                      beta=2.0, random_state=None, batch_size=None):
+        """Center-smoothed representation ``r_cs`` and its radius bound ``d_cs``.
+
+        Center smoothing (Kumar & Goldstein 2021) of ``t -> R(E(x) + t A)``
+        with noise ``t ~ N(0, sigma^2 I)`` on the attribute coefficients only
+        (LASSI Sec. 4.4): with probability at least ``1 - alpha``, for every
+        non-abstaining row, every individual of ``S(x)`` (``||t||_2 <= epsilon``)
+        has a smoothed representation within ``d_cs`` of ``r_cs``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sigma : float > 0, default=0.5
+        n0, n : int, default=10000, 10000
+        alpha : float in (0, 1), default=0.01
+        delta : float in (0, 1/2), default=0.05
+        beta : float >= 1, default=2.0
+        random_state : None, int or RandomState
+        batch_size : int or None
+
+        Returns
+        -------
+        centers : ndarray of shape (n_samples, n_components), float32 (NaN rows where abstaining)
+        d_cs : ndarray of shape (n_samples,), float64 (NaN where abstaining, inf if unbounded)
+        """
+        if len(getattr(self, "attribute_vectors_", ())) == 0:
+            check_is_fitted(self)
+            raise ValueError("No attribute vector: fit with sensitive_features first.")
+        result = center_smooth(self._smoothing_function(), self.encode_latent(X),
+                               noise_dim=len(self.attribute_vectors_), sigma=sigma,
+                               epsilon=float(self.epsilon), n0=n0, n=n, alpha=alpha,
+                               delta=delta, beta=beta, random_state=random_state,
+                               batch_size=batch_size)
+        return result.center, result.radius
+
+    def certify(self, classifier, X, **kwargs):
+        """Alg. 1 with ``classifier``: see :func:`~skfairlatent.smoothing.certify_individual_fairness`."""
+        return certify_individual_fairness(self, classifier, X, **kwargs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self.lambda_cls > 0
+        tags.transformer_tags.preserves_dtype = ["float32"]  # torch computes in float32
+        return tags

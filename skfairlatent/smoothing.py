@@ -1,0 +1,850 @@
+"""Randomized smoothing, center smoothing and end-to-end fairness certification.
+
+Three layers, each usable on its own:
+
+* statistics -- :func:`clopper_pearson_lower`, :func:`certified_radius`,
+  :func:`center_smoothing_quantile_level` (scipy only, no torch);
+* samplers -- :func:`smoothed_counts`, :func:`smooth_predict`,
+  :func:`smooth_certify` (Cohen et al. 2019) and :func:`center_smooth`
+  (Kumar & Goldstein 2021) on any torch callable;
+* estimators -- :class:`CertifiedSmoothClassifier` (a base classifier trained
+  under Gaussian noise whose smoothed version is certified) and
+  :func:`certify_individual_fairness`, Algorithm 1 of LASSI (Peychev et al.,
+  ECCV 2022, Sec. 4.4) on a fitted :class:`~skfairlatent.LASSIRepresentation`.
+
+Sampling
+--------
+Every sampler draws its Gaussian noise from its own CPU ``torch.Generator``
+seeded from ``random_state``, in chunks (``batch_size`` noise vectors at a
+time, vectorised over samples and rows; no Python loop over samples).
+Randomized smoothing uses the same noise draws for every row of ``X``
+("common random numbers"; center smoothing draws per row): each
+row's certificate is computed from i.i.d. samples, so its guarantee holds as
+stated, and the result for a row does not depend on which other rows are in
+``X``. The failure events of different rows are not independent, so the
+fraction of wrong certificates in a data set has the stated mean but a larger
+variance than with independent noise.
+
+References
+----------
+Cohen, Rosenfeld & Kolter, "Certified adversarial robustness via randomized
+smoothing", ICML 2019 (Algorithms PREDICT and CERTIFY, Theorem 1).
+Kumar & Goldstein, "Center smoothing: certified robustness for networks with
+structured outputs", NeurIPS 2021 (Algorithm Smooth, Theorem 1), and the
+authors' code (aounon/center-smoothing), which LASSI's code follows.
+Peychev, Ruoss, Balunović, Baader & Vechev, "Latent space smoothing for
+individually fair representations", ECCV 2022 (Alg. 1, Thm. 1).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import beta as beta_dist
+from scipy.stats import binomtest, norm
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from .base import (
+    check_positive,
+    check_sensitive_features,
+    derive_seed,
+    encode_target,
+    make_net,
+    resolve_device,
+    torch_seeded,
+)
+from .nn.modules import MLP
+
+__all__ = [
+    "clopper_pearson_lower",
+    "certified_radius",
+    "center_smoothing_quantile_level",
+    "smoothed_counts",
+    "smooth_predict",
+    "smooth_certify",
+    "center_smooth",
+    "CenterSmoothingResult",
+    "CertifiedSmoothClassifier",
+    "certify_individual_fairness",
+]
+
+#: Number of float32 values one sampling chunk may hold (rows x samples x dims).
+_CHUNK_BUDGET = 2**22
+
+
+# =========================================================================== #
+# Argument checks
+# =========================================================================== #
+def _check_alpha(alpha, name="alpha"):
+    if (not isinstance(alpha, numbers.Real) or isinstance(alpha, bool)
+            or not 0.0 < alpha < 1.0):
+        raise ValueError(f"{name} must be a number in the open interval (0, 1); got {alpha!r}.")
+    return float(alpha)
+
+
+def _check_count(value, name):
+    check_positive(value, name, integer=True)
+    return int(value)
+
+
+# =========================================================================== #
+# Statistics (scipy only)
+# =========================================================================== #
+def clopper_pearson_lower(k, n, alpha):
+    """One-sided Clopper-Pearson lower confidence bound of a binomial proportion.
+
+    Returns ``p_lower`` such that ``P(p >= p_lower) >= 1 - alpha`` when
+    ``k ~ Binomial(n, p)``: the ``alpha`` quantile of ``Beta(k, n - k + 1)``,
+    and ``0`` when ``k = 0``. This is Cohen et al.'s (2019)
+    ``LowerConfBound(k, n, 1 - alpha)``, i.e. the lower end of the two-sided
+    ``1 - 2 alpha`` "beta" interval of statsmodels' ``proportion_confint``.
+
+    Parameters
+    ----------
+    k : int or array-like of int
+        Number of successes, ``0 <= k <= n``.
+    n : int or array-like of int
+        Number of trials, ``n >= 1`` (broadcast against ``k``).
+    alpha : float in (0, 1)
+        Failure probability of the bound.
+
+    Returns
+    -------
+    p_lower : float or ndarray of float64
+        Same shape as ``np.broadcast(k, n)``.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is outside (0, 1), ``n < 1`` or ``k`` outside ``[0, n]``.
+    """
+    alpha = _check_alpha(alpha)
+    k_arr, n_arr = np.broadcast_arrays(np.asarray(k), np.asarray(n))
+    if np.any(n_arr < 1) or np.any(k_arr < 0) or np.any(k_arr > n_arr):
+        raise ValueError("clopper_pearson_lower needs 0 <= k <= n and n >= 1.")
+    k_f = k_arr.astype(np.float64)
+    n_f = n_arr.astype(np.float64)
+    bound = beta_dist.ppf(alpha, np.maximum(k_f, 1.0), n_f - k_f + 1.0)
+    bound = np.where(k_f > 0, bound, 0.0)
+    return bound.item() if bound.ndim == 0 else bound
+
+
+def certified_radius(p_lower, sigma):
+    """Certified L2 radius of a Gaussian-smoothed classifier (Cohen et al. 2019, Thm. 1).
+
+    ``sigma * Phi^{-1}(p_lower)`` where ``p_lower > 1/2`` (the lower bound of
+    the top class's probability under noise), ``0`` elsewhere (abstain).
+
+    Parameters
+    ----------
+    p_lower : float or array-like of float in [0, 1]
+    sigma : float > 0
+        Standard deviation of the isotropic Gaussian noise, in input units.
+
+    Returns
+    -------
+    radius : float or ndarray of float64
+        In the same units as the input of the smoothed classifier.
+    """
+    check_positive(sigma, "sigma")
+    p = np.asarray(p_lower, dtype=np.float64)
+    radius = np.where(p > 0.5, sigma * norm.ppf(np.where(p > 0.5, p, 0.75)), 0.0)
+    return radius.item() if radius.ndim == 0 else radius
+
+
+def center_smoothing_quantile_level(epsilon, sigma, n, alpha, delta=0.05):
+    """Quantile level of center smoothing's radius bound (Kumar & Goldstein 2021, Thm. 1).
+
+    ``q = Phi(Phi^{-1}(1/2 + delta) + epsilon / sigma) + sqrt(ln(1 / alpha) / (2 n))``:
+    the probability the output ball must hold for an input shift of L2 norm
+    ``epsilon``, plus the one-sided Hoeffding (DKW) margin of its estimate from
+    ``n`` samples at failure probability ``alpha``.
+
+    Parameters
+    ----------
+    epsilon : float > 0
+        Input radius to certify (same units as ``sigma``).
+    sigma : float > 0
+        Noise standard deviation of center smoothing.
+    n : int >= 1
+        Number of samples of the radius estimate.
+    alpha : float in (0, 1)
+        Failure probability of the estimate (``alpha_2`` in the paper).
+    delta : float in (0, 1/2), default=0.05
+        Center smoothing's Delta.
+
+    Returns
+    -------
+    q : float
+        May exceed 1, in which case no finite bound can be certified.
+    """
+    check_positive(epsilon, "epsilon")
+    check_positive(sigma, "sigma")
+    _check_count(n, "n")
+    alpha = _check_alpha(alpha)
+    if not 0.0 < delta < 0.5:
+        raise ValueError(f"delta must be in (0, 0.5); got {delta!r}.")
+    return float(norm.cdf(norm.ppf(0.5 + delta) + epsilon / sigma)
+                 + math.sqrt(math.log(1.0 / alpha) / (2.0 * n)))
+
+
+def _conservative_quantile(sorted_values, q):
+    """The ``ceil(q * m)``-th smallest of ``m`` values along the last axis (q <= 1).
+
+    The smallest value ``v`` with empirical CDF ``F_m(v) >= q`` (numpy's
+    ``method="inverted_cdf"``): never interpolated below an order statistic.
+    """
+    m = sorted_values.shape[-1]
+    index = min(max(math.ceil(q * m - 1e-9), 1), m) - 1
+    return sorted_values[..., index]
+
+
+# =========================================================================== #
+# Samplers
+# =========================================================================== #
+def _generator(random_state):
+    generator = torch.Generator(device="cpu")
+    generator.manual_seed(derive_seed(random_state))
+    return generator
+
+
+def _chunks(n, width, rows):
+    """Yield ``(start, size)`` of sample chunks and the row block size."""
+    size = max(1, min(n, _CHUNK_BUDGET // max(1, width * max(1, rows))))
+    row_block = max(1, _CHUNK_BUDGET // max(1, size * width))
+    return [(s, min(size, n - s)) for s in range(0, n, size)], row_block
+
+
+@torch.no_grad()
+def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
+                    random_state=None, batch_size=None, device="cpu"):
+    """Class counts of ``predict_labels(X + noise)`` under Gaussian noise.
+
+    Parameters
+    ----------
+    predict_labels : callable
+        Maps a float32 tensor of shape (m, n_features) on ``device`` to an
+        integer tensor of shape (m,) with values in ``0 .. n_classes - 1``
+        (the base classifier).
+    X : array-like of shape (n_rows, n_features)
+        Points around which to sample.
+    sigma : float > 0
+        Noise standard deviation, in the units of ``X``.
+    n_samples : int >= 1
+        Noise draws per row.
+    n_classes : int
+    random_state : None, int or RandomState
+        Seeds the noise generator.
+    batch_size : int or None
+        Noise draws per chunk; ``None`` sizes chunks to about 4M floats.
+    device : str
+
+    Returns
+    -------
+    counts : ndarray of shape (n_rows, n_classes), dtype int64
+    """
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    n_rows, width = X.shape
+    generator = _generator(random_state)
+    counts = torch.zeros((n_rows, n_classes), dtype=torch.int64)
+    chunks, row_block = _chunks(n_samples, width, n_rows)
+    if batch_size is not None:
+        chunks = [(s, min(batch_size, n_samples - s)) for s in range(0, n_samples, batch_size)]
+        row_block = max(1, _CHUNK_BUDGET // max(1, batch_size * width))
+    X = X.to(device)
+    for _, size in chunks:
+        noise = (torch.randn((size, width), generator=generator) * sigma).to(device)
+        for r0 in range(0, n_rows, row_block):
+            block = X[r0:r0 + row_block]
+            points = (block[:, None, :] + noise[None, :, :]).reshape(-1, width)
+            labels = predict_labels(points).reshape(block.shape[0], size).long().cpu()
+            counts[r0:r0 + row_block] += torch.nn.functional.one_hot(
+                labels, n_classes).sum(dim=1)
+    return counts.numpy()
+
+
+def smooth_predict(counts, alpha):
+    """Cohen et al.'s PREDICT from class counts: top class, or abstain.
+
+    The top class ``c_A`` is returned unless a two-sided binomial test of
+    ``n_A`` against ``n_A + n_B`` (the two largest counts) at ``p = 1/2`` has a
+    p-value above ``alpha``; then PREDICT abstains. With probability at most
+    ``alpha`` the returned class differs from the smoothed classifier's.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_rows, n_classes), int
+    alpha : float in (0, 1)
+
+    Returns
+    -------
+    top : ndarray of shape (n_rows,), int64
+        Index of the most frequent class (returned also where abstaining).
+    abstain : ndarray of shape (n_rows,), bool
+    """
+    alpha = _check_alpha(alpha)
+    counts = np.asarray(counts)
+    order = np.argsort(-counts, axis=1, kind="stable")
+    top = order[:, 0]
+    n_a = counts[np.arange(len(counts)), top]
+    n_b = counts[np.arange(len(counts)), order[:, 1]] if counts.shape[1] > 1 else 0 * n_a
+    abstain = np.array([binomtest(int(a), int(a + b), 0.5).pvalue > alpha
+                        for a, b in zip(n_a, n_b)], dtype=bool)
+    return top.astype(np.int64), abstain
+
+
+def smooth_certify(predict_labels, X, *, sigma, n0, n, alpha, n_classes,
+                   random_state=None, batch_size=None, device="cpu"):
+    """Cohen et al.'s CERTIFY: prediction and certified L2 radius per row.
+
+    ``n0`` noise draws select the top class ``c_A``; ``n`` fresh draws count
+    ``n_A``; ``p_A_lower = clopper_pearson_lower(n_A, n, alpha)``. If
+    ``p_A_lower > 1/2`` the smoothed classifier ``g`` satisfies
+    ``g(x + d) = c_A`` for every ``||d||_2 < sigma * Phi^{-1}(p_A_lower)``
+    with probability at least ``1 - alpha`` (over the sampling); otherwise the
+    row abstains.
+
+    Parameters
+    ----------
+    predict_labels : callable
+        Base classifier, see :func:`smoothed_counts`.
+    X : array-like of shape (n_rows, n_features)
+    sigma : float > 0
+    n0, n : int >= 1
+        Selection and estimation sample sizes (Cohen et al.: 100 and 100,000).
+    alpha : float in (0, 1)
+    n_classes : int
+    random_state : None, int or RandomState
+    batch_size : int or None
+    device : str
+
+    Returns
+    -------
+    result : dict of ndarrays of shape (n_rows,)
+        ``prediction`` (int64 class index, also filled where abstaining),
+        ``abstain`` (bool), ``p_lower`` (float64), ``radius`` (float64, NaN
+        where abstaining).
+    """
+    check_positive(sigma, "sigma")
+    n0, n = _check_count(n0, "n0"), _check_count(n, "n")
+    alpha = _check_alpha(alpha)
+    seeds = np.random.RandomState(derive_seed(random_state)).randint(2**31 - 1, size=2)
+    kwargs = dict(sigma=sigma, n_classes=n_classes, batch_size=batch_size, device=device)
+    counts0 = smoothed_counts(predict_labels, X, n_samples=n0, random_state=int(seeds[0]), **kwargs)
+    top = np.argmax(counts0, axis=1)
+    counts = smoothed_counts(predict_labels, X, n_samples=n, random_state=int(seeds[1]), **kwargs)
+    n_a = counts[np.arange(len(counts)), top]
+    p_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
+    abstain = p_lower <= 0.5
+    radius = np.where(abstain, np.nan, certified_radius(p_lower, sigma))
+    return {"prediction": top.astype(np.int64), "abstain": abstain,
+            "p_lower": p_lower, "radius": radius}
+
+
+@dataclass
+class CenterSmoothingResult:
+    """Output of :func:`center_smooth` (one entry per row).
+
+    Attributes
+    ----------
+    center : ndarray of shape (n_rows, n_outputs), float32
+        The smoothed output ``f_hat(x)`` (NaN where abstaining).
+    radius : ndarray of shape (n_rows,), float64
+        Certified output radius ``d_cs``: ``||f_hat(x) - f_hat(x')||_2 <= d_cs``
+        for every ``||x' - x||_2 <= epsilon`` (NaN where abstaining, ``inf``
+        when the quantile level exceeds 1).
+    abstain : ndarray of shape (n_rows,), bool
+        Center smoothing abstained (its Delta check failed).
+    median_radius : ndarray of shape (n_rows,), float64
+        ``r_hat``, the smallest median distance (radius of the ball of the check).
+    """
+
+    center: np.ndarray
+    radius: np.ndarray
+    abstain: np.ndarray
+    median_radius: np.ndarray
+
+
+def _pairwise_median_center(samples):
+    """Sample point with the smallest median distance to all samples, and that median.
+
+    ``samples``: tensor (m, k). The candidates are ranked with float64
+    distances computed in row blocks (memory O(block * m)); the returned
+    median ``r_hat`` is recomputed exactly, ``||s_i - c||_2`` in float64, as
+    the lower median (the ``ceil(m / 2)``-th smallest distance, so the ball
+    ``B(c, r_hat)`` holds at least half of the samples), the same arithmetic
+    as the later ball and quantile steps.
+    """
+    m = samples.shape[0]
+    rank = (m + 1) // 2 - 1
+    s64 = samples.double()
+    block = max(1, _CHUNK_BUDGET // max(1, m))
+    medians = np.empty(m)
+    for start in range(0, m, block):
+        dist = torch.cdist(s64[start:start + block], s64).cpu().numpy()
+        medians[start:start + block] = np.partition(dist, rank, axis=1)[:, rank]
+    center = samples[int(np.argmin(medians))]
+    exact = _distances(samples, center).cpu().numpy()
+    return center, float(np.partition(exact, rank)[rank])
+
+
+def _distances(samples, center):
+    """Float64 L2 distances of the rows of ``samples`` (..., k) to ``center`` (k,)."""
+    return torch.linalg.vector_norm(samples.double() - center.double(), dim=-1)
+
+
+@torch.no_grad()
+def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.05,
+                  beta=2.0, random_state=None, batch_size=None):
+    """Center smoothing of ``eta -> func(x, eta)`` under ``eta ~ N(0, sigma^2 I)``.
+
+    For each row ``x`` (Kumar & Goldstein 2021, Algorithm Smooth and Thm. 1;
+    the authors' code, which LASSI's code follows):
+
+    1. ``n0`` draws ``f(x + eta_i)``; the center ``c`` is the draw with the
+       smallest median distance to all draws, ``r_hat`` that median
+       (a ``beta = 2`` approximation of the minimum enclosing ball of half the
+       mass).
+    2. ``n0`` fresh draws estimate ``p_hat = P(||f(x + eta) - c|| <= r_hat)``.
+       With ``Delta_1 = sqrt(ln(2 / alpha_1) / (2 n0))`` and
+       ``Delta_2 = 1/2 - (p_hat - Delta_1)``, abstain unless
+       ``max(Delta_1, Delta_2) <= delta``.
+    3. ``n`` fresh draws of ``||f(x + eta) - c||``; ``R_hat`` is their
+       conservative (order-statistic) quantile at level
+       :func:`center_smoothing_quantile_level` ``(epsilon, sigma, n, alpha_2, delta)``
+       and ``d_cs = (1 + beta) R_hat``; ``d_cs = inf`` when that level exceeds 1.
+
+    Each row gets its own three independent noise samples (drawn from one
+    generator, rows in order), so abstentions of different rows are
+    independent.
+
+    With ``alpha_1 = alpha_2 = alpha / 2`` (as in LASSI's code), with
+    probability at least ``1 - alpha``: if the row does not abstain,
+    ``||f_hat(x) - f_hat(x')||_2 <= d_cs`` for every ``||x' - x||_2 <= epsilon``.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(X_block, eta)`` with ``X_block`` the float32 tensor of a block
+        of rows (b, n_features) and ``eta`` the noise tensor (m, noise_dim)
+        returns the outputs, a float tensor of shape (b, m, n_outputs).
+        For LASSI ``func(z, t) = R(z + t A)``: noise on the attribute
+        coefficients ``t`` only.
+    X : array-like of shape (n_rows, n_features)
+    noise_dim : int
+        Dimension of the smoothed input ``eta`` (the number of attributes).
+    sigma : float > 0
+        ``sigma_cs``, noise standard deviation (units of ``eta``).
+    epsilon : float > 0
+        Input radius to certify (units of ``eta``).
+    n0, n : int >= 1
+        Sample sizes of steps 1-2 and 3 (LASSI: 10,000 and 10,000).
+    alpha : float in (0, 1)
+        ``alpha_cs``, total failure probability (split equally).
+    delta : float in (0, 1/2), default=0.05
+    beta : float >= 1, default=2.0
+        Approximation factor of the center; the radius factor is ``1 + beta``
+        (the authors' ``radius_coeff = 3``).
+    random_state : None, int or RandomState
+    batch_size : int or None
+        Noise draws per chunk.
+
+    Returns
+    -------
+    CenterSmoothingResult
+
+    Raises
+    ------
+    ValueError
+        For ``sigma <= 0``, ``epsilon <= 0``, ``alpha`` outside (0, 1),
+        ``delta`` outside (0, 1/2) or non-positive sample sizes.
+    """
+    n0, n = _check_count(n0, "n0"), _check_count(n, "n")
+    alpha = _check_alpha(alpha)
+    if not (isinstance(beta, numbers.Real) and beta >= 1.0):
+        raise ValueError(f"beta must be a number >= 1; got {beta!r}.")
+    level = center_smoothing_quantile_level(epsilon, sigma, n, alpha / 2.0, delta)
+    delta_1 = math.sqrt(math.log(2.0 / (alpha / 2.0)) / (2.0 * n0))
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    generator = _generator(random_state)
+    chunk = batch_size or 4096
+
+    def draws(m):
+        return torch.randn((m, noise_dim), generator=generator) * sigma
+
+    def outputs(x_block, eta):
+        return torch.cat([func(x_block, eta[s:s + chunk]) for s in range(0, len(eta), chunk)], dim=1)
+
+    n_rows = X.shape[0]
+    centers, r_hat, p_hat, radius = [], np.empty(n_rows), np.empty(n_rows), np.full(n_rows, np.inf)
+    for i in range(n_rows):  # the median step is O(n0^2) per row
+        x = X[i:i + 1]
+        eta0, eta1, eta2 = draws(n0), draws(n0), draws(n)
+        center, r_hat[i] = _pairwise_median_center(outputs(x, eta0)[0])
+        centers.append(center)
+        dist1 = _distances(outputs(x, eta1)[0], center)
+        p_hat[i] = float((dist1 <= r_hat[i]).double().mean())
+        if level <= 1.0:
+            dist2 = torch.sort(_distances(outputs(x, eta2)[0], center)).values
+            radius[i] = (1.0 + beta) * float(_conservative_quantile(dist2, level))
+    center = torch.stack(centers).float().cpu().numpy() if centers else np.empty((0, 0), np.float32)
+    delta_2 = 0.5 - (p_hat - delta_1)
+    abstain = np.maximum(delta_1, delta_2) > delta
+    center[abstain] = np.nan
+    radius[abstain] = np.nan
+    return CenterSmoothingResult(center=center, radius=radius, abstain=abstain,
+                                 median_radius=r_hat)
+
+
+# =========================================================================== #
+# CertifiedSmoothClassifier
+# =========================================================================== #
+class NoisyInputClassifier(nn.Module):
+    """Base classifier trained under Gaussian noise (Cohen et al. 2019, Sec. 3.2).
+
+    In training mode ``forward`` adds ``N(0, sigma^2 I)`` to its input before
+    the MLP (a linear layer when ``hidden_layer_sizes=()``); in eval mode it
+    is the plain classifier ``f`` that is smoothed.
+    """
+
+    def __init__(self, in_features, n_classes, hidden_layer_sizes=(), sigma=0.25):
+        super().__init__()
+        self.sigma = float(sigma)
+        self.body = MLP(in_features, tuple(hidden_layer_sizes), out_features=n_classes)
+
+    def forward(self, X):
+        if self.training and self.sigma > 0:
+            X = X + self.sigma * torch.randn_like(X)
+        return self.body(X)
+
+
+class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
+    """Gaussian randomized smoothing classifier with certified L2 robustness.
+
+    A base classifier ``f`` (linear by default, an MLP optionally) is trained
+    on ``X + N(0, sigma^2 I)``; the estimator predicts with the smoothed
+    classifier ``g(x) = argmax_c P(f(x + eta) = c)`` and certifies it
+    (Cohen et al. 2019). It works on any features; after a
+    :class:`~skfairlatent.LASSIRepresentation` it is the data consumer of
+    LASSI (Peychev et al. 2022, Sec. 4.3), see
+    :func:`certify_individual_fairness`.
+
+    Parameters
+    ----------
+    sigma : float > 0, default=0.5
+        Noise standard deviation for training and smoothing, in feature units
+        (LASSI's representations are standardised, so ``sigma`` is in units of
+        one standard deviation there).
+    hidden_layer_sizes : tuple of int, default=()
+        ``()`` is a linear base classifier (the paper's ``C``).
+    max_epochs : int, default=20
+    batch_size : int, default=128
+    lr : float, default=1e-2
+        Adam learning rate.
+    n_samples : int, default=1000
+        Noise draws per row of ``predict``/``predict_proba`` (PREDICT's ``n``).
+    n0 : int, default=100
+        Selection draws of :meth:`certify` (Cohen et al.'s ``n0``).
+    n_certify : int, default=10000
+        Estimation draws of :meth:`certify` (Cohen et al. use 100,000).
+    alpha : float in (0, 1), default=0.001
+        Failure probability of PREDICT's test and of CERTIFY's bound.
+    abstain_label : object or None, default=None
+        ``None``: ``predict`` always returns a label of ``classes_`` (the most
+        frequent class under noise, also where PREDICT abstains), keeping
+        scikit-learn's contract; the abstentions are available from
+        :meth:`predict_abstain`. Otherwise rows where PREDICT abstains are
+        labelled ``abstain_label`` (a value outside ``classes_``).
+    noise_batch_size : int or None, default=None
+        Noise draws per sampling chunk (memory).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : None, int or RandomState, default=None
+        Seeds training and the prediction noise (the same seed gives the same
+        predictions on every call).
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+    net_ : skorch net holding the trained :class:`NoisyInputClassifier`.
+
+    Notes
+    -----
+    ``fit`` accepts ``sensitive_features`` for a uniform API in pipelines;
+    it is validated but not used (the certificate is about the input
+    features; fairness comes from the representation fed in), and no
+    warning is raised when it is missing.
+    """
+
+    def __init__(self, sigma=0.5, hidden_layer_sizes=(), max_epochs=20, batch_size=128,
+                 lr=1e-2, n_samples=1000, n0=100, n_certify=10000, alpha=0.001,
+                 abstain_label=None, noise_batch_size=None, device="auto",
+                 random_state=None, verbose=0):
+        self.sigma = sigma
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.n_samples = n_samples
+        self.n0 = n0
+        self.n_certify = n_certify
+        self.alpha = alpha
+        self.abstain_label = abstain_label
+        self.noise_batch_size = noise_batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self):
+        check_positive(self.sigma, "sigma")
+        _check_alpha(self.alpha)
+        for name in ("max_epochs", "batch_size", "n_samples", "n0", "n_certify"):
+            _check_count(getattr(self, name), name)
+        check_positive(self.lr, "lr")
+
+    def fit(self, X, y, *, sensitive_features=None):
+        """Train the base classifier under Gaussian noise.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        sensitive_features : array-like of shape (n_samples,) or None
+            Validated, not used (see Notes of the class).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For ``sigma <= 0``, ``alpha`` outside (0, 1) or non-positive counts.
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        if sensitive_features is not None:
+            check_sensitive_features(sensitive_features, X.shape[0])
+        self.classes_, y_enc = encode_target(y)
+        self.device_ = resolve_device(self.device)
+        seed = derive_seed(self.random_state)
+        self.net_ = make_net(
+            NoisyInputClassifier, nn.CrossEntropyLoss, device=self.device_,
+            max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr,
+            verbose=self.verbose, module__in_features=X.shape[1],
+            module__n_classes=len(self.classes_),
+            module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            module__sigma=float(self.sigma),
+        )
+        with torch_seeded(seed, self.device_):
+            self.net_.fit(X, y_enc)
+        self.net_.module_.eval()
+        self._noise_seed = seed
+        return self
+
+    # ----------------------------------------------------------------- base f
+    def _base_labels(self, points):
+        return self.net_.module_(points).argmax(dim=1)
+
+    def predict_base(self, X):
+        """Labels of the base classifier ``f`` (no noise), shape (n_samples,)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        with torch.no_grad():
+            labels = self._base_labels(torch.as_tensor(X, device=self.device_)).cpu().numpy()
+        return self.classes_[labels]
+
+    def _counts(self, X, n_samples, seed_offset=0):
+        return smoothed_counts(self._base_labels, X, sigma=float(self.sigma),
+                               n_samples=n_samples, n_classes=len(self.classes_),
+                               random_state=self._noise_seed + seed_offset,
+                               batch_size=self.noise_batch_size, device=self.device_)
+
+    # --------------------------------------------------------------- smoothed g
+    def predict_proba(self, X):
+        """Class frequencies of ``f(x + eta)`` over ``n_samples`` noise draws.
+
+        A Monte Carlo estimate of the smoothed classifier's class
+        probabilities ``P(f(x + eta) = c)``, shape (n_samples, n_classes),
+        float64, rows summing to 1.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self._counts(X, self.n_samples) / float(self.n_samples)
+
+    def predict_abstain(self, X):
+        """Cohen et al.'s PREDICT: labels and abstention flags.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            The most frequent class under noise (from ``classes_``).
+        abstain : ndarray of shape (n_samples,), bool
+            True where the binomial test of the two largest counts has
+            p-value above ``alpha``; elsewhere the label equals the smoothed
+            classifier's with probability at least ``1 - alpha``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        top, abstain = smooth_predict(self._counts(X, self.n_samples), self.alpha)
+        return self.classes_[top], abstain
+
+    def predict(self, X):
+        """Smoothed prediction (PREDICT; see ``abstain_label``), shape (n_samples,)."""
+        labels, abstain = self.predict_abstain(X)
+        if self.abstain_label is None:
+            return labels
+        labels = labels.astype(object)
+        labels[abstain] = self.abstain_label
+        return labels
+
+    def certify(self, X):
+        """Cohen et al.'s CERTIFY for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per input row: ``prediction`` (label of ``classes_``, the
+            class selected from ``n0`` draws), ``abstain`` (bool; the
+            prediction is then not certified), ``p_lower`` (Clopper-Pearson
+            lower bound of the class probability) and ``radius``
+            (``sigma * Phi^{-1}(p_lower)``, NaN where abstaining). With
+            probability at least ``1 - alpha`` a non-abstaining row's
+            smoothed prediction is constant on the open L2 ball of that radius.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        result = self._certify_points(X, random_state=self._noise_seed + 1)
+        result["prediction"] = self.classes_[result["prediction"]]
+        return pd.DataFrame(result)
+
+    def _certify_points(self, R, *, n0=None, n=None, alpha=None, random_state=None):
+        return smooth_certify(
+            self._base_labels, R, sigma=float(self.sigma), n0=n0 or self.n0,
+            n=n or self.n_certify, alpha=self.alpha if alpha is None else alpha,
+            n_classes=len(self.classes_), random_state=random_state,
+            batch_size=self.noise_batch_size, device=self.device_)
+
+
+# =========================================================================== #
+# LASSI Algorithm 1
+# =========================================================================== #
+def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
+                                alpha_cs=0.01, n0_cs=10_000, n_cs=10_000, delta=0.05,
+                                beta=2.0, n0_rs=2_000, n_rs=100_000, alpha_rs=0.001,
+                                abstain_label=None, random_state=None, batch_size=None):
+    """Certify individual fairness of ``C_hat o R_hat o E`` row by row (LASSI, Alg. 1).
+
+    For each row ``x`` with flow latent ``z = E(x)``:
+
+    1. center smoothing (:func:`center_smooth`) of ``t -> R(z + t A)``,
+       noise ``t ~ N(0, sigma_cs^2 I)`` on the attribute coefficients only,
+       at input radius ``epsilon`` (the representation's), gives the center
+       ``r_cs`` and ``d_cs``; if it abstains, the row abstains;
+    2. randomized smoothing (:func:`smooth_certify`) of the classifier's base
+       network around ``r_cs`` with its ``sigma`` gives the prediction and
+       ``d_rs`` (or abstains);
+    3. the row is certified iff ``d_cs < d_rs``.
+
+    If a row is certified, then with probability at least
+    ``1 - alpha_cs - alpha_rs`` (union bound; Peychev et al. 2022, Thm. 1)
+    every individual of its similarity set
+    ``S(x) = {E(x) + t A : ||t||_2 <= epsilon}`` receives the same prediction
+    from the smoothed end-to-end model.
+
+    Parameters
+    ----------
+    representation : fitted LASSIRepresentation
+        Provides ``encode_latent`` (E), ``represent_latent_torch`` (R),
+        ``attribute_vectors_`` (A, shape (n_attributes, n_latent)) and
+        ``epsilon``.
+    classifier : fitted CertifiedSmoothClassifier
+        Trained on ``representation.transform(X)``.
+    X : array-like of shape (n_samples, n_features)
+        Rows in the representation's input space.
+    sigma_cs : float > 0, default=0.5
+        Center smoothing noise on ``t`` (units of ``t``; ``epsilon = 1`` in the paper).
+    alpha_cs : float in (0, 1), default=0.01
+        Center smoothing failure probability (split in two halves as in LASSI's code).
+    n0_cs, n_cs : int, default=10000, 10000
+        Center smoothing sample sizes (paper).
+    delta : float in (0, 1/2), default=0.05
+    beta : float >= 1, default=2.0
+    n0_rs, n_rs : int, default=2000, 100000
+        Randomized smoothing sample sizes (paper).
+    alpha_rs : float in (0, 1), default=0.001
+    abstain_label : object, default=None
+        Value of ``prediction`` for abstaining rows.
+    random_state : None, int or RandomState
+        Seeds both samplers.
+    batch_size : int or None
+        Noise draws per chunk.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per row of ``X``: ``prediction`` (label, or ``abstain_label``),
+        ``abstain`` (bool), ``certified`` (bool, ``d_cs < d_rs``), ``d_cs``
+        and ``d_rs`` (float64, NaN where the step abstained, representation
+        units). ``df.attrs`` holds ``certified_fraction``, ``abstain_rate``
+        and the guarantee's level ``1 - alpha_cs - alpha_rs``.
+
+    Raises
+    ------
+    ValueError
+        For invalid smoothing parameters, or a representation fitted without
+        sensitive features (no attribute vector, no similarity set).
+    """
+    check_is_fitted(representation)
+    check_is_fitted(classifier)
+    attribute_vectors = getattr(representation, "attribute_vectors_", None)
+    if attribute_vectors is None or len(attribute_vectors) == 0:
+        raise ValueError(
+            "The representation has no attribute vector: fit it with "
+            "sensitive_features (or pass attribute_vector as an array) before certifying."
+        )
+    check_positive(sigma_cs, "sigma_cs")
+    _check_alpha(alpha_cs, "alpha_cs")
+    _check_alpha(alpha_rs, "alpha_rs")
+    seeds = np.random.RandomState(derive_seed(random_state)).randint(2**31 - 1, size=2)
+    Z = representation.encode_latent(X)
+    func = representation._smoothing_function()
+    cs = center_smooth(func, Z, noise_dim=len(attribute_vectors), sigma=sigma_cs,
+                       epsilon=float(representation.epsilon), n0=n0_cs, n=n_cs,
+                       alpha=alpha_cs, delta=delta, beta=beta,
+                       random_state=int(seeds[0]), batch_size=batch_size)
+    n_rows = len(Z)
+    prediction = np.full(n_rows, abstain_label, dtype=object)
+    d_rs = np.full(n_rows, np.nan)
+    abstain = cs.abstain.copy()
+    keep = ~cs.abstain
+    if keep.any():
+        rs = classifier._certify_points(cs.center[keep], n0=n0_rs, n=n_rs, alpha=alpha_rs,
+                                        random_state=int(seeds[1]))
+        labels = classifier.classes_[rs["prediction"]].astype(object)
+        labels[rs["abstain"]] = abstain_label
+        prediction[keep] = labels
+        d_rs[keep] = rs["radius"]
+        abstain[keep] = rs["abstain"]
+    with np.errstate(invalid="ignore"):
+        certified = ~abstain & (cs.radius < d_rs)
+    frame = pd.DataFrame({"prediction": prediction, "abstain": abstain,
+                          "certified": certified, "d_cs": cs.radius, "d_rs": d_rs})
+    frame.attrs.update(certified_fraction=float(certified.mean()) if n_rows else float("nan"),
+                       abstain_rate=float(abstain.mean()) if n_rows else float("nan"),
+                       confidence=1.0 - alpha_cs - alpha_rs)
+    return frame
