@@ -17,7 +17,15 @@ Algorithm 1, as ``fit`` runs it:
 """
 
 import copy
+import sys
+import time
+from contextlib import contextmanager
 from functools import partial
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
 
 import numpy as np
 import torch
@@ -153,6 +161,12 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     pretrained_coef_, coef_ : ndarray of shape (n_outputs, d)
         Weights of the pretrained and of the fine-tuned head.
     pretrained_intercept_, intercept_ : ndarray of shape (n_outputs,)
+    fit_profile_ : dict
+        For each phase run (``"pretrain"``, ``"attack"``, ``"finetune"``):
+        ``{"seconds": wall time, "peak_rss_mb": the process's peak resident
+        memory after the phase (``resource.getrusage``; None where that
+        module is missing)}``. The peak is process-wide and never decreases,
+        so a phase's own need shows as the increase over the phase before.
 
     Raises
     ------
@@ -187,7 +201,8 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, alpha=0.1, lambda_=0.5, hidden_layer_sizes=(128, 128), encoder=None,
                  train_encoder=True, epsilon="auto", fairness_constraint="covariance",
                  perturbation_space="latent", attack_steps=10, attack_lr=0.1,
-                 attack_batch_size=128, sinkhorn_reg=0.1, sinkhorn_max_iter=10, reinit_head=True, max_epochs=50,
+                 attack_batch_size=128, sinkhorn_reg=0.1, sinkhorn_max_iter=10,
+                 reinit_head=True, max_epochs=50,
                  batch_size=128, lr=1e-3, keep_attack_data=True, device="auto",
                  random_state=None, verbose=0):
         self.alpha = alpha
@@ -247,8 +262,10 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
 
         seed = derive_seed(self.random_state)
         device = resolve_device(self.device)
+        self.fit_profile_ = {}
         with torch_seeded(seed, device):
-            self.net_ = self._pretrain(X, targets, device)
+            with _profiled(self.fit_profile_, "pretrain"):
+                self.net_ = self._pretrain(X, targets, device)
             self._store_head("pretrained_")
             if sensitive is None:
                 self._skip_attack()
@@ -348,17 +365,18 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
 
         rng = np.random.default_rng(seed)
         upsampled = balanced_upsampling(cells, rng)          # step 2
-        rows, delta = fairness_attack(                          # step 4
-            features, attacked_model, fairness_loss,
-            sensitive=a, targets=t, radius=radius, upsampled=upsampled,
-            alpha=self.alpha, steps=self.attack_steps, lr=self.attack_lr,
-            batch_size=self.attack_batch_size, sinkhorn_reg=self.sinkhorn_reg,
-            sinkhorn_max_iter=self.sinkhorn_max_iter,
-            verbose=self.verbose,
-        )
+        with _profiled(self.fit_profile_, "attack"):
+            rows, delta = fairness_attack(                      # step 4
+                features, attacked_model, fairness_loss,
+                sensitive=a, targets=t, radius=radius, upsampled=upsampled,
+                alpha=self.alpha, steps=self.attack_steps, lr=self.attack_lr,
+                batch_size=self.attack_batch_size, sinkhorn_reg=self.sinkhorn_reg,
+                sinkhorn_max_iter=self.sinkhorn_max_iter, verbose=self.verbose,
+            )
         clean, perturbed = features[rows], features[rows] + delta
         self._report_attack(attacked_model, clean, perturbed, sensitive.codes[rows], targets[rows])
-        self._finetune(features, perturbed, targets, targets[rows], in_input_space, device)  # step 5
+        with _profiled(self.fit_profile_, "finetune"):                         # step 5
+            self._finetune(features, perturbed, targets, targets[rows], in_input_space, device)
 
         if self.keep_attack_data:
             self.attack_latents_ = clean.cpu().numpy()
@@ -522,6 +540,19 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+@contextmanager
+def _profiled(profile, phase):
+    """Record the wall time and the process's peak RSS after ``phase``."""
+    start = time.perf_counter()
+    yield
+    peak = None
+    if resource is not None:
+        # ru_maxrss is in KiB on Linux and in bytes on macOS.
+        scale = 1024 ** 2 if sys.platform == "darwin" else 1024
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+    profile[phase] = {"seconds": time.perf_counter() - start, "peak_rss_mb": peak}
 
 
 class _Squeeze(torch.nn.Module):

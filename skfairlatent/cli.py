@@ -102,8 +102,9 @@ def run_alfa(dataset="compas", *, model="mlp", seeds=(0,), alphas=PAPER_ALPHAS,
     Returns
     -------
     runs : pandas.DataFrame
-        One row per (seed, method, α) with validation and test scores and
-        the fit time in seconds.
+        One row per (seed, method, α) with validation and test scores, the
+        fit time in seconds and the time and peak memory of each phase
+        (``ALFAClassifier.fit_profile_``).
     predictions : dict
         ``{(seed, label): (y_test, y_pred, A_test)}`` for the baseline and the
         selected ALFA model, for MetricFrame reports.
@@ -125,6 +126,9 @@ def run_alfa(dataset="compas", *, model="mlp", seeds=(0,), alphas=PAPER_ALPHAS,
             clf.fit(X_tr, y_tr, sensitive_features=A_tr)
             row = {"seed": seed, "method": label, "alpha": alpha,
                    "fit_seconds": time.perf_counter() - start}
+            for phase, profile in clf.fit_profile_.items():
+                row[f"{phase}_seconds"] = profile["seconds"]
+                row[f"{phase}_peak_rss_mb"] = profile["peak_rss_mb"]
             for part in ("valid", "test"):
                 X, y, A = split[part]
                 pred = clf.predict(X)
