@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .base import (
     check_fit_sensitive_features,
@@ -253,8 +253,8 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True,
                              y_numeric=False)
         multilabel = type_of_target(y) == "multilabel-indicator"
-        if not multilabel and np.ndim(y) == 2:
-            y = np.ravel(y) if np.shape(y)[1] == 1 else y
+        if not multilabel and np.ndim(y) == 2 and np.shape(y)[1] == 1:
+            y = column_or_1d(y, warn=True)
         self.classes_, y_codes = encode_target(y, allow_multilabel=True)
         self._multilabel = multilabel
         targets = self._output_targets(y_codes)
@@ -535,6 +535,10 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         if self._multilabel:
             return (proba > 0.5).astype(int)
         return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_is_fitted__(self):
+        # ``lambda_`` is a hyperparameter, so the default trailing-underscore rule misfires.
+        return hasattr(self, "net_")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -305,3 +305,17 @@ def test_alfa_lowers_eod_on_german():
     # Measured: ΔEOd 0.122 -> 0.095, accuracy 0.758 -> 0.734.
     assert eod_alfa < 0.85 * eod_base
     assert acc_alfa > acc_base - 0.04
+
+
+def test_plot_unfair_region_reads_fitted_alfa(gaussians):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skfairlatent.plotting import plot_unfair_region
+
+    X, y, A = gaussians
+    clf = ALFAClassifier(hidden_layer_sizes=(), max_epochs=10, random_state=0).fit(
+        X, y, sensitive_features=A)
+    ax = plot_unfair_region(clf)
+    assert len(ax.lines) >= 2                    # boundary before and after fine-tuning
+    assert len(ax.collections) >= 2              # clean and perturbed points
