@@ -38,6 +38,7 @@ __all__ = [
     "derive_seed",
     "torch_seeded",
     "SensitiveFeatures",
+    "as_label_column",
     "check_sensitive_features",
     "check_fit_sensitive_features",
     "require_binary_groups",
@@ -144,8 +145,18 @@ class SensitiveFeatures:
         return len(self.groups)
 
 
-def _as_label_column(sensitive_features):
-    """Return a 1-d object array of group labels (tuples for several columns)."""
+def as_label_column(sensitive_features):
+    """Return a 1-d object array of group labels, unvalidated.
+
+    A 1-d input becomes an object array; a DataFrame or 2-d array with
+    several columns becomes one tuple per row (their intersection), as
+    fairlearn's ``MetricFrame`` labels intersections.
+
+    Raises
+    ------
+    ValueError
+        For inputs with more than two dimensions or no columns.
+    """
     if isinstance(sensitive_features, pd.DataFrame):
         frame = sensitive_features
     elif isinstance(sensitive_features, pd.Series):
@@ -192,7 +203,7 @@ def check_sensitive_features(sensitive_features, n_samples):
         If the length differs from ``n_samples``, a value is missing (NaN or
         None), or there are fewer than two groups.
     """
-    labels = _as_label_column(sensitive_features)
+    labels = as_label_column(sensitive_features)
     if len(labels) != n_samples:
         raise ValueError(
             f"sensitive_features has {len(labels)} rows but X has {n_samples}; "

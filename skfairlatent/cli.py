@@ -212,7 +212,7 @@ def run_aeda(dataset, *, seeds, max_epochs, device, verbose, log=print):
             params = {"hidden_layer_sizes": (128, 128)}
         frame = compare_aeda_modes(X_tr, y_tr, A_tr, X_te, y_te, A_te, random_state=seed,
                                    max_epochs=max_epochs, device=device, verbose=verbose, **params)
-        frames.append(frame.assign(seed=seed))
+        frames.append(frame.reset_index().assign(seed=seed))
         log(frame.to_string())
     return pd.concat(frames, ignore_index=True)
 
@@ -233,7 +233,7 @@ def run_fairflow(dataset, *, seeds, max_epochs, device, verbose, log=print):
             "baseline": LogisticRegression(max_iter=1000),
             "FairLatentFlow": make_pipeline(
                 FairLatentFlow(max_epochs=max_epochs, device=device, random_state=seed,
-                               verbose=verbose).set_fit_request(sensitive_features=True),
+                               verbose=verbose),
                 LogisticRegression(max_iter=1000)),
         }
         for label, model in models.items():

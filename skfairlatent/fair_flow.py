@@ -53,7 +53,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from skfairlatent.base import (
-    _as_label_column,
+    as_label_column,
     check_fit_sensitive_features,
     check_positive,
     derive_seed,
@@ -620,7 +620,7 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
     @staticmethod
     def _codes_of(values, labels, n_samples, what):
         """Codes (positions in ``labels``) of the rows' own groups or classes."""
-        raw = _as_label_column(values)  # tuples for several sensitive columns
+        raw = as_label_column(values)  # tuples for several sensitive columns
         if len(raw) != n_samples:
             raise ValueError(f"{what} values have {len(raw)} rows but X has {n_samples}.")
         lookup = {label: i for i, label in enumerate(labels)}

@@ -42,7 +42,7 @@ from skorch.utils import to_tensor
 
 from .base import (
     RowExtrasNet,
-    _as_label_column,
+    as_label_column,
     check_fit_sensitive_features,
     check_positive,
     derive_seed,
@@ -373,7 +373,7 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
             labels = np.empty(n, dtype=object)
             labels[:] = [sensitive_features] * n
         else:
-            labels = _as_label_column(sensitive_features)
+            labels = as_label_column(sensitive_features)
             if len(labels) != n:
                 raise ValueError(f"sensitive_features has {len(labels)} rows but X has {n}.")
         lookup = {g: i for i, g in enumerate(groups)}

@@ -33,3 +33,18 @@ def test_cli_rejects_bad_options(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_runs_fairflow_on_german(tmp_path, capsys):
+    assert main(["--method", "fairflow", "--dataset", "german", "--seeds", "0",
+                 "--max-epochs", "2", "--output", str(tmp_path)]) == 0
+    assert "FairLatentFlow" in capsys.readouterr().out
+    assert (tmp_path / "fairflow_german_table.md").exists()
+
+
+def test_cli_runs_aeda_on_german(tmp_path, capsys):
+    assert main(["--method", "aeda", "--dataset", "german", "--seeds", "0",
+                 "--max-epochs", "1", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "robust" in out and "model_bias" in out
+    assert (tmp_path / "aeda_german_table.md").exists()
