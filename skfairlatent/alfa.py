@@ -74,7 +74,9 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         {0, 0.001, 0.01, 0.1, 1, 10} per dataset (App. F); grid-search it.
     lambda_ : float in [0, 1], default=0.5
         Weight λ of the perturbed latents in fine-tuning, (1 - λ) for the
-        originals (App. N). 0 means no augmentation; 0.5 is Eq. 5.
+        originals (App. N). 0.5 is Eq. 5. 0 is the baseline "same model
+        without ALFA": no attack is run and the last layer is fine-tuned on
+        the original latents only.
     hidden_layer_sizes : tuple of int, default=(128, 128)
         Hidden layers of the MLP encoder (ReLU). ``()`` is the paper's
         logistic-regression variant: no encoder, the attack perturbs the
@@ -355,6 +357,14 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         X_t = torch.as_tensor(X, device=device)
         with torch.no_grad():
             features = X_t if in_input_space else module.encode(X_t)
+        if self.lambda_ == 0:
+            # Eq. 5 with λ = 0 gives perturbed rows no weight: the baseline
+            # (same pretraining, same fine-tuning on the originals) needs no attack.
+            self._skip_attack()
+            self.sensitive_groups_ = sensitive.groups
+            with _profiled(self.fit_profile_, "finetune"):
+                self._finetune(features, features[:0], targets, targets[:0], in_input_space, device)
+            return
         attacked_model = self._frozen_copy(module if in_input_space else module.head)
 
         a = torch.as_tensor(sensitive.codes, device=device)
