@@ -17,6 +17,7 @@ Algorithm 1, as ``fit`` runs it:
 """
 
 import copy
+import numbers
 import sys
 import time
 from contextlib import contextmanager
@@ -271,10 +272,9 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             self._store_head("pretrained_")
             if sensitive is None:
                 self._skip_attack()
-                self._store_head("")
-                return self
-            self.sensitive_groups_ = sensitive.groups
-            self._attack_and_finetune(X, y_codes, targets, sensitive, seed, device)
+            else:
+                self._attack_and_finetune(X, y_codes, targets, sensitive, seed, device)
+                self.sensitive_groups_ = sensitive.groups
         self._store_head("")
         return self
 
@@ -282,8 +282,8 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         check_positive(self.alpha, "alpha", allow_zero=True)
         if not 0 <= self.lambda_ <= 1:
             raise ValueError(f"lambda_ must lie in [0, 1]; got {self.lambda_!r}.")
-        if not (self.epsilon == "auto" or (np.isscalar(self.epsilon) and not isinstance(self.epsilon, str)
-                                           and self.epsilon > 0)):
+        if self.epsilon != "auto" and not (isinstance(self.epsilon, numbers.Real)
+                                           and self.epsilon > 0):
             raise ValueError(f"epsilon must be 'auto' or a float > 0; got {self.epsilon!r}.")
         if self.fairness_constraint not in ("covariance", "convex"):
             raise ValueError("fairness_constraint must be 'covariance' or 'convex'; "
@@ -291,7 +291,8 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         if self.perturbation_space not in ("latent", "input"):
             raise ValueError("perturbation_space must be 'latent' or 'input'; "
                              f"got {self.perturbation_space!r}.")
-        for name in ("attack_steps", "attack_batch_size", "sinkhorn_max_iter", "max_epochs", "batch_size"):
+        for name in ("attack_steps", "attack_batch_size", "sinkhorn_max_iter", "max_epochs",
+                     "batch_size"):
             check_positive(getattr(self, name), name, integer=True)
         for name in ("attack_lr", "lr", "sinkhorn_reg"):
             check_positive(getattr(self, name), name)
@@ -361,7 +362,6 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             # Eq. 5 with λ = 0 gives perturbed rows no weight: the baseline
             # (same pretraining, same fine-tuning on the originals) needs no attack.
             self._skip_attack()
-            self.sensitive_groups_ = sensitive.groups
             with _profiled(self.fit_profile_, "finetune"):
                 self._finetune(features, features[:0], targets, targets[:0], in_input_space, device)
             return
