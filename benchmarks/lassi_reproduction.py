@@ -1,4 +1,4 @@
-"""Reproduce the shape of LASSI's Table 1 (Peychev et al., ECCV 2022) on CPU.
+"""Reproduce the shape of LASSI's Table 1 (Peychev et al., "Latent Space Smoothing for Individually Fair Representations") on CPU.
 
 Tasks (sensitive attribute -> latent direction defining similarity):
 

@@ -1,7 +1,7 @@
 """ALFAClassifier: Adversarial Latent Feature Augmentation for group fairness.
 
-Jung, Chun, Park & Lee, "Fairness through Adversarial Latent Feature
-Augmentation", ICLR 2025 (``shared/papers/alfa_adversarial_latent_feature_augmentation.txt``).
+Jung, Chai & Wang, "Adversarial Latent Feature Augmentation for
+Fairness", ICLR 2025 (``shared/papers/alfa_adversarial_latent_feature_augmentation.txt``).
 
 Algorithm 1, as ``fit`` runs it:
 

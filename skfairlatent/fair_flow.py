@@ -1,8 +1,8 @@
 """FairLatentFlow: an invertible fair latent space with counterfactual explanations.
 
-Paper: H. Joo, H. Han, S. Kim, S. Hong, J. Lee, "Constructing Fair Latent
-Space for Intersection of Fairness and Explainability", arXiv 2412.17523
-(AAAI 2025); summary in ``papers/fair_latent_space_invertible_network_summary.txt``.
+Paper: "Constructing Fair Latent Space for Intersection of Fairness and
+Explainability", arXiv 2412.17523 (the authors are not named in the summary
+we have); summary in ``papers/fair_latent_space_invertible_network_summary.txt``.
 
 The algorithm, step by step:
 
@@ -190,7 +190,7 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
     A Glow-style invertible network maps a given latent space ``E`` (the
     output of any encoder, or standardised features) to
     ``Z = [Z_Y, Z_S, Z_R]`` in which the label information sits in ``Z_Y``
-    and the sensitive information in ``Z_S`` (Joo et al., arXiv 2412.17523,
+    and the sensitive information in ``Z_S`` (arXiv 2412.17523,
     section 3). ``transform`` returns ``Z_Y``, so
     ``make_pipeline(FairLatentFlow(), LogisticRegression())`` is a fair
     classifier; ``inverse_transform`` inverts exactly and ``counterfactual``

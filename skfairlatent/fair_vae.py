@@ -1,7 +1,7 @@
 """FairLatentVAE: stage 1 of FLDGM, "fair abstract compression".
 
 Paper: Ramachandranpillai, Sikder and Heintz, "Fair Latent Deep Generative
-Models (FLDGMs) for syntax-agnostic and fair synthetic data generation"
+Models (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation"
 (``papers/fldgm_fair_latent_deep_generative_models.txt``), section 4.1.
 
 A conditional VAE, encoder q(z | x, s) = N(mu, diag(sigma^2)) and decoder

@@ -1,7 +1,8 @@
 """FairLatentSynthesizer (FLDGM stages 2-3) and the evaluation of synthetic data.
 
 Paper: Ramachandranpillai, Sikder and Heintz, "Fair Latent Deep Generative
-Models (FLDGMs)" (``papers/fldgm_fair_latent_deep_generative_models.txt``).
+Models (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation"
+(``papers/fldgm_fair_latent_deep_generative_models.txt``).
 
 1. Fair abstract compression (section 4.1): a :class:`~skfairlatent.FairLatentVAE`
    encodes (x, s) into a latent z nearly independent of s.

@@ -1,6 +1,7 @@
 """LASSI: latent space smoothing for individually fair representations.
 
-Peychev, Ruoss, Balunović, Baader & Vechev, ECCV 2022
+Peychev, Ruoss, Balunović, Baader & Vechev, "Latent Space Smoothing for
+Individually Fair Representations"
 (``../shared/papers/lassi_latent_space_smoothing.txt``).
 
 * :class:`FlowTransformer` -- the generative model ``G = (E, D)``: a Glow

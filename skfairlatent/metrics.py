@@ -45,9 +45,11 @@ requests ``sensitive_features`` through scikit-learn's metadata routing::
 
 References
 ----------
-ALFA: "Adversarial Latent Feature Augmentation for Fairness"
+ALFA: H. Jung, J. Chai, X. Wang, "Adversarial Latent Feature Augmentation for
+Fairness", ICLR 2025
 (``papers/alfa_adversarial_latent_feature_augmentation.txt``).
-AEDA: "Adversarial Example Data Augmentation for model debiasing"
+AEDA: Y. Zhang, J. Sang, "Towards Accuracy-Fairness Paradox: Adversarial
+Example-based Data Augmentation for Visual Debiasing", ACM MM 2020
 (``papers/aeda_adversarial_example_data_augmentation.txt``).
 J. R. Foulds, R. Islam, K. N. Keya, S. Pan, "An Intersectional Definition of
 Fairness", ICDE 2020 (differential fairness).

@@ -9,7 +9,7 @@ from .losses import sinkhorn_distance
 
 # =========================================================================== #
 # ALFA: latent fairness attack
-# (Jung et al., "Fairness through adversarial latent feature augmentation", ICLR 2025)
+# (Jung, Chai & Wang, "Adversarial Latent Feature Augmentation for Fairness", ICLR 2025)
 # =========================================================================== #
 def balanced_upsampling(cell_codes, rng):
     """Index the same number of rows from every cell (ALFA Sec. 3.1).

@@ -33,7 +33,7 @@ class WeightedBCEWithLogitsLoss(nn.Module):
 
 # =========================================================================== #
 # ALFA: fairness constraints for the fairness attack
-# (Jung et al., "Fairness through adversarial latent feature augmentation", ICLR 2025)
+# (Jung, Chai & Wang, "Adversarial Latent Feature Augmentation for Fairness", ICLR 2025)
 # =========================================================================== #
 def piecewise_linear_logit(proba, n_segments=10, beta=1e-7):
     """Piecewise-linear approximation of the logit σ⁻¹ (ALFA App. B.2, Thm. B.2).
@@ -218,8 +218,8 @@ def sinkhorn_distance(source, target, reg=0.1, max_iter=100, tol=1e-6):
 
 # =========================================================================== #
 # FairLatentFlow: losses of the fair latent space
-# (Joo et al., "Constructing Fair Latent Space for Intersection of Fairness
-# and Explainability", arXiv 2412.17523, section 3.2)
+# ("Constructing Fair Latent Space for Intersection of Fairness and
+# Explainability", arXiv 2412.17523, section 3.2)
 # =========================================================================== #
 def batch_covariance(z):
     """Biased covariance matrix of the rows of ``z`` (n, d) -> (d, d)."""
