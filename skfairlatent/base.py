@@ -7,6 +7,9 @@
 * :func:`check_sensitive_features` -- validation and integer encoding of the
   ``sensitive_features`` argument, done once here for every method.
 * :func:`encode_target` -- ``classes_`` of any label type.
+* :func:`check_hidden_layer_sizes`, :func:`check_positive`,
+  :func:`check_finite` -- hyperparameter validation shared by every
+  estimator (an int or a tuple of positive ints; no ``inf``/``nan``).
 * :class:`RowExtrasNet` and :func:`make_net` -- the skorch glue: per-row
   extras (sample weights, sensitive codes, perturbed latents) travel inside a
   dict ``X`` so skorch batches them with the rows.
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import Callback, ProgressBar
 from skorch.utils import to_tensor
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
@@ -46,6 +49,13 @@ __all__ = [
     "RowExtrasNet",
     "make_net",
     "progress_callbacks",
+    "check_positive",
+    "check_finite",
+    "check_finite_params",
+    "check_finite_positive",
+    "check_hidden_layer_sizes",
+    "check_finite_output",
+    "FiniteLoss",
 ]
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -382,8 +392,83 @@ def make_net(module, criterion, *, device, max_epochs, batch_size, lr,
     return net_class(**params)
 
 
-def check_positive(value, name, *, integer=False, allow_zero=False):
-    """Raise ``ValueError`` unless ``value`` is a (non-negative) number."""
+# --------------------------------------------------------------------------- #
+# Hyperparameter validation
+# --------------------------------------------------------------------------- #
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_finite(value, name):
+    """Raise ``ValueError`` if a real-valued hyperparameter is ``inf`` or ``nan``.
+
+    Parameters
+    ----------
+    value : object
+        The hyperparameter. Non-numbers (strings such as ``"auto"``,
+        ``None``, arrays) are left to the caller's own checks; only real
+        scalars are tested here.
+    name : str
+        The parameter's name, used in the message.
+
+    Returns
+    -------
+    value : object
+        ``value`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is a real number that is not finite.
+    """
+    if _is_real(value) and not np.isfinite(float(value)):
+        raise ValueError(
+            f"{name} must be a finite number; got {value!r}. Non-finite "
+            "hyperparameters make the training loss NaN or inf."
+        )
+    return value
+
+
+def check_finite_params(estimator, names=None):
+    """Check that every real-valued hyperparameter of ``estimator`` is finite.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Its ``get_params(deep=False)`` are inspected.
+    names : iterable of str, optional
+        Only these parameters; all real-valued ones by default.
+
+    Raises
+    ------
+    ValueError
+        Naming the first parameter that is ``inf`` or ``nan``.
+    """
+    params = estimator.get_params(deep=False)
+    for name in (params if names is None else names):
+        check_finite(params[name], name)
+
+
+def check_positive(value, name, *, integer=False, allow_zero=False, finite=True):
+    """Raise ``ValueError`` unless ``value`` is a (non-negative) number.
+
+    Parameters
+    ----------
+    value : object
+    name : str
+        The parameter's name, used in the message.
+    integer : bool, default=False
+        Require an integer (``bool`` is never accepted).
+    allow_zero : bool, default=False
+        Accept 0 (``>= 0`` rather than ``> 0``).
+    finite : bool, default=True
+        Also reject ``inf`` (``nan`` always fails the comparison).
+
+    Raises
+    ------
+    ValueError
+        With the parameter's name, the bound and the value it got.
+    """
     kind = numbers.Integral if integer else numbers.Real
     ok = isinstance(value, kind) and not isinstance(value, bool)
     ok = ok and (value >= 0 if allow_zero else value > 0)
@@ -391,3 +476,135 @@ def check_positive(value, name, *, integer=False, allow_zero=False):
         bound = ">= 0" if allow_zero else "> 0"
         kind_name = "an integer" if integer else "a number"
         raise ValueError(f"{name} must be {kind_name} {bound}; got {value!r}.")
+    if finite:
+        check_finite(value, name)
+
+
+def check_finite_positive(value, name, *, allow_zero=False):
+    """A finite real number ``> 0`` (``>= 0`` when ``allow_zero``); returns it as float.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a real number, is out of range, ``inf`` or ``nan``.
+    """
+    check_positive(value, name, allow_zero=allow_zero, finite=True)
+    return float(value)
+
+
+def check_hidden_layer_sizes(hidden_layer_sizes, name="hidden_layer_sizes", *,
+                             allow_empty=True):
+    """Validate and normalise a ``hidden_layer_sizes`` hyperparameter.
+
+    The same convention as scikit-learn's ``MLPClassifier``: an int is one
+    hidden layer of that width; a sequence gives one width per layer.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int
+        ``8`` means ``(8,)``; ``(128, 128)`` two layers; ``()`` (or ``[]``)
+        no hidden layer, where the estimator allows it. Numpy integers are
+        accepted.
+    name : str, default="hidden_layer_sizes"
+        The parameter's name, used in messages (e.g. ``"vae_hidden_layer_sizes"``).
+    allow_empty : bool, default=True
+        Whether ``()`` (a linear model) is allowed.
+
+    Returns
+    -------
+    sizes : tuple of int
+        Plain Python ints, each ``>= 1``.
+
+    Raises
+    ------
+    TypeError
+        If it is neither an int nor a sequence of ints (a string such as
+        ``"abc"``, a float, ``None``, a sequence holding non-integers or bools).
+    ValueError
+        If a width is ``< 1`` (``(-4,)``, ``(0,)``, ``0``), or it is empty
+        where ``allow_empty`` is false.
+    """
+    accepted = ("an int >= 1 or a tuple of ints >= 1"
+                + (" (() for no hidden layer)" if allow_empty else ""))
+    value = hidden_layer_sizes
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        sizes = (value,)
+    elif isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be {accepted}; got {value!r}.")
+    else:
+        sizes = tuple(value)
+        bad = [v for v in sizes if not isinstance(v, numbers.Integral) or isinstance(v, bool)]
+        if bad:
+            raise TypeError(
+                f"{name} must be {accepted}; got {value!r}, whose entries "
+                f"{bad!r} are not integers."
+            )
+    if any(v < 1 for v in sizes):
+        raise ValueError(
+            f"{name} must be {accepted}; got {value!r}: every layer needs at "
+            "least one unit."
+        )
+    if not sizes and not allow_empty:
+        raise ValueError(f"{name} must be {accepted}; got an empty sequence {value!r}.")
+    return tuple(int(v) for v in sizes)
+
+
+# --------------------------------------------------------------------------- #
+# Non-finite losses and outputs
+# --------------------------------------------------------------------------- #
+def check_finite_output(values, what, estimator=None):
+    """Raise ``FloatingPointError`` if an output array holds ``nan`` or ``inf``.
+
+    Parameters
+    ----------
+    values : array-like or torch.Tensor
+        A prediction, probability, latent code or loss.
+    what : str
+        What it is (``"predict_proba"``, ``"the training loss"``), for the message.
+    estimator : object, optional
+        Named in the message.
+
+    Returns
+    -------
+    values
+        Unchanged.
+
+    Raises
+    ------
+    FloatingPointError
+        Saying how many entries are not finite and the usual causes
+        (unscaled input such as ``X * 1e30``, too large a learning rate).
+    """
+    if isinstance(values, torch.Tensor):
+        bad = int((~torch.isfinite(values.detach())).sum())
+    else:
+        bad = int((~np.isfinite(np.asarray(values, dtype=float))).sum())
+    if bad:
+        owner = f"{type(estimator).__name__}: " if estimator is not None else ""
+        raise FloatingPointError(
+            f"{owner}{what} has {bad} non-finite values (nan or inf). The input "
+            "is probably too large or unscaled (standardise X, e.g. with "
+            "StandardScaler) or the learning rate too high."
+        )
+    return values
+
+
+class FiniteLoss(Callback):
+    """skorch callback: stop with a clear error as soon as a batch loss is not finite.
+
+    Without it, a NaN loss makes every later weight NaN and the estimator
+    silently predicts one class.
+    """
+
+    def __init__(self, estimator_name=None):
+        self.estimator_name = estimator_name
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        loss = net.history[-1, "batches", -1].get("train_loss" if training else "valid_loss")
+        if loss is not None and not np.isfinite(loss):
+            owner = f"{self.estimator_name}: " if self.estimator_name else ""
+            raise FloatingPointError(
+                f"{owner}the training loss became {loss} at epoch {len(net.history)}. "
+                "The input is probably too large or unscaled (standardise X, e.g. "
+                "with StandardScaler) or the learning rate too high."
+            )
