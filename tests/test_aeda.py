@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from skfairlatent import AEDAClassifier
-from skfairlatent.aeda import adversarial_plan
+from skfairlatent.aeda import EXPECTED_FAILED_CHECKS, adversarial_plan, group_mean_gap
 from skfairlatent.datasets import load_colored_mnist
 from skfairlatent.metrics import balanced_group_accuracy, model_bias
 from skfairlatent.nn.attacks import ifgsm
@@ -43,31 +43,28 @@ def tabular():
 
 @pytest.fixture(scope="module")
 def digits():
-    """A small coloured-MNIST split (AEDA Sec. 4.2): 1,000 train, 1,000 test."""
+    """A small coloured-MNIST split (AEDA Sec. 4.2): 600 train, 1,000 test."""
     (X, y, A), (X_test, y_test, A_test) = load_colored_mnist(
         test_size=0.2, random_state=0, return_X_y_A=True)
-    return X[:1000], y[:1000], A[:1000], X_test, y_test, A_test
+    return X[:600], y[:600], A[:600], X_test, y_test, A_test
+
+
+#: Cheap C-MNIST settings for the tests: 600 digits, 8/16-channel CNN, 4 epochs.
+DIGIT_FIT = dict(max_epochs=4, attack_steps=3, batch_size=64, **SMALL_CNN)
 
 
 @pytest.fixture(scope="module")
 def digit_fits(digits):
-    """``mode="none"`` and ``mode="robust"`` fitted once, shared by several tests."""
+    """``mode="none"`` and ``mode="robust"`` fitted once (seed 0), shared by several tests."""
     X, y, A, *_ = digits
-    common = dict(max_epochs=4, warmup_epochs=2, attack_steps=5, lambda_=0.8,
-                  random_state=0, **SMALL_CNN)
-    return {mode: AEDAClassifier(mode, **common).fit(X, y, sensitive_features=A)
+    return {mode: AEDAClassifier(mode, random_state=0, **DIGIT_FIT).fit(X, y, sensitive_features=A)
             for mode in ("none", "robust")}
 
 
 # --------------------------------------------------------------------------- #
 # scikit-learn estimator checks
 # --------------------------------------------------------------------------- #
-_EXPECTED_FAILURES = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "mini-batch Adam on shuffled rows: weighting a row by 2 is not the same "
-        "optimisation path as repeating it"
-    ),
-}
+_EXPECTED_FAILURES = EXPECTED_FAILED_CHECKS  # declared by the estimator's module
 
 
 @parametrize_with_checks(
@@ -144,43 +141,76 @@ def test_small_cnn_shapes():
 def test_attack_flips_bias_head_and_keeps_target(digits, digit_fits):
     X, y, A, *_ = digits
     clf = digit_fits["robust"]
-    # during training (5 I-FGSM steps against a bias head trained adversarially)
-    last = [h for h in clf.history_ if h["phase"] == "train"][-1]
-    assert last["attack_bias_flip_rate"] > 0.5 and last["attack_target_kept_rate"] > 0.8
-    # Eq. 3 with 10 steps against the final f, h_b, h_t: on this seed 99 % of the
-    # attacked digits are read as the other colour and 95 % keep their digit.
-    attacker = copy.deepcopy(clf).set_params(attack_steps=10)
-    clean_bias = clf.bias_net_.module_(clf.net_.module_.features(torch.as_tensor(X[:300])))
-    assert (clean_bias.argmax(1).numpy() == A[:300]).mean() > 0.95
-    x_adv, flipped, kept = attacker._attack(attacker.net_, attacker.bias_net_, X[:300], y[:300],
-                                            1 - A[:300], (np.float32(0), np.float32(1)))
-    assert flipped.mean() >= 0.85 and kept.mean() >= 0.85
+    # the rates of every attack are recorded (first attack, then one per epoch)
+    assert clf.attack_rates_.shape == (1 + clf.max_epochs, 2)
+    assert np.all((clf.attack_rates_ >= 0) & (clf.attack_rates_ <= 1))
+    # Eq. 3 with 10 steps against the final f, h_b, h_t and the fitted budget
+    module, head = clf.net_.module_, clf.bias_net_.module_
+
+    def joint(x):
+        z = module.features(x)
+        return head(z), module.target_head(z)
+
+    clean_bias = head(module.features(torch.as_tensor(X[:300]))).argmax(1).numpy()
+    assert (clean_bias == A[:300]).mean() > 0.95
+    x_adv, flipped, kept = clf._attack(joint, X[:300], y[:300], 1 - A[:300],
+                                       (np.float32(0), np.float32(1)), clf.epsilon_, "cpu")
+    assert flipped.mean() >= 0.6 and kept.mean() >= 0.6, (flipped.mean(), kept.mean())
     np.testing.assert_array_equal(clf.predict(x_adv) == y[:300], kept)
-    assert np.abs(x_adv - X[:300]).max() <= clf.epsilon + 1e-6
+    assert np.all(np.abs(x_adv - X[:300]) <= clf.epsilon_ + 1e-6)
     # the stored examples respect the budget and the valid range [0, 1]
     gap = np.abs(clf.adversarial_examples_ - X[clf.adversarial_source_rows_])
-    assert clf.adversarial_examples_.shape == (1000, 3, 28, 28)
-    assert gap.max() <= clf.epsilon + 1e-6
+    assert clf.adversarial_examples_.shape == (len(X), 3, 28, 28)
+    assert np.all(gap <= clf.epsilon_ + 1e-6)
     assert clf.adversarial_examples_.min() >= 0.0 and clf.adversarial_examples_.max() <= 1.0
 
 
-def test_robust_beats_original_on_colored_digits(digits, digit_fits):
-    *_, X_test, y_test, A_test = digits
-    scores = {}
-    for mode, clf in digit_fits.items():
-        pred = clf.predict(X_test)
-        scores[mode] = (balanced_group_accuracy(y_test, pred, sensitive_features=A_test),
-                        model_bias(y_test, pred, sensitive_features=A_test))
-    (bacc_none, bias_none), (bacc_robust, bias_robust) = scores["none"], scores["robust"]
-    # Paper (Table 1, full MNIST, VGG-size training): 55.6 % / 7.84 -> 91.8 % / 0.53.
-    # Here: 1,000 training digits, 4 epochs, small CNN. Measured 0.35/6.96 -> 0.65/3.42.
-    assert bacc_robust >= bacc_none + 0.10, scores
-    assert bias_robust <= bias_none - 1.5, scores
+def test_group_mean_gap_is_the_background_colour_gap(digits):
+    X, y, A, *_ = digits
+    gap = group_mean_gap(X, A, 2)
+    assert gap.shape == (3, 28, 28)
+    # corner pixel: always background; red (1, 0, 0) versus brown (139, 69, 19) / 255
+    np.testing.assert_allclose(gap[:, 0, 0], [1 - 139 / 255, 69 / 255, 19 / 255], atol=1e-3)
+    assert gap.min() >= 0.1 * gap.max() - 1e-7  # the floor
+    # identical group means: a positive fallback
+    flat = np.zeros((4, 3), dtype=np.float32)
+    assert np.all(group_mean_gap(flat, np.array([0, 1, 0, 1]), 2) > 0)
+
+
+def _digit_scores(seed, **params):
+    (X, y, A), (X_test, y_test, A_test) = load_colored_mnist(random_state=seed, return_X_y_A=True)
+    clf = AEDAClassifier(random_state=seed, **{**DIGIT_FIT, **params})
+    pred = clf.fit(X[:600], y[:600], sensitive_features=A[:600]).predict(X_test)
+    return (balanced_group_accuracy(y_test, pred, sensitive_features=A_test),
+            model_bias(y_test, pred, sensitive_features=A_test))
+
+
+def test_robust_beats_original_on_colored_digits_over_two_seeds():
+    """AEDA_robust against two controls, mean over seeds 0 and 1 (600 digits, 100 % aligned).
+
+    Paper (Table 1, full MNIST): Original 55.6 % / 7.84, AEDA_robust 91.8 % / 0.53.
+    Control 1 is the untreated model (``mode="none"``); control 2 is the same
+    AEDA pipeline with ``epsilon=0``: the copies are the clean images, so
+    only the perturbation is missing. Both must fail the test AEDA_robust
+    passes. Measured on this machine: see the assertion messages.
+    """
+    scores = {name: np.mean([_digit_scores(seed, **params) for seed in (0, 1)], axis=0)
+              for name, params in {"none": dict(mode="none"),
+                                   "robust": dict(mode="robust"),
+                                   "robust_eps0": dict(mode="robust", epsilon=0.0)}.items()}
+
+    def beats_original(name):
+        bacc, bias = scores[name]
+        return bacc >= scores["none"][0] + 0.15 and bias <= scores["none"][1] - 3.0
+
+    assert beats_original("robust"), scores
+    assert not beats_original("robust_eps0"), scores
+    assert not beats_original("none"), scores
 
 
 def test_transferability_recorded_per_epoch(digit_fits):
     robust = digit_fits["robust"]
-    assert robust.transferability_.shape == (4,)
+    assert robust.transferability_.shape == (robust.max_epochs,)
     assert np.all((robust.transferability_ >= 0) & (robust.transferability_ <= 1))
     assert np.isnan(digit_fits["none"].transferability_).all()
 
@@ -192,7 +222,7 @@ FAST_TAB = dict(max_epochs=3, warmup_epochs=1, attack_steps=3, hidden_layer_size
                 batch_size=64, random_state=0)
 
 
-@pytest.mark.parametrize("mode", ["pre", "online", "robust"])
+@pytest.mark.parametrize("mode", ["pre", "pre_coupled", "online", "robust"])
 def test_modes_fit_tabular_and_report(tabular, mode):
     X, y, A = tabular
     X_before = X.copy()
@@ -202,7 +232,16 @@ def test_modes_fit_tabular_and_report(tabular, mode):
     assert proba.shape == (len(X), 2)
     np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
     phases = [h["phase"] for h in clf.history_]
-    assert phases == ["warmup", "attack", "train", "train", "train"]
+    bias_warmup = ["bias_warmup"] if mode == "pre" else []
+    assert phases == ["warmup", *bias_warmup, "attack", "train", "train", "train"]
+    n_attacks = 4 if mode in ("online", "robust") else 1
+    assert clf.attack_rates_.shape == (n_attacks, 2) and clf.warmup_epochs_ == 1
+    if mode == "pre":  # Sec. 3.2: a bias classifier with its own feature extractor
+        assert clf.bias_net_.module_.extractor is not clf.net_.module_.extractor
+        assert clf.bias_net_.module_.target_head.out_features == 2
+    # epsilon="auto": a per-column box m * gap, m from the calibration trials
+    assert clf.epsilon_.shape == (X.shape[1],) and clf.epsilon_multiplier_ >= 1
+    assert clf.epsilon_search_[-1]["multiplier"] >= clf.epsilon_multiplier_
     # each class is balanced over the two groups by the adversarial copies
     counts = pd.crosstab(np.r_[y, y[clf.adversarial_source_rows_]],
                          np.r_[A, clf.adversarial_groups_])
@@ -318,8 +357,20 @@ def test_bad_sensitive_features_and_nan(tabular):
 
 @pytest.mark.parametrize("params, message", [
     ({"mode": "offline"}, "mode must be one of"),
-    ({"lambda_": 1.5}, r"lambda_ must be a number in \[0, 1\]"),
+    ({"lambda_": 1.5}, r"lambda_ must be a finite number in \[0, 1\]"),
+    ({"lambda_": float("nan")}, "lambda_ must be a finite number"),
     ({"epsilon": -0.1}, "epsilon must be"),
+    ({"epsilon": float("inf")}, "epsilon must be a finite number"),
+    ({"epsilon": "large"}, "epsilon must be 'auto'"),
+    ({"lr": float("inf")}, "lr must be a finite number"),
+    ({"bias_lr": float("nan")}, "bias_lr must be"),
+    ({"attack_step_size": float("inf")}, "attack_step_size must be a finite number"),
+    ({"attack_success": 0.0}, r"attack_success must be a finite number in \(0, 1\]"),
+    ({"warmup_accuracy": float("inf")}, "warmup_accuracy must be a finite number"),
+    ({"warmup_epochs": "long"}, "warmup_epochs must be 'auto' or an integer"),
+    ({"input_range": (0, float("inf"))}, "input_range must be"),
+    ({"hidden_layer_sizes": (-4,)}, "hidden_layer_sizes must be an int >= 1"),
+    ({"conv_channels": (0, 8)}, "conv_channels must be"),
     ({"attack_steps": 2.5}, "attack_steps must be an integer"),
     ({"extractor": "resnet"}, "extractor must be"),
     ({"input_range": (1, 0)}, "input_range must be"),
@@ -328,3 +379,37 @@ def test_invalid_parameters(tabular, params, message):
     X, y, A = tabular
     with pytest.raises(ValueError, match=message):
         AEDAClassifier(**{**FAST_TAB, **params}).fit(X, y, sensitive_features=A)
+
+
+class _InfiniteLinear(nn.Module):
+    """A feature extractor whose weights are infinite: every loss is NaN."""
+
+    def __init__(self, n_in):
+        super().__init__()
+        self.linear = nn.Linear(n_in, 4)
+        with torch.no_grad():
+            self.linear.weight.fill_(float("inf"))
+
+    def forward(self, X):
+        return self.linear(X)
+
+
+@pytest.mark.parametrize("mode", ["none", "robust"])
+def test_nan_training_loss_raises(tabular, mode):
+    X, y, A = tabular
+    clf = AEDAClassifier(mode, extractor=_InfiniteLinear(X.shape[1]), **FAST_TAB)
+    with pytest.raises(FloatingPointError, match="AEDAClassifier: the training loss became nan"):
+        clf.fit(X, y, sensitive_features=A)
+
+
+def test_expected_failed_checks_declared_by_the_estimator():
+    """The known estimator-check failure is declared next to the estimator, and is real."""
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    assert set(EXPECTED_FAILED_CHECKS) == {"check_sample_weight_equivalence_on_dense_data"}
+    assert AEDAClassifier()._more_tags()["_xfail_checks"] == EXPECTED_FAILED_CHECKS
+    est = AEDAClassifier(max_epochs=5, hidden_layer_sizes=(16,), batch_size=8, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.raises(AssertionError, match="sample_weight"):
+            check_sample_weight_equivalence_on_dense_data("AEDAClassifier", est)

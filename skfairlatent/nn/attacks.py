@@ -141,10 +141,11 @@ def ifgsm(loss_fn, X, *, epsilon, step_size, n_steps, clip_min=None, clip_max=No
         scalar; rows are independent, so the sum is differentiated.
     X : torch.Tensor of shape (n, ...)
         Clean inputs; not modified.
-    epsilon : float
-        L∞ budget ε (>= 0).
-    step_size : float
-        α, the step of each sign-gradient update.
+    epsilon : float or torch.Tensor broadcastable to ``X``
+        L∞ budget ε (>= 0); a tensor gives a box with one budget per input
+        value, ``|x_j − X_j| ≤ ε_j`` (AEDA's ``epsilon="auto"``).
+    step_size : float or torch.Tensor broadcastable to ``X``
+        α, the step of each sign-gradient update (per value for a tensor).
     n_steps : int
         Number of updates.
     clip_min, clip_max : float, torch.Tensor broadcastable to ``X`` or None
