@@ -30,9 +30,11 @@ except ImportError:  # Windows
 
 import numpy as np
 import torch
+from skorch.callbacks import Callback
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from tqdm.auto import tqdm
 
 from .base import (
     check_fit_sensitive_features,
@@ -50,6 +52,7 @@ from .nn.losses import (
     convex_fairness_loss,
     covariance_attack_signs,
     covariance_fairness_loss,
+    squared_distances,
 )
 from .nn.modules import MLP, EncoderHead
 
@@ -70,9 +73,14 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     ----------
     alpha : float, default=0.1
         Weight α of the Sinkhorn distance in the attack objective
-        L_fair - α·D(z, z + δ) (Eq. 4). Larger α keeps perturbed features
-        closer to the clean distribution. The paper searches
-        {0, 0.001, 0.01, 0.1, 1, 10} per dataset (App. F); grid-search it.
+        L_fair - α·D(z, z + δ)/s (Eq. 4), with s set by ``sinkhorn_scale``.
+        Larger α keeps perturbed features closer to the clean distribution.
+        The paper searches {0, 0.001, 0.01, 0.1, 1, 10} per dataset (App. F);
+        grid-search it. With the default ``sinkhorn_scale="epsilon"`` α is
+        dimensionless: α ≲ 0.1 leaves the ε-ball as the only limit (every
+        ‖δ_i‖ = ε_i, the full attack), α ≈ 1 pulls δ to about half its
+        budget, α ≈ 10 leaves little more than δ's random start (measured
+        on COMPAS, Drug; see ``doc/alfa.md``).
     lambda_ : float in [0, 1], default=0.5
         Weight λ of the perturbed latents in fine-tuning, (1 - λ) for the
         originals (App. N). 0.5 is Eq. 5. 0 is the baseline "same model
@@ -111,7 +119,18 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     sinkhorn_reg : float, default=0.1
         Entropic regularisation of the Sinkhorn distance (App. D).
     sinkhorn_max_iter : int, default=10
-        Log-domain Sinkhorn iterations per evaluation (the authors' 10).
+        Sinkhorn scaling iterations per Adam step of the attack (the authors'
+        10), warm-started from the previous step's potentials.
+    sinkhorn_scale : "epsilon", "median" or float, default="epsilon"
+        The unit s of the squared-distance cost of D (and so of
+        ``sinkhorn_reg``). ``"epsilon"``: s = mean ε_i² over the rows, so D ≈ 1
+        when every row moves by its full radius, whatever the latent scale:
+        α then compares the fairness gain with the spent attack budget.
+        ``"median"``: s = the median squared distance between clean latent
+        features (a 512-row sample). A float fixes s; ``1.0`` is the raw
+        cost of the paper and the authors' code, whose α depends on the
+        latent scale of each dataset. The paper does not normalise the cost;
+        this is our choice, to make α comparable across datasets.
     reinit_head : bool, default=True
         Fine-tune a freshly initialised last layer, as the paper says
         (Sec. 3.3). False continues from the pretrained head, as the authors'
@@ -145,6 +164,8 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         is an :class:`skfairlatent.nn.modules.EncoderHead`.
     sensitive_groups_ : ndarray or None
         Group labels seen at fit, in code order (None without sensitive features).
+    sinkhorn_cost_scale_ : float
+        The unit s of the Sinkhorn cost used by the attack (``sinkhorn_scale``).
     epsilon_ : ndarray of shape (n_groups, n_cells_y) or None
         Radius ε used for each (a, y) cell (columns: classes; a single
         column for a multilabel target).
@@ -205,7 +226,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
                  train_encoder=True, epsilon="auto", fairness_constraint="covariance",
                  perturbation_space="latent", attack_steps=10, attack_lr=0.1,
                  attack_batch_size=128, sinkhorn_reg=0.1, sinkhorn_max_iter=10,
-                 reinit_head=True, max_epochs=50,
+                 sinkhorn_scale="epsilon", reinit_head=True, max_epochs=50,
                  batch_size=128, lr=1e-3, keep_attack_data=True, device="auto",
                  random_state=None, verbose=0):
         self.alpha = alpha
@@ -221,6 +242,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         self.attack_batch_size = attack_batch_size
         self.sinkhorn_reg = sinkhorn_reg
         self.sinkhorn_max_iter = sinkhorn_max_iter
+        self.sinkhorn_scale = sinkhorn_scale
         self.reinit_head = reinit_head
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -279,12 +301,17 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _check_params(self):
-        check_positive(self.alpha, "alpha", allow_zero=True)
-        if not 0 <= self.lambda_ <= 1:
-            raise ValueError(f"lambda_ must lie in [0, 1]; got {self.lambda_!r}.")
-        if self.epsilon != "auto" and not (isinstance(self.epsilon, numbers.Real)
+        _check_finite_positive(self.alpha, "alpha", allow_zero=True)
+        if not (_is_real(self.lambda_) and 0 <= self.lambda_ <= 1):
+            raise ValueError(f"lambda_ must be a number in [0, 1]; got {self.lambda_!r}.")
+        if self.epsilon != "auto" and not (_is_real(self.epsilon) and np.isfinite(self.epsilon)
                                            and self.epsilon > 0):
-            raise ValueError(f"epsilon must be 'auto' or a float > 0; got {self.epsilon!r}.")
+            raise ValueError(f"epsilon must be 'auto' or a finite float > 0; got {self.epsilon!r}.")
+        if not (self.sinkhorn_scale in ("median", "epsilon") or (
+                _is_real(self.sinkhorn_scale) and np.isfinite(self.sinkhorn_scale)
+                and self.sinkhorn_scale > 0)):
+            raise ValueError("sinkhorn_scale must be 'median', 'epsilon' or a finite float > 0; "
+                             f"got {self.sinkhorn_scale!r}.")
         if self.fairness_constraint not in ("covariance", "convex"):
             raise ValueError("fairness_constraint must be 'covariance' or 'convex'; "
                              f"got {self.fairness_constraint!r}.")
@@ -295,7 +322,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
                      "batch_size"):
             check_positive(getattr(self, name), name, integer=True)
         for name in ("attack_lr", "lr", "sinkhorn_reg"):
-            check_positive(getattr(self, name), name)
+            _check_finite_positive(getattr(self, name), name)
 
     def _output_targets(self, y_codes):
         """0/1 float targets, one column per sigmoid output (OvR for multi-class)."""
@@ -334,6 +361,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             batch_size=self.batch_size,
             lr=self.lr,
             verbose=self.verbose,
+            callbacks=[("finite_loss", _FiniteLoss())],
         )
         return net.fit(X, targets)
 
@@ -344,6 +372,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
 
     def _skip_attack(self):
         self.sensitive_groups_ = None
+        self.sinkhorn_cost_scale_ = None
         self.epsilon_ = None
         self.attack_signs_ = None
         self.attack_report_ = None
@@ -375,13 +404,15 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
 
         rng = np.random.default_rng(seed)
         upsampled = balanced_upsampling(cells, rng)          # step 2
+        self.sinkhorn_cost_scale_ = self._cost_scale(features, radius, rng)
         with _profiled(self.fit_profile_, "attack"):
             rows, delta = fairness_attack(                      # step 4
                 features, attacked_model, fairness_loss,
                 sensitive=a, targets=t, radius=radius, upsampled=upsampled,
                 alpha=self.alpha, steps=self.attack_steps, lr=self.attack_lr,
                 batch_size=self.attack_batch_size, sinkhorn_reg=self.sinkhorn_reg,
-                sinkhorn_max_iter=self.sinkhorn_max_iter, verbose=self.verbose,
+                sinkhorn_max_iter=self.sinkhorn_max_iter,
+                cost_scale=self.sinkhorn_cost_scale_, verbose=self.verbose,
             )
         clean, perturbed = features[rows], features[rows] + delta
         self._report_attack(attacked_model, clean, perturbed, sensitive.codes[rows], targets[rows])
@@ -396,6 +427,18 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.attack_latents_ = self.perturbed_latents_ = None
             self.attack_sensitive_ = self.attack_targets_ = None
+
+    def _cost_scale(self, features, radius, rng):
+        """The unit of the Sinkhorn cost (see ``sinkhorn_scale``)."""
+        if not isinstance(self.sinkhorn_scale, str):
+            return float(self.sinkhorn_scale)
+        if self.sinkhorn_scale == "epsilon":
+            return float(radius.pow(2).mean().clamp_min(1e-12))
+        sample = features[torch.as_tensor(rng.choice(len(features), min(len(features), 512),
+                                                     replace=False), device=features.device)]
+        cost = squared_distances(sample, sample)
+        off_diagonal = cost[~torch.eye(len(sample), dtype=torch.bool, device=cost.device)]
+        return float(off_diagonal.median().clamp_min(1e-12))
 
     @property
     def _is_logistic(self):
@@ -490,11 +533,37 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             self.net_.initialize_optimizer()
             self.net_.partial_fit(batch, all_targets, epochs=self.max_epochs)
             return
-        head_net = make_net(_Squeeze(module.head), WeightedBCEWithLogitsLoss, device=device,
-                            max_epochs=self.max_epochs, batch_size=self.batch_size,
-                            lr=self.lr, verbose=self.verbose)
-        head_net.fit(batch, all_targets)
-        module.head = head_net.module_.linear
+        self._train_head(module.head, inputs, all_targets, weights, device)
+
+    def _train_head(self, head, inputs, targets, weights, device):
+        """Adam on the weighted BCE of the linear head alone, shuffled mini-batches.
+
+        A plain torch loop: the features are fixed tensors, so skorch's
+        per-batch machinery (several times the cost of a 128 × d matmul) buys
+        nothing here. Raises ``ValueError`` when the loss is not finite.
+        """
+        X = torch.as_tensor(inputs, device=device)
+        Y = torch.as_tensor(targets, dtype=torch.float32, device=device)
+        W = torch.as_tensor(weights, device=device)
+        criterion = WeightedBCEWithLogitsLoss()
+        optimizer = torch.optim.Adam(head.parameters(), lr=self.lr)
+        head.train()
+        for epoch in tqdm(range(self.max_epochs), desc="fine-tune", disable=not self.verbose,
+                          leave=False):
+            order = torch.randperm(len(X), device=device)
+            total = 0.0
+            for start in range(0, len(X), self.batch_size):
+                index = order[start:start + self.batch_size]
+                logits = head(X[index])
+                if logits.shape[-1] == 1:
+                    logits = logits.squeeze(-1)
+                loss = criterion(logits, Y[index], W[index])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach())
+            _check_finite_loss(total, "fine-tuning", epoch)
+        head.eval()
 
     # ------------------------------------------------------------------ #
     # prediction
@@ -556,6 +625,17 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_finite_positive(value, name, *, allow_zero=False):
+    """``check_positive`` plus finiteness: inf and NaN are rejected by name."""
+    if _is_real(value) and not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}.")
+    check_positive(value, name, allow_zero=allow_zero)
+
+
 @contextmanager
 def _profiled(profile, phase):
     """Record the wall time and the process's peak RSS after ``phase``."""
@@ -569,16 +649,20 @@ def _profiled(profile, phase):
     profile[phase] = {"seconds": time.perf_counter() - start, "peak_rss_mb": peak}
 
 
-class _Squeeze(torch.nn.Module):
-    """A linear head whose single output is returned as shape (n,)."""
+def _check_finite_loss(value, phase, epoch):
+    if not np.isfinite(value):
+        raise ValueError(
+            f"ALFAClassifier: the training loss became {value} in epoch {epoch + 1} of {phase}. "
+            "The inputs are probably badly scaled (standardise X, e.g. with "
+            "skfairlatent.datasets.make_preprocessor or StandardScaler) or lr is too large.")
 
-    def __init__(self, linear):
-        super().__init__()
-        self.linear = linear
 
-    def forward(self, X):
-        logits = self.linear(X)
-        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+class _FiniteLoss(Callback):
+    """skorch callback: stop pretraining with a clear error on a non-finite loss."""
+
+    def on_epoch_end(self, net, **kwargs):
+        _check_finite_loss(net.history[-1, "train_loss"], "pretraining",
+                           len(net.history) - 1)
 
 
 def _covariance_loss(logits, a, t, *, signs):
@@ -586,7 +670,9 @@ def _covariance_loss(logits, a, t, *, signs):
 
 
 def _convex_loss(logits, a, t, *, sign):
-    return convex_fairness_loss(logits, a, t.reshape(-1), sign)
+    # stacked attack batches (B, N): the sum of each batch's constraint
+    return sum(convex_fairness_loss(logits[b], a[b], t[b].reshape(-1), sign)
+               for b in range(len(logits)))
 
 
 def _signed_eod_gap(y, y_pred, a):

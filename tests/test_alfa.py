@@ -39,15 +39,9 @@ def compas_split():
 # --------------------------------------------------------------------------- #
 # scikit-learn estimator checks
 # --------------------------------------------------------------------------- #
-_EXPECTED_FAILURES = {
-    "check_sample_weight_equivalence_on_dense_data": "fit takes no sample_weight",
-}
-
-
 @parametrize_with_checks(
     [ALFAClassifier(max_epochs=40, hidden_layer_sizes=(16,), batch_size=32, lr=1e-2,
                     random_state=0)],
-    expected_failed_checks=lambda est: _EXPECTED_FAILURES,
 )
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
@@ -200,11 +194,27 @@ def test_multilabel_target():
     ({"fairness_constraint": "l1"}, "fairness_constraint"),
     ({"perturbation_space": "output"}, "perturbation_space"),
     ({"max_epochs": 0}, "max_epochs"),
+    ({"alpha": np.inf}, "alpha"),
+    ({"alpha": np.nan}, "alpha"),
+    ({"lr": np.inf}, "lr"),
+    ({"attack_lr": np.nan}, "attack_lr"),
+    ({"sinkhorn_reg": np.inf}, "sinkhorn_reg"),
+    ({"epsilon": np.inf}, "epsilon"),
+    ({"epsilon": np.nan}, "epsilon"),
+    ({"lambda_": np.nan}, "lambda_"),
+    ({"sinkhorn_scale": "mean"}, "sinkhorn_scale"),
+    ({"sinkhorn_scale": np.inf}, "sinkhorn_scale"),
 ])
 def test_bad_hyperparameters(gaussians, params, message):
     X, y, A = gaussians
     with pytest.raises(ValueError, match=message):
         ALFAClassifier(**{**FAST, **params}).fit(X, y, sensitive_features=A)
+
+
+def test_diverging_loss_raises_clear_error(gaussians):
+    X, y, A = gaussians
+    with pytest.raises(ValueError, match="training loss became nan.*scaled"):
+        ALFAClassifier(**FAST, random_state=0).fit(X * 1e30, y, sensitive_features=A)
 
 
 def test_bad_data(gaussians):

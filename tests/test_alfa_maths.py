@@ -5,7 +5,12 @@ import ot
 import pytest
 import torch
 
-from skfairlatent.nn.attacks import balanced_upsampling, fairness_attack, project_to_ball
+from skfairlatent.nn.attacks import (
+    attack_batches,
+    balanced_upsampling,
+    fairness_attack,
+    project_to_ball,
+)
 from skfairlatent.nn.losses import (
     convex_fairness_loss,
     covariance,
@@ -13,6 +18,8 @@ from skfairlatent.nn.losses import (
     covariance_fairness_loss,
     piecewise_linear_logit,
     sinkhorn_distance,
+    sinkhorn_divergence_step,
+    squared_distances,
 )
 
 
@@ -158,3 +165,97 @@ def test_attack_raises_unfairness_of_frozen_linear_model():
     # Balanced random groups: the clean model is fair; the attack makes it unfair.
     assert gap(before) < 0.1
     assert gap(after) > 0.2          # measured 0.29 (seed 0)
+
+
+# --------------------------------------------------------------------------- #
+# The attack's batched, warm-started Sinkhorn
+# --------------------------------------------------------------------------- #
+def _entropic_ot_pot(source, target, reg):
+    """<P, C> + reg·KL(P ‖ a⊗b) with POT's converged log-domain plan (float64)."""
+    n, m = len(source), len(target)
+    a = torch.full((n,), 1 / n, dtype=torch.float64)
+    b = torch.full((m,), 1 / m, dtype=torch.float64)
+    cost = ot.dist(source, target)
+    plan = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_log", numItermax=20000, stopThr=1e-10)
+    return ((plan * cost).sum() + reg * (plan * torch.log(plan / (a[:, None] * b[None, :]))).sum()).item()
+
+
+def test_batched_sinkhorn_converges_to_pot_entropic_cost():
+    torch.manual_seed(0)
+    source = torch.randn(3, 40, 5, dtype=torch.float64)
+    target = source + 0.5 * torch.randn_like(source)
+    potentials = None
+    for _ in range(50):                                  # 50 warm-started calls of 10 iterations
+        value, potentials = sinkhorn_divergence_step(source, target, reg=0.5, potentials=potentials)
+    for k in range(3):
+        assert value[k].item() == pytest.approx(_entropic_ot_pot(source[k], target[k], 0.5), rel=1e-5)
+        # POT's reference function returns the same entropic cost
+        assert sinkhorn_distance(source[k], target[k], reg=0.5, max_iter=20000, tol=1e-10).item() == \
+            pytest.approx(value[k].item(), rel=1e-5)
+
+
+def test_batched_sinkhorn_does_not_underflow():
+    torch.manual_seed(0)
+    source = torch.randn(1, 64, 10)
+    target = source + 50.0               # exp(-C/reg) underflows everywhere in float32
+    value, potentials = sinkhorn_divergence_step(source, target, reg=0.1)
+    assert torch.isfinite(value).all() and all(torch.isfinite(p).all() for p in potentials)
+    exact = 10 * 50.0 ** 2                      # a translation: OT cost ‖shift‖²
+    assert 0.9 * exact < value.item() <= exact * (1 + 1e-4)      # a dual lower bound
+    first = value.item()
+    for _ in range(30):                                          # warm starts close the gap
+        value, potentials = sinkhorn_divergence_step(source, target, reg=0.1, potentials=potentials)
+    assert first < value.item() <= exact * (1 + 1e-4)
+
+
+def test_sinkhorn_value_and_gradient_are_one_function():
+    """Finite differences at the attack's operating point: float32, 10 iterations, warm start."""
+    torch.manual_seed(0)
+    clean = torch.randn(2, 256, 16)
+    delta = 0.3 * torch.randn_like(clean)
+    scale = squared_distances(clean[0], clean[0]).median().item()
+    potentials = None
+    for _ in range(5):                  # the warm start a few Adam steps in
+        _, potentials = sinkhorn_divergence_step(clean, clean + delta, potentials=potentials,
+                                                 cost_scale=scale)
+    delta.requires_grad_(True)
+    value, _ = sinkhorn_divergence_step(clean, clean + delta, potentials=potentials, cost_scale=scale)
+    (grad,) = torch.autograd.grad(value.sum(), delta)
+    direction = grad + grad.norm() / grad.numel() ** 0.5 * torch.randn_like(grad)
+    direction /= direction.norm()
+    h = 5e-2
+    with torch.no_grad():
+        plus, _ = sinkhorn_divergence_step(clean, clean + delta + h * direction,
+                                           potentials=potentials, cost_scale=scale)
+        minus, _ = sinkhorn_divergence_step(clean, clean + delta - h * direction,
+                                            potentials=potentials, cost_scale=scale)
+    finite_difference = (plus.sum() - minus.sum()).item() / (2 * h)
+    analytic = (grad * direction).sum().item()
+    assert analytic == pytest.approx(finite_difference, rel=2e-2)
+
+
+def test_stacked_attack_equals_batch_by_batch_attack():
+    """Adam is element-wise and batches share nothing: stacking changes nothing."""
+    rng = np.random.default_rng(0)
+    n = 300
+    a, y = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    z = torch.as_tensor(rng.normal(size=(n, 3)), dtype=torch.float64)
+    head = torch.nn.Linear(3, 1).double().requires_grad_(False)
+    a_t, y_t = torch.as_tensor(a), torch.as_tensor(y)
+    signs = covariance_attack_signs(a_t, y_t)
+
+    def loss(logits, aa, yy):
+        return covariance_fairness_loss(logits, aa, signs)
+
+    upsampled = balanced_upsampling(2 * a + y, np.random.default_rng(0))
+    assert [b.shape for b in attack_batches(upsampled, 32)] == [(2, 128), (1, 4 * (upsampled.shape[1] - 64))]
+    kwargs = dict(sensitive=a_t, targets=y_t, radius=torch.full((n,), 0.5, dtype=torch.float64),
+                  upsampled=upsampled, alpha=1.0, batch_size=32, cost_scale=2.0)
+    torch.manual_seed(0)
+    rows, stacked = fairness_attack(z, head, loss, **kwargs)
+    torch.manual_seed(0)
+    rows_chunked, chunked = fairness_attack(z, head, loss, max_stack=1, **kwargs)   # one batch per chunk
+    np.testing.assert_array_equal(rows, rows_chunked)
+    torch.testing.assert_close(stacked, chunked)
+    # batch k holds rows k·32..(k+1)·32 of every cell
+    np.testing.assert_array_equal(rows[:128].reshape(4, 32), upsampled[:, :32])

@@ -4,7 +4,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .losses import sinkhorn_distance
+from .losses import sinkhorn_divergence_step
+
 
 
 # =========================================================================== #
@@ -45,28 +46,59 @@ def project_to_ball(delta, radius):
     return delta / torch.clamp(norms / radius.reshape(-1, 1), min=1.0)
 
 
+def attack_batches(upsampled, batch_size):
+    """Row indices of the attack batches, stacked: a list of (B, n_cells·b) arrays.
+
+    Batch k takes rows ``k·batch_size .. (k+1)·batch_size`` of every cell of
+    ``upsampled`` (the authors' 4 × 128 for binary a, y). The full batches
+    form one stacked array; a shorter last batch forms a second one.
+    """
+    n_cells, m = upsampled.shape
+    n_full = m // batch_size
+    blocks = []
+    if n_full:
+        full = upsampled[:, :n_full * batch_size].reshape(n_cells, n_full, batch_size)
+        blocks.append(full.transpose(1, 0, 2).reshape(n_full, n_cells * batch_size))
+    if m % batch_size:
+        blocks.append(upsampled[:, n_full * batch_size:].reshape(1, -1))
+    return blocks
+
+
 def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radius,
                     upsampled, alpha, steps=10, lr=0.1, batch_size=128,
-                    sinkhorn_reg=0.1, sinkhorn_max_iter=10, verbose=0):
+                    sinkhorn_reg=0.1, sinkhorn_max_iter=10, cost_scale=1.0,
+                    max_stack=2 ** 24, verbose=0):
     """ALFA's fairness attack (Alg. 1, Eq. 4): δ* = argmax_{‖δ‖₂≤ε} L_fair - α·D(z, z+δ).
 
-    The attack runs batch by batch: each batch takes ``batch_size`` rows from
-    every cell of ``upsampled`` (as the authors' code: 4 × 128 for binary a
-    and y), so L_fair is computed on balanced cells (Thm. B.2) and the
-    Sinkhorn distance D is batch-wise (Sec. 3.3). δ starts small and random
-    (Xavier-uniform, as the authors' code), is updated by Adam for ``steps``
-    steps with ``model`` frozen, and after every step each row is projected
-    back into its ε-ball.
+    Batch-wise as the authors' code: each batch takes ``batch_size`` rows from
+    every cell of ``upsampled`` (4 × 128 for binary a and y), so L_fair is
+    computed on balanced cells (Thm. B.2) and the Sinkhorn distance D is
+    batch-wise (Sec. 3.3). δ starts small and random (Xavier-uniform per
+    batch, as the authors' code), is updated by Adam for ``steps`` steps with
+    ``model`` frozen, and after every step each row is projected back into
+    its ε-ball.
+
+    All batches are solved as one stacked problem: the objective is the sum
+    of the batches' objectives, each depending on its own δ only, and Adam
+    acts element-wise, so this is exactly the batch-by-batch attack, with
+    one tensor operation per step instead of one per batch. D is
+    :func:`skfairlatent.nn.losses.sinkhorn_divergence_step`, whose dual
+    potentials are warm-started from one Adam step to the next (δ moves
+    little between steps). Stacks larger than ``max_stack`` cost entries are
+    split into chunks, each its own tensor in the same Adam optimiser (still
+    exact).
 
     Parameters
     ----------
     features : torch.Tensor of shape (n, d)
         Clean latent features z = f(x) (or inputs, for input-space attacks).
     model : callable
-        Frozen map from features to logits (the linear head g, or the whole
-        network for input-space attacks).
+        Frozen map from features (n, d) to logits (n,) or (n, T) (the linear
+        head g, or the whole network for input-space attacks).
     fairness_loss : callable ``(logits, sensitive, targets) -> scalar``
-        L_fair, to be maximised.
+        L_fair, to be maximised, on stacked batches: ``logits`` of shape
+        (B, N) or (B, N, T), ``sensitive`` (B, N), ``targets`` (B, N) or
+        (B, N, T); it returns the sum over the B batches.
     sensitive : torch.Tensor of shape (n,), int
     targets : torch.Tensor of shape (n,) or (n, T)
     radius : torch.Tensor of shape (n,)
@@ -81,43 +113,62 @@ def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radiu
     batch_size : int, default=128
         Rows per cell per batch.
     sinkhorn_reg : float, default=0.1
+        Entropic regularisation, in units of the scaled cost.
     sinkhorn_max_iter : int, default=10
-        Sinkhorn iterations per evaluation of D (the authors' 10).
+        Scaling iterations per Adam step (the authors' 10).
+    cost_scale : float, default=1.0
+        The squared-distance cost of D is divided by it.
+    max_stack : int, default=2**24
+        Most cost-matrix entries (B·N²) per chunk (memory bound).
     verbose : int, default=0
-        A progress bar over batches when >= 1.
+        A progress bar over Adam steps when >= 1.
 
     Returns
     -------
     rows : ndarray of shape (N_p,), int
-        Index into ``features`` of each attacked row.
+        Index into ``features`` of each attacked row, batch after batch.
     delta : torch.Tensor of shape (N_p, d)
         The perturbation δ*, detached, each row inside its ε-ball.
     """
-    n_batches = int(np.ceil(upsampled.shape[1] / batch_size))
-    all_rows, all_deltas = [], []
-    for b in tqdm(range(n_batches), desc="fairness attack", disable=not verbose, leave=False):
-        rows = upsampled[:, b * batch_size:(b + 1) * batch_size].reshape(-1)
+    d = features.shape[1]
+    chunks = []
+    for block in attack_batches(upsampled, batch_size):
+        per_chunk = max(1, max_stack // block.shape[1] ** 2)
+        chunks += [block[i:i + per_chunk] for i in range(0, len(block), per_chunk)]
+    states = []
+    for rows in chunks:
         index = torch.as_tensor(rows, device=features.device)
         clean, ball = features[index], radius[index]
-        delta = torch.empty_like(clean)
-        torch.nn.init.xavier_uniform_(delta)
-        delta = project_to_ball(delta, ball).requires_grad_(True)
-        optimizer = torch.optim.Adam([delta], lr=lr)
-        for _ in range(steps):
-            optimizer.zero_grad()
+        bound = float(np.sqrt(6.0 / (rows.shape[1] + d)))   # Xavier-uniform per batch
+        delta = torch.empty_like(clean).uniform_(-bound, bound)
+        delta = project_to_ball(delta.reshape(-1, d), ball.reshape(-1)).reshape(clean.shape)
+        states.append({"index": index, "clean": clean, "ball": ball.reshape(-1),
+                       "delta": delta.requires_grad_(True), "potentials": None})
+    optimizer = torch.optim.Adam([state["delta"] for state in states], lr=lr)
+    for _ in tqdm(range(steps), desc="fairness attack", disable=not verbose, leave=False):
+        optimizer.zero_grad()
+        for state in states:
+            index, clean, delta = state["index"], state["clean"], state["delta"]
             perturbed = clean + delta
-            objective = fairness_loss(model(perturbed), sensitive[index], targets[index])
+            logits = model(perturbed.reshape(-1, d))
+            logits = logits.reshape(*index.shape, -1)
+            if logits.shape[-1] == 1:
+                logits = logits.squeeze(-1)
+            objective = fairness_loss(logits, sensitive[index], targets[index])
             if alpha:
-                objective = objective - alpha * sinkhorn_distance(
-                    clean, perturbed, reg=sinkhorn_reg, max_iter=sinkhorn_max_iter)
+                value, state["potentials"] = sinkhorn_divergence_step(
+                    clean, perturbed, reg=sinkhorn_reg, n_iter=sinkhorn_max_iter,
+                    potentials=state["potentials"], cost_scale=cost_scale)
+                objective = objective - alpha * value.sum()
             (-objective).backward()
-            optimizer.step()
-            with torch.no_grad():
-                delta.copy_(project_to_ball(delta, ball))
-        all_rows.append(rows)
-        all_deltas.append(delta.detach())
-    return np.concatenate(all_rows), torch.cat(all_deltas)
-
+        optimizer.step()
+        with torch.no_grad():
+            for state in states:
+                flat = state["delta"].view(-1, d)
+                flat.copy_(project_to_ball(flat, state["ball"]))
+    rows = np.concatenate([chunk.reshape(-1) for chunk in chunks])
+    delta = torch.cat([state["delta"].detach().reshape(-1, d) for state in states])
+    return rows, delta
 
 
 # =========================================================================== #
