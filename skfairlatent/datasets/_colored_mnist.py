@@ -155,8 +155,11 @@ def load_colored_mnist(*, bias_aligned_fraction=1.0, colors=None, test_size=0.2,
         colors : ndarray of shape (2, 3), float32
             RGB of colours 0 and 1.
         color_names : list of str
+            Names of colours 0 and 1.
         target_names : list of str, ``["0", ..., "9"]``
+            Names of the target classes, in code order.
         DESCR : str
+            Source, licence and row counts.
 
     ((X_train, y_train, A_train), (X_test, y_test, A_test)) : tuple
         When ``return_X_y_A=True``.

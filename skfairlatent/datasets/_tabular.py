@@ -91,10 +91,13 @@ def load_adult(*, sensitive="sex", return_X_y_A=False, as_frame=True):
         target : Series of shape (45222,), dtype int64, name "income"
             1 for income ``>50K`` (11,208 rows, rate about 0.248), else 0.
         sensitive : Series of shape (45222,), string labels
+            Group label of each row, the attribute chosen by ``sensitive``.
         frame : DataFrame of shape (45222, 12)
             ``data`` with the ``income`` column appended.
         feature_names : list of str
+            Column names of ``data``.
         target_names : list of str, ``["<=50K", ">50K"]``
+            Names of the target classes, in code order.
         DESCR : str
             Source, licence and row counts.
 
@@ -203,11 +206,17 @@ def load_compas(*, sensitive="sex", propublica_filter=False, return_X_y_A=False,
             ``race`` and ``c_charge_degree`` are "category" columns, the four
             counts int64.
         target : Series of shape (n_samples,), dtype int64, name "two_year_recid"
+            1 if the person was re-arrested within two years, else 0.
         sensitive : Series of shape (n_samples,), string labels
+            Group label of each row, the attribute chosen by ``sensitive``.
         frame : DataFrame of shape (n_samples, 9)
+            ``data`` with the target column(s) appended.
         feature_names : list of str
+            Column names of ``data``.
         target_names : list of str, ``["no recidivism", "recidivism"]``
+            Names of the target classes, in code order.
         DESCR : str
+            Source, licence and row counts.
 
     (X, y, A) : tuple
         When ``return_X_y_A=True``.
@@ -342,10 +351,15 @@ def load_german(*, sensitive="sex", return_X_y_A=False, as_frame=True):
         target : Series of shape (1000,), dtype int64, name "credit"
             1 = good credit (700 rows), 0 = bad credit (300 rows).
         sensitive : Series of shape (1000,), string labels
+            Group label of each row, the attribute chosen by ``sensitive``.
         frame : DataFrame of shape (1000, 21)
+            ``data`` with the target column(s) appended.
         feature_names : list of str
+            Column names of ``data``.
         target_names : list of str, ``["bad", "good"]``
+            Names of the target classes, in code order.
         DESCR : str
+            Source, licence and row counts.
 
     (X, y, A) : tuple
         When ``return_X_y_A=True``.
@@ -508,15 +522,20 @@ def load_drug(*, sensitive="gender", target="Coke", multiclass=False, return_X_y
         With fields
 
         data : DataFrame of shape (1885, 12), float64
+            The features, all numeric (the dataset's quantified scores).
         target : Series of shape (1885,) or DataFrame of shape (1885, n_drugs), int64
             Named after the drug(s).
         sensitive : Series of shape (1885,), string labels
+            Group label of each row, the attribute chosen by ``sensitive``.
         frame : DataFrame of shape (1885, 12 + n_drugs)
+            ``data`` with the target column(s) appended.
         feature_names : list of str
+            Column names of ``data``.
         target_names : list of str
             ``["never", "ever"]`` for one binary target, ``["CL0", ...,
             "CL6"]`` for one multiclass target, the drug names for several.
         DESCR : str
+            Source, licence and row counts.
 
     (X, y, A) : tuple
         When ``return_X_y_A=True``.

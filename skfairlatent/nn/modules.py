@@ -6,7 +6,7 @@ __all__ = ["MLP"]
 
 
 class MLP(nn.Module):
-    """Multi-layer perceptron ``in -> hidden... -> out`` with ReLU activations.
+    """Multi-layer perceptron ``in -> hidden layers -> out`` with ReLU activations.
 
     Parameters
     ----------
