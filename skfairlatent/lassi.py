@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 from skorch.callbacks import GradientNormClipping
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -57,11 +57,29 @@ from .base import (
 from .nn.flows import VectorFlow, standard_normal_nll
 from .nn.glow import ImageGlow
 from .nn.modules import MLP
-from .smoothing import center_smooth, certify_individual_fairness
+from .smoothing import (
+    NonFiniteLossCheck,
+    center_smooth,
+    certify_individual_fairness,
+    check_finite_positive,
+)
 
 __all__ = ["FlowTransformer", "LASSIRepresentation"]
 
 _ATTRIBUTE_VECTORS = ("mean_difference", "linear")
+
+
+def _check_finite_output(values, where, inputs=None):
+    """Raise ``ValueError`` when a network output has NaN or inf entries."""
+    bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1)
+    if bad.any():
+        extra = ""
+        if inputs is not None:
+            scale = float(np.nanmax(np.abs(np.asarray(inputs, dtype=np.float64)))) if np.size(inputs) else 0.0
+            extra = f" (largest |standardised input| = {scale:.3g})"
+        raise ValueError(
+            f"{where} produced NaN or inf for {int(bad.sum())} of {len(values)} rows{extra}: "
+            "the inputs lie far outside the range the model was fitted on.")
 
 
 # =========================================================================== #
@@ -111,7 +129,7 @@ class FlowNLLLoss(nn.Module):
         return standard_normal_nll(z, log_det) / z.shape[1]
 
 
-class FlowTransformer(TransformerMixin, BaseEstimator):
+class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Glow normalizing flow as a transformer: ``transform = E``, ``inverse_transform = D``.
 
     Fitted on ``X`` by maximum likelihood under a standard normal base
@@ -154,8 +172,12 @@ class FlowTransformer(TransformerMixin, BaseEstimator):
     ----------
     net_ : skorch net; ``net_.module_.flow`` is the torch flow.
     mean_, scale_ : ndarray of shape (n_features,)
-        Input standardisation (0.5 and 1 for images).
+        Input standardisation (0.5 and 1 for images), computed in float64.
     n_features_in_ : int
+
+    ``get_feature_names_out()`` names the latent dimensions
+    ``flowtransformer0, flowtransformer1, ...`` so that
+    ``set_output(transform="pandas")`` works.
     """
 
     def __init__(self, image_shape=None, n_blocks=4, hidden_size=64, n_levels=2,
@@ -174,24 +196,53 @@ class FlowTransformer(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _check_params(self):
+        for name in ("n_blocks", "hidden_size", "n_levels", "max_epochs", "batch_size"):
+            check_positive(getattr(self, name), name, integer=True)
+        check_finite_positive(self.lr, "lr")
+        check_finite_positive(self.max_grad_norm, "max_grad_norm")
+        if self.dequantization is not None:
+            check_finite_positive(self.dequantization, "dequantization", allow_zero=True)
+
     def fit(self, X, y=None):
-        """Fit the flow on ``X`` (array-like of shape (n_samples, n_features)); ``y`` is ignored."""
+        """Fit the flow on ``X`` by maximum likelihood.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For non-finite or non-positive hyperparameters, or ``image_shape``
+            not matching the number of features.
+        FloatingPointError
+            If the training loss becomes NaN or inf.
+        """
+        self._check_params()
         X = validate_data(self, X, dtype=np.float32)
         image = self.image_shape is not None
         if image and int(np.prod(self.image_shape)) != X.shape[1]:
             raise ValueError(f"image_shape={self.image_shape!r} does not match "
                              f"{X.shape[1]} features per row.")
         if image:
-            self.mean_ = np.full(X.shape[1], 0.5, dtype=np.float32)
-            self.scale_ = np.ones(X.shape[1], dtype=np.float32)
+            self.mean_ = np.full(X.shape[1], 0.5)
+            self.scale_ = np.ones(X.shape[1])
         else:
-            self.mean_ = X.mean(axis=0)
-            std = X.std(axis=0)
-            self.scale_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+            X64 = X.astype(np.float64)  # float32 overflows on x^2 for |x| ~ 1e20
+            self.mean_ = X64.mean(axis=0)
+            std = X64.std(axis=0)
+            self.scale_ = np.where(std > 1e-6 * np.maximum(1.0, np.abs(self.mean_)), std, 1.0)
         noise_scale = self.dequantization
         if noise_scale is None:
             noise_scale = 1.0 / 256 if image else 0.2
         self.device_ = resolve_device(self.device)
+        self._n_features_out = X.shape[1]
         self.net_ = make_net(
             _DequantizedFlow, FlowNLLLoss, device=self.device_, max_epochs=self.max_epochs,
             batch_size=self.batch_size, lr=self.lr, verbose=self.verbose,
@@ -200,7 +251,8 @@ class FlowTransformer(TransformerMixin, BaseEstimator):
             module__n_levels=self.n_levels,
             module__noise="uniform" if image else "gaussian",
             module__noise_scale=float(noise_scale),
-            callbacks=[("clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm))],
+            callbacks=[("clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
+                       ("finite_loss", NonFiniteLossCheck(type(self).__name__))],
         )
         with torch_seeded(derive_seed(self.random_state), self.device_):
             self.net_.fit(self._standardize(X), None)
@@ -208,13 +260,15 @@ class FlowTransformer(TransformerMixin, BaseEstimator):
         return self
 
     def _standardize(self, X):
-        return ((X - self.mean_) / self.scale_).astype(np.float32)
+        return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
 
     @torch.no_grad()
     def _encode(self, X):
         module = self.net_.module_.eval()
         X = torch.as_tensor(self._standardize(X), device=self.device_)
-        return torch.cat([module(X[s:s + 4096])[0] for s in range(0, len(X), 4096)]).cpu().numpy()
+        Z = torch.cat([module(X[s:s + 4096])[0] for s in range(0, len(X), 4096)]).cpu().numpy()
+        _check_finite_output(Z, "FlowTransformer.transform", X)
+        return Z
 
     def transform(self, X):
         """Encode: ``z = E(x)``, ndarray of shape (n_samples, n_features), float32."""
@@ -229,7 +283,7 @@ class FlowTransformer(TransformerMixin, BaseEstimator):
         Z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=self.device_)
         module = self.net_.module_.eval()
         X = torch.cat([module.inverse(Z[s:s + 4096]) for s in range(0, len(Z), 4096)]).cpu().numpy()
-        return X * self.scale_ + self.mean_
+        return (X * self.scale_ + self.mean_).astype(np.float32)
 
     def score_samples(self, X):
         """Log-likelihood ``log p(x)`` in nats per row (of the standardised data)."""
@@ -267,9 +321,16 @@ class LASSIModule(nn.Module):
     ``forward(z)`` returns ``(logits, logits_similar, adv, recon)``:
     ``logits`` (n, n_classes); ``logits_similar`` (n, s, n_classes) for
     points of ``S(x)`` when data augmentation is on (else empty); ``adv``
-    (n,), ``max_i ||R(z) - R(z + t_i A)||_2`` over ``s`` uniform points of
-    ``S(x)`` in training (Eq. 2; zeros otherwise); ``recon`` (n,),
-    ``||z - Q(R(z))||_2`` (Eq. 4; zeros without ``Q``).
+    (n,), ``||R(z) - R(z_adv)||_2`` in training (Eq. 2; zeros otherwise);
+    ``recon`` (n,), ``||z - Q(R(z))||_2`` (Eq. 4; zeros without ``Q``).
+
+    Training step, as in LASSI's code: the random attack draws ``s``
+    uniform points ``z + t_i A`` of ``S(x)`` and keeps the one farthest
+    from ``z`` in ``R``-space, ranked with ``R`` in eval mode and without
+    gradient; the clean batch then goes through ``R`` in training mode, so
+    the batch normalisation's batch statistics and running statistics come
+    from clean points only, and the adversarial (and augmented) points are
+    normalised with the clean batch's statistics in a separate pass.
     """
 
     def __init__(self, in_features, n_classes, attribute_vectors, hidden_layer_sizes=(128,),
@@ -289,22 +350,39 @@ class LASSIModule(nn.Module):
         self.adversarial = bool(adversarial)
         self.augment = bool(augment)
 
+    def _normalize_like(self, h, mean, var):
+        """Apply the final batch norm with given (clean-batch) statistics."""
+        return (h - mean) / torch.sqrt(var + self.encoder[1].eps)
+
     def forward(self, z):
         n = z.shape[0]
         n_attributes = self.attribute_vectors.shape[0]
         perturb = self.training and n_attributes > 0 and (self.adversarial or self.augment)
         empty = z.new_zeros((n, 0, self.classifier.out_features))
+        adv, logits_similar = z.new_zeros(n), empty
         if perturb:
             s = self.n_adv_samples
             t = sample_similarity_set(n, s, n_attributes, self.epsilon, device=z.device)
             similar = z[:, None, :] + t @ self.attribute_vectors          # (n, s, q)
-            r_all = self.encoder(torch.cat([z, similar.reshape(n * s, -1)]))
-            r, r_similar = r_all[:n], r_all[n:].reshape(n, s, -1)
-            adv = (r_similar - r[:, None, :]).norm(dim=-1).max(dim=1).values
-            logits_similar = self.classifier(r_similar) if self.augment else empty
+            mlp, norm = self.encoder
+            h = mlp(z)
+            r = norm(h)                      # batch statistics of the clean points only
+            mean, var = h.mean(dim=0), h.var(dim=0, unbiased=False)
+            if self.adversarial:
+                with torch.no_grad():        # the random attack, in eval mode (LASSI)
+                    self.encoder.eval()
+                    gap = (self.encoder(similar.reshape(n * s, -1)).reshape(n, s, -1)
+                           - self.encoder(z)[:, None, :]).norm(dim=-1)
+                    self.encoder.train()
+                    farthest = gap.argmax(dim=1)
+                z_adv = similar[torch.arange(n, device=z.device), farthest]
+                r_adv = self._normalize_like(mlp(z_adv), mean, var)
+                adv = (r_adv - r).norm(dim=-1)
+            if self.augment:
+                r_similar = self._normalize_like(mlp(similar.reshape(n * s, -1)), mean, var)
+                logits_similar = self.classifier(r_similar.reshape(n, s, -1))
         else:
             r = self.encoder(z)
-            adv, logits_similar = z.new_zeros(n), empty
         recon = ((z - self.decoder(r)).norm(dim=1) if self.decoder is not None
                  else z.new_zeros(n))
         return self.classifier(r), logits_similar, adv, recon
@@ -360,7 +438,7 @@ def _attribute_columns(sensitive_features, n_samples):
     return attributes
 
 
-class LASSIRepresentation(TransformerMixin, BaseEstimator):
+class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Individually fair representation learned in a flow's latent space (LASSI).
 
     Parameters
@@ -424,6 +502,9 @@ class LASSIRepresentation(TransformerMixin, BaseEstimator):
     net_ : skorch net holding :class:`LASSIModule`.
     n_features_in_ : int
 
+    ``get_feature_names_out()`` returns ``lassirepresentation0, ...``
+    (``n_components`` names), so ``set_output(transform="pandas")`` works.
+
     Examples
     --------
     >>> rep = LASSIRepresentation(random_state=0).fit(X, y, sensitive_features=A)  # doctest: +SKIP
@@ -457,12 +538,12 @@ class LASSIRepresentation(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
-        check_positive(self.epsilon, "epsilon")
+        check_finite_positive(self.epsilon, "epsilon")
         for name in ("lambda_cls", "lambda_adv", "lambda_rec", "adv_margin"):
-            check_positive(getattr(self, name), name, allow_zero=True)
+            check_finite_positive(getattr(self, name), name, allow_zero=True)
         for name in ("n_components", "n_adv_samples", "max_epochs", "batch_size"):
             check_positive(getattr(self, name), name, integer=True)
-        check_positive(self.lr, "lr")
+        check_finite_positive(self.lr, "lr")
         if isinstance(self.attribute_vector, str):
             if self.attribute_vector not in _ATTRIBUTE_VECTORS:
                 raise ValueError(
@@ -526,9 +607,11 @@ class LASSIRepresentation(TransformerMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            Bad hyperparameters (``epsilon <= 0``, unknown ``attribute_vector``,
-            negative weights), a non-binary attribute, or ``y`` missing with
-            ``lambda_cls > 0``.
+            Bad hyperparameters (``epsilon`` or ``lr`` not finite and positive,
+            unknown ``attribute_vector``, negative or non-finite weights), a
+            non-binary attribute, or ``y`` missing with ``lambda_cls > 0``.
+        FloatingPointError
+            If a training loss becomes NaN or inf.
         """
         self._check_params()
         if y is None:
@@ -564,10 +647,12 @@ class LASSIRepresentation(TransformerMixin, BaseEstimator):
             criterion__lambda_cls=self.lambda_cls, criterion__lambda_adv=self.lambda_adv,
             criterion__lambda_rec=self.lambda_rec, criterion__adv_margin=self.adv_margin,
             iterator_train__drop_last=len(Z) > self.batch_size,
+            callbacks=[("finite_loss", NonFiniteLossCheck(type(self).__name__))],
         )
         with torch_seeded(seed, self.device_):
             self.net_.fit(Z, y_enc)
         self.net_.module_.eval()
+        self._n_features_out = int(self.n_components)
         return self
 
     # --------------------------------------------------------------- transform
@@ -583,8 +668,11 @@ class LASSIRepresentation(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         encoder = self.net_.module_.eval().encoder
         Z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=self.device_)
-        return torch.cat([encoder(Z[s:s + 8192]) for s in range(0, len(Z), 8192)]
-                         or [Z.new_zeros((0, self.n_components))]).cpu().numpy()
+        R = torch.cat([encoder(Z[s:s + 8192]) for s in range(0, len(Z), 8192)]
+                      or [Z.new_zeros((0, self.n_components))]).cpu().numpy()
+        _check_finite_output(R, "LASSIRepresentation.transform")
+        return R
+
 
     def transform(self, X):
         """The representation ``R(E(X))``: ndarray (n_samples, n_components), float32."""
@@ -611,22 +699,41 @@ class LASSIRepresentation(TransformerMixin, BaseEstimator):
         return self.flow_.inverse_transform(Z + t @ self.attribute_vectors_)
 
     def _smoothing_function(self):
-        """``(z, t) -> R(z + t A)`` on tensors, for :func:`.smoothing.center_smooth`."""
+        """``(z, t) -> R(z + t A)`` on tensors, for :func:`.smoothing.center_smooth`.
+
+        ``z`` (b, n_latent), ``t`` (b, m, n_attributes) -> (b, m, n_components).
+        The first linear layer ``x -> W x + c`` of ``R`` is applied as
+        ``(W z + c) + t (W A^T)``: one product per row instead of one per
+        noise sample (the same map up to float rounding), which matters when
+        the latent space is wide (images).
+        """
         encoder = self.net_.module_.eval().encoder
         vectors = self.net_.module_.attribute_vectors
         device = self.device_
+        layers = list(encoder[0].layers)
+        first = layers[0] if layers and isinstance(layers[0], nn.Linear) else None
+        if first is not None:
+            rest = nn.Sequential(*layers[1:], encoder[1])
+            with torch.no_grad():
+                direction = vectors @ first.weight.T                      # (n_attributes, h1)
 
         @torch.no_grad()
         def func(z, t):
             z, t = z.to(device), t.to(device)
-            points = z[:, None, :] + (t @ vectors)[None, :, :]
-            out = encoder(points.reshape(-1, z.shape[1]))
-            return out.reshape(z.shape[0], t.shape[0], -1).cpu()
+            b, m = t.shape[0], t.shape[1]
+            if first is None:
+                points = z[:, None, :] + t @ vectors
+                out = encoder(points.reshape(b * m, -1))
+            else:
+                hidden = first(z)[:, None, :] + t @ direction               # (b, m, h1)
+                out = rest(hidden.reshape(b * m, -1))
+            return out.reshape(b, m, -1).cpu()
 
         return func
 
     def center_smooth(self, X, *, sigma=0.5, n0=10_000, n=10_000, alpha=0.01, delta=0.05,
-                      beta=2.0, random_state=None, batch_size=None):
+                      beta=2.0, center="candidates", n_candidates=64, random_state=None,
+                      batch_size=None):
         """Center-smoothed representation ``r_cs`` and its radius bound ``d_cs``.
 
         Center smoothing (Kumar & Goldstein 2021) of ``t -> R(E(x) + t A)``
@@ -642,7 +749,10 @@ class LASSIRepresentation(TransformerMixin, BaseEstimator):
         n0, n : int, default=10000, 10000
         alpha : float in (0, 1), default=0.01
         delta : float in (0, 1/2), default=0.05
-        beta : float >= 1, default=2.0
+        beta : float >= 2, default=2.0
+        center : {"candidates", "exact"}, default="candidates"
+        n_candidates : int >= 32, default=64
+            See :func:`~skfairlatent.smoothing.center_smooth`.
         random_state : None, int or RandomState
         batch_size : int or None
 
@@ -657,7 +767,8 @@ class LASSIRepresentation(TransformerMixin, BaseEstimator):
         result = center_smooth(self._smoothing_function(), self.encode_latent(X),
                                noise_dim=len(self.attribute_vectors_), sigma=sigma,
                                epsilon=float(self.epsilon), n0=n0, n=n, alpha=alpha,
-                               delta=delta, beta=beta, random_state=random_state,
+                               delta=delta, beta=beta, center=center,
+                               n_candidates=n_candidates, random_state=random_state,
                                batch_size=batch_size)
         return result.center, result.radius
 

@@ -38,6 +38,7 @@ individually fair representations", ECCV 2022 (Alg. 1, Thm. 1).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 from dataclasses import dataclass
@@ -47,8 +48,9 @@ import pandas as pd
 import torch
 from scipy.stats import beta as beta_dist
 from scipy.stats import binomtest, norm
+from skorch.callbacks import Callback
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from .base import (
@@ -70,13 +72,22 @@ __all__ = [
     "smooth_predict",
     "smooth_certify",
     "center_smooth",
+    "center_smoothing_abstains",
+    "row_seeds",
     "CenterSmoothingResult",
+    "NonFiniteLossCheck",
     "CertifiedSmoothClassifier",
     "certify_individual_fairness",
 ]
 
 #: Number of float32 values one sampling chunk may hold (rows x samples x dims).
 _CHUNK_BUDGET = 2**22
+#: Noise draws generated from one seed: a row's noise never depends on chunking.
+_NOISE_BLOCK = 4096
+#: Approximation factor of the median center (Kumar & Goldstein 2021): d_cs = (1 + beta) R_hat.
+_CENTER_BETA = 2.0
+#: Fewest candidates of the candidate-set center: it misses the half-mass ball w.p. <= 2**-32.
+_MIN_CANDIDATES = 32
 
 
 # =========================================================================== #
@@ -92,6 +103,14 @@ def _check_alpha(alpha, name="alpha"):
 def _check_count(value, name):
     check_positive(value, name, integer=True)
     return int(value)
+
+
+def check_finite_positive(value, name, *, allow_zero=False):
+    """Raise ``ValueError`` unless ``value`` is a finite real number > 0 (>= 0)."""
+    check_positive(value, name, allow_zero=allow_zero)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}.")
+    return float(value)
 
 
 # =========================================================================== #
@@ -153,7 +172,7 @@ def certified_radius(p_lower, sigma):
     radius : float or ndarray of float64
         In the same units as the input of the smoothed classifier.
     """
-    check_positive(sigma, "sigma")
+    check_finite_positive(sigma, "sigma")
     p = np.asarray(p_lower, dtype=np.float64)
     radius = np.where(p > 0.5, sigma * norm.ppf(np.where(p > 0.5, p, 0.75)), 0.0)
     return radius.item() if radius.ndim == 0 else radius
@@ -185,8 +204,8 @@ def center_smoothing_quantile_level(epsilon, sigma, n, alpha, delta=0.05):
     q : float
         May exceed 1, in which case no finite bound can be certified.
     """
-    check_positive(epsilon, "epsilon")
-    check_positive(sigma, "sigma")
+    check_finite_positive(epsilon, "epsilon")
+    check_finite_positive(sigma, "sigma")
     _check_count(n, "n")
     alpha = _check_alpha(alpha)
     if not 0.0 < delta < 0.5:
@@ -195,37 +214,82 @@ def center_smoothing_quantile_level(epsilon, sigma, n, alpha, delta=0.05):
                  + math.sqrt(math.log(1.0 / alpha) / (2.0 * n)))
 
 
-def _conservative_quantile(sorted_values, q):
-    """The ``ceil(q * m)``-th smallest of ``m`` values along the last axis (q <= 1).
+def _conservative_quantile(values, q):
+    """The ``ceil(q * m)``-th smallest of ``m`` values (a tensor, any order) along the last axis.
 
     The smallest value ``v`` with empirical CDF ``F_m(v) >= q`` (numpy's
-    ``method="inverted_cdf"``): never interpolated below an order statistic.
+    ``method="inverted_cdf"``, q <= 1): never interpolated below an order statistic.
     """
-    m = sorted_values.shape[-1]
-    index = min(max(math.ceil(q * m - 1e-9), 1), m) - 1
-    return sorted_values[..., index]
+    m = values.shape[-1]
+    rank = min(max(math.ceil(q * m - 1e-9), 1), m)
+    return torch.kthvalue(torch.as_tensor(values), rank, dim=-1).values
 
 
 # =========================================================================== #
 # Samplers
 # =========================================================================== #
-def _generator(random_state):
-    generator = torch.Generator(device="cpu")
-    generator.manual_seed(derive_seed(random_state))
-    return generator
+def _mix(*values):
+    """A 63-bit seed hashed (BLAKE2b) from non-negative integers."""
+    digest = hashlib.blake2b(b"".join(int(v).to_bytes(8, "little") for v in values),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
-def _chunks(n, width, rows):
-    """Yield ``(start, size)`` of sample chunks and the row block size."""
-    size = max(1, min(n, _CHUNK_BUDGET // max(1, width * max(1, rows))))
-    row_block = max(1, _CHUNK_BUDGET // max(1, size * width))
-    return [(s, min(size, n - s)) for s in range(0, n, size)], row_block
+def row_seeds(X, random_state=None):
+    """One noise seed per row, hashed from ``random_state`` and the row's values.
+
+    The seed of a row depends only on ``derive_seed(random_state)`` and the
+    bytes of the row (as float32), never on its position or on the other
+    rows, so every sampler of this module gives a row the same noise, and
+    therefore the same result, whatever batch it is in.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_rows, n_features)
+    random_state : None, int or RandomState
+
+    Returns
+    -------
+    seeds : list of int
+        ``n_rows`` seeds in ``[0, 2**63)``.
+    """
+    base = derive_seed(random_state)
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    key = base.to_bytes(8, "little")
+    return [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8, key=key).digest(),
+                           "little") & (2**63 - 1) for row in X.reshape(len(X), -1)]
+
+
+def _row_noise(seed, stream, start, stop, total, dim):
+    """Standard normal draws ``start:stop`` (of ``total``) of one row's noise stream.
+
+    A stream is cut into blocks of ``_NOISE_BLOCK`` draws, each drawn from its
+    own CPU generator seeded with ``(seed, stream, block)``; ``start`` must be
+    a multiple of ``_NOISE_BLOCK``. The draws therefore depend on
+    ``(seed, stream, total)`` only, not on how a caller chunks them.
+    """
+    parts = []
+    for block in range(start // _NOISE_BLOCK, -(-stop // _NOISE_BLOCK)):
+        size = min(_NOISE_BLOCK, total - block * _NOISE_BLOCK)
+        generator = torch.Generator(device="cpu").manual_seed(_mix(seed, stream, block))
+        parts.append(torch.randn((size, dim), generator=generator))
+    return torch.cat(parts)[: stop - start]
+
+
+def _sample_chunk(n, width):
+    """Samples per row and pass: a multiple of ``_NOISE_BLOCK`` (or ``n``) within the budget."""
+    per_pass = max(_NOISE_BLOCK, (_CHUNK_BUDGET // max(1, width)) // _NOISE_BLOCK * _NOISE_BLOCK)
+    return min(n, per_pass)
 
 
 @torch.no_grad()
 def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
-                    random_state=None, batch_size=None, device="cpu"):
+                    random_state=None, batch_size=None, device="cpu", stream=0, seeds=None):
     """Class counts of ``predict_labels(X + noise)`` under Gaussian noise.
+
+    Each row gets its own noise, generated from :func:`row_seeds`: the
+    counts of a row depend on ``random_state``, ``stream``, ``n_samples``
+    and the row itself, not on the other rows of ``X`` nor on ``batch_size``.
 
     Parameters
     ----------
@@ -241,32 +305,43 @@ def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
         Noise draws per row.
     n_classes : int
     random_state : None, int or RandomState
-        Seeds the noise generator.
+        Seeds the noise.
     batch_size : int or None
-        Noise draws per chunk; ``None`` sizes chunks to about 4M floats.
+        Most points per call of ``predict_labels`` (memory); ``None``: about
+        4M floats per call.
     device : str
+    stream : int, default=0
+        Noise stream; different streams give independent noise for the same row.
+    seeds : sequence of int or None, default=None
+        Per-row noise seeds; ``None`` uses ``row_seeds(X, random_state)``.
 
     Returns
     -------
     counts : ndarray of shape (n_rows, n_classes), dtype int64
     """
-    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    check_positive(sigma, "sigma")
+    n_samples = _check_count(n_samples, "n_samples")
+    X = np.asarray(X, dtype=np.float32)
     n_rows, width = X.shape
-    generator = _generator(random_state)
+    seeds = row_seeds(X, random_state) if seeds is None else list(seeds)
     counts = torch.zeros((n_rows, n_classes), dtype=torch.int64)
-    chunks, row_block = _chunks(n_samples, width, n_rows)
-    if batch_size is not None:
-        chunks = [(s, min(batch_size, n_samples - s)) for s in range(0, n_samples, batch_size)]
-        row_block = max(1, _CHUNK_BUDGET // max(1, batch_size * width))
-    X = X.to(device)
-    for _, size in chunks:
-        noise = (torch.randn((size, width), generator=generator) * sigma).to(device)
-        for r0 in range(0, n_rows, row_block):
-            block = X[r0:r0 + row_block]
-            points = (block[:, None, :] + noise[None, :, :]).reshape(-1, width)
-            labels = predict_labels(points).reshape(block.shape[0], size).long().cpu()
-            counts[r0:r0 + row_block] += torch.nn.functional.one_hot(
-                labels, n_classes).sum(dim=1)
+    chunk = _sample_chunk(n_samples, width)
+    row_block = max(1, _CHUNK_BUDGET // max(1, chunk * width))
+    per_call = batch_size or _CHUNK_BUDGET // max(1, width)
+    X_t = torch.as_tensor(X)
+    for r0 in range(0, n_rows, row_block):
+        rows = range(r0, min(n_rows, r0 + row_block))
+        for s0 in range(0, n_samples, chunk):
+            s1 = min(n_samples, s0 + chunk)
+            noise = torch.stack([_row_noise(seeds[i], stream, s0, s1, n_samples, width)
+                                 for i in rows])
+            points = (X_t[r0:rows.stop, None, :] + float(sigma) * noise).reshape(-1, width)
+            points = points.to(device)
+            labels = torch.cat([predict_labels(points[p:p + per_call]).long().cpu()
+                                for p in range(0, len(points), per_call)])
+            offsets = torch.arange(len(rows)).repeat_interleave(s1 - s0) * n_classes
+            counts[r0:rows.stop] += torch.bincount(
+                labels + offsets, minlength=len(rows) * n_classes).reshape(len(rows), n_classes)
     return counts.numpy()
 
 
@@ -301,7 +376,7 @@ def smooth_predict(counts, alpha):
 
 
 def smooth_certify(predict_labels, X, *, sigma, n0, n, alpha, n_classes,
-                   random_state=None, batch_size=None, device="cpu"):
+                   random_state=None, batch_size=None, device="cpu", seeds=None):
     """Cohen et al.'s CERTIFY: prediction and certified L2 radius per row.
 
     ``n0`` noise draws select the top class ``c_A``; ``n`` fresh draws count
@@ -309,7 +384,9 @@ def smooth_certify(predict_labels, X, *, sigma, n0, n, alpha, n_classes,
     ``p_A_lower > 1/2`` the smoothed classifier ``g`` satisfies
     ``g(x + d) = c_A`` for every ``||d||_2 < sigma * Phi^{-1}(p_A_lower)``
     with probability at least ``1 - alpha`` (over the sampling); otherwise the
-    row abstains.
+    row abstains. The two samples are independent noise streams of the row
+    (:func:`smoothed_counts`, streams 0 and 1), so a row's result does not
+    depend on the other rows.
 
     Parameters
     ----------
@@ -324,6 +401,8 @@ def smooth_certify(predict_labels, X, *, sigma, n0, n, alpha, n_classes,
     random_state : None, int or RandomState
     batch_size : int or None
     device : str
+    seeds : sequence of int or None, default=None
+        Per-row noise seeds; ``None`` uses ``row_seeds(X, random_state)``.
 
     Returns
     -------
@@ -335,15 +414,17 @@ def smooth_certify(predict_labels, X, *, sigma, n0, n, alpha, n_classes,
     check_positive(sigma, "sigma")
     n0, n = _check_count(n0, "n0"), _check_count(n, "n")
     alpha = _check_alpha(alpha)
-    seeds = np.random.RandomState(derive_seed(random_state)).randint(2**31 - 1, size=2)
-    kwargs = dict(sigma=sigma, n_classes=n_classes, batch_size=batch_size, device=device)
-    counts0 = smoothed_counts(predict_labels, X, n_samples=n0, random_state=int(seeds[0]), **kwargs)
+    seed = derive_seed(random_state)
+    kwargs = dict(sigma=sigma, n_classes=n_classes, batch_size=batch_size, device=device,
+                  random_state=seed, seeds=seeds)
+    counts0 = smoothed_counts(predict_labels, X, n_samples=n0, stream=0, **kwargs)
     top = np.argmax(counts0, axis=1)
-    counts = smoothed_counts(predict_labels, X, n_samples=n, random_state=int(seeds[1]), **kwargs)
+    counts = smoothed_counts(predict_labels, X, n_samples=n, stream=1, **kwargs)
     n_a = counts[np.arange(len(counts)), top]
-    p_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
+    p_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha)) if len(counts) else np.empty(0)
     abstain = p_lower <= 0.5
-    radius = np.where(abstain, np.nan, certified_radius(p_lower, sigma))
+    radius = np.where(abstain, np.nan, certified_radius(p_lower, sigma)) if len(counts) \
+        else np.empty(0)
     return {"prediction": top.astype(np.int64), "abstain": abstain,
             "p_lower": p_lower, "radius": radius}
 
@@ -363,36 +444,50 @@ class CenterSmoothingResult:
     abstain : ndarray of shape (n_rows,), bool
         Center smoothing abstained (its Delta check failed).
     median_radius : ndarray of shape (n_rows,), float64
-        ``r_hat``, the smallest median distance (radius of the ball of the check).
+        ``r_hat``, the median distance of the samples to the center (radius
+        of the ball of the Delta check).
+    p_hat : ndarray of shape (n_rows,), float64
+        Fraction of the fresh samples of the Delta check inside ``B(center, r_hat)``.
+    failure_probability : float
+        Upper bound on the probability that a certificate is wrong:
+        ``alpha`` plus, for the candidate-set center, ``(1/2 - delta) ** n_candidates``.
     """
 
     center: np.ndarray
     radius: np.ndarray
     abstain: np.ndarray
     median_radius: np.ndarray
+    p_hat: np.ndarray
+    failure_probability: float
 
 
-def _pairwise_median_center(samples):
-    """Sample point with the smallest median distance to all samples, and that median.
+def _median_center(samples, n_candidates=None):
+    """The sample (of the first ``n_candidates``) with the smallest median distance to all samples.
 
-    ``samples``: tensor (m, k). The candidates are ranked with float64
-    distances computed in row blocks (memory O(block * m)); the returned
-    median ``r_hat`` is recomputed exactly, ``||s_i - c||_2`` in float64, as
-    the lower median (the ``ceil(m / 2)``-th smallest distance, so the ball
-    ``B(c, r_hat)`` holds at least half of the samples), the same arithmetic
-    as the later ball and quantile steps.
+    ``samples``: tensor (m, k). Distances are computed in float32 in blocks
+    of candidates (memory O(block * m)) after subtracting the sample mean
+    (which keeps the matrix-product form of ``torch.cdist`` accurate);
+    ``n_candidates=None`` ranks every sample (O(m^2), LASSI's and Kumar &
+    Goldstein's exact rule). The returned median ``r_hat`` is recomputed in
+    float64 as the lower median (the ``ceil(m / 2)``-th smallest distance,
+    so ``B(c, r_hat)`` holds at least half of the samples).
+
+    Returns
+    -------
+    center : tensor (k,), r_hat : float
     """
     m = samples.shape[0]
-    rank = (m + 1) // 2 - 1
-    s64 = samples.double()
+    rank = (m + 1) // 2  # 1-based rank of the lower median
+    centred = (samples - samples.mean(dim=0)).float()
+    candidates = centred if n_candidates is None else centred[:n_candidates]
     block = max(1, _CHUNK_BUDGET // max(1, m))
-    medians = np.empty(m)
-    for start in range(0, m, block):
-        dist = torch.cdist(s64[start:start + block], s64).cpu().numpy()
-        medians[start:start + block] = np.partition(dist, rank, axis=1)[:, rank]
+    medians = np.concatenate([  # np.partition: several times faster than torch.kthvalue
+        np.partition(torch.cdist(candidates[s:s + block], centred).cpu().numpy(),
+                     rank - 1, axis=1)[:, rank - 1]
+        for s in range(0, len(candidates), block)])
     center = samples[int(np.argmin(medians))]
-    exact = _distances(samples, center).cpu().numpy()
-    return center, float(np.partition(exact, rank)[rank])
+    exact = _distances(samples, center)
+    return center, float(torch.kthvalue(exact, rank).values)
 
 
 def _distances(samples, center):
@@ -400,43 +495,77 @@ def _distances(samples, center):
     return torch.linalg.vector_norm(samples.double() - center.double(), dim=-1)
 
 
+def center_smoothing_abstains(p_hat, n0, alpha_1, delta):
+    """Center smoothing's Delta check (Kumar & Goldstein 2021, Algorithm Smooth).
+
+    With ``Delta_1 = sqrt(ln(2 / alpha_1) / (2 n0))`` and
+    ``Delta_2 = 1/2 - (p_hat - Delta_1)``, abstain unless
+    ``max(Delta_1, Delta_2) <= delta``; ``p_hat`` is the fraction of ``n0``
+    fresh samples inside the center's ball ``B(c, r_hat)``. When it does not
+    abstain, that ball holds at least ``1/2 - delta`` of the output
+    distribution with probability at least ``1 - alpha_1``.
+
+    Parameters
+    ----------
+    p_hat : float or ndarray
+    n0 : int >= 1
+    alpha_1 : float in (0, 1)
+    delta : float in (0, 1/2)
+
+    Returns
+    -------
+    abstain : bool or ndarray of bool
+    """
+    n0 = _check_count(n0, "n0")
+    alpha_1 = _check_alpha(alpha_1, "alpha_1")
+    delta_1 = math.sqrt(math.log(2.0 / alpha_1) / (2.0 * n0))
+    delta_2 = 0.5 - (np.asarray(p_hat, dtype=np.float64) - delta_1)
+    return np.maximum(delta_1, delta_2) > delta
+
+
 @torch.no_grad()
 def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.05,
-                  beta=2.0, random_state=None, batch_size=None):
+                  beta=2.0, center="candidates", n_candidates=64, random_state=None,
+                  batch_size=None, seeds=None):
     """Center smoothing of ``eta -> func(x, eta)`` under ``eta ~ N(0, sigma^2 I)``.
 
     For each row ``x`` (Kumar & Goldstein 2021, Algorithm Smooth and Thm. 1;
     the authors' code, which LASSI's code follows):
 
     1. ``n0`` draws ``f(x + eta_i)``; the center ``c`` is the draw with the
-       smallest median distance to all draws, ``r_hat`` that median
-       (a ``beta = 2`` approximation of the minimum enclosing ball of half the
-       mass).
-    2. ``n0`` fresh draws estimate ``p_hat = P(||f(x + eta) - c|| <= r_hat)``.
-       With ``Delta_1 = sqrt(ln(2 / alpha_1) / (2 n0))`` and
-       ``Delta_2 = 1/2 - (p_hat - Delta_1)``, abstain unless
-       ``max(Delta_1, Delta_2) <= delta``.
+       smallest median distance to all draws, ``r_hat`` that median. With
+       ``center="exact"`` every draw is a candidate (O(n0^2) distances, as
+       in LASSI's code); with ``center="candidates"`` the first
+       ``n_candidates`` draws (an i.i.d. sample) are (O(n_candidates n0)).
+       Either way the center is within twice the radius of the smallest
+       ball holding half the mass (``beta = 2``): some candidate lies in that
+       ball, except with probability ``(1/2 - delta) ** n_candidates`` for
+       the candidate set (at most ``2 ** -32``), which is added to the
+       failure probability.
+    2. ``n0`` fresh draws estimate ``p_hat = P(||f(x + eta) - c|| <= r_hat)``;
+       :func:`center_smoothing_abstains` decides whether to abstain.
     3. ``n`` fresh draws of ``||f(x + eta) - c||``; ``R_hat`` is their
        conservative (order-statistic) quantile at level
        :func:`center_smoothing_quantile_level` ``(epsilon, sigma, n, alpha_2, delta)``
        and ``d_cs = (1 + beta) R_hat``; ``d_cs = inf`` when that level exceeds 1.
 
-    Each row gets its own three independent noise samples (drawn from one
-    generator, rows in order), so abstentions of different rows are
-    independent.
+    Noise: every row has its own three noise streams seeded by
+    :func:`row_seeds` (the row's values and ``random_state``), so a row's
+    result does not depend on the other rows of ``X`` nor on ``batch_size``.
 
     With ``alpha_1 = alpha_2 = alpha / 2`` (as in LASSI's code), with
-    probability at least ``1 - alpha``: if the row does not abstain,
-    ``||f_hat(x) - f_hat(x')||_2 <= d_cs`` for every ``||x' - x||_2 <= epsilon``.
+    probability at least ``1 - failure_probability``: if the row does not
+    abstain, ``||f_hat(x) - f_hat(x')||_2 <= d_cs`` for every
+    ``||x' - x||_2 <= epsilon``.
 
     Parameters
     ----------
     func : callable
         ``func(X_block, eta)`` with ``X_block`` the float32 tensor of a block
-        of rows (b, n_features) and ``eta`` the noise tensor (m, noise_dim)
-        returns the outputs, a float tensor of shape (b, m, n_outputs).
-        For LASSI ``func(z, t) = R(z + t A)``: noise on the attribute
-        coefficients ``t`` only.
+        of rows (b, n_features) and ``eta`` the noise tensor
+        (b, m, noise_dim), one noise sample per row, returns the outputs, a
+        float tensor of shape (b, m, n_outputs). For LASSI
+        ``func(z, t) = R(z + t A)``: noise on the attribute coefficients ``t`` only.
     X : array-like of shape (n_rows, n_features)
     noise_dim : int
         Dimension of the smoothed input ``eta`` (the number of attributes).
@@ -449,12 +578,19 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     alpha : float in (0, 1)
         ``alpha_cs``, total failure probability (split equally).
     delta : float in (0, 1/2), default=0.05
-    beta : float >= 1, default=2.0
+    beta : float >= 2, default=2.0
         Approximation factor of the center; the radius factor is ``1 + beta``
-        (the authors' ``radius_coeff = 3``).
+        (the authors' ``radius_coeff = 3``). Both center rules achieve
+        ``beta = 2``; a larger value only loosens the bound, a smaller one
+        would void Theorem 1 and is rejected.
+    center : {"candidates", "exact"}, default="candidates"
+    n_candidates : int >= 32, default=64
+        Candidates of the candidate-set center.
     random_state : None, int or RandomState
     batch_size : int or None
-        Noise draws per chunk.
+        Most noise draws per call of ``func`` (memory); ``None``: 8192.
+    seeds : sequence of int or None, default=None
+        Per-row noise seeds; ``None`` uses ``row_seeds(X, random_state)``.
 
     Returns
     -------
@@ -463,49 +599,84 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     Raises
     ------
     ValueError
-        For ``sigma <= 0``, ``epsilon <= 0``, ``alpha`` outside (0, 1),
-        ``delta`` outside (0, 1/2) or non-positive sample sizes.
+        For non-finite or non-positive ``sigma``/``epsilon``, ``alpha``
+        outside (0, 1), ``delta`` outside (0, 1/2), ``beta < 2``, an unknown
+        ``center``, ``n_candidates < 32`` or non-positive sample sizes.
     """
     n0, n = _check_count(n0, "n0"), _check_count(n, "n")
     alpha = _check_alpha(alpha)
-    if not (isinstance(beta, numbers.Real) and beta >= 1.0):
-        raise ValueError(f"beta must be a number >= 1; got {beta!r}.")
+    check_finite_positive(sigma, "sigma")
+    check_finite_positive(epsilon, "epsilon")
+    if (not isinstance(beta, numbers.Real) or isinstance(beta, bool) or not math.isfinite(beta)
+            or beta < _CENTER_BETA):
+        raise ValueError(f"beta must be a finite number >= {_CENTER_BETA:g} (the approximation "
+                         f"factor the median center achieves); got {beta!r}.")
+    if center not in ("candidates", "exact"):
+        raise ValueError(f"center must be 'candidates' or 'exact'; got {center!r}.")
+    n_candidates = _check_count(n_candidates, "n_candidates")
+    if center == "candidates" and n_candidates < _MIN_CANDIDATES:
+        raise ValueError(f"n_candidates must be >= {_MIN_CANDIDATES} (the candidate set then "
+                         f"misses the half-mass ball with probability <= 2**-{_MIN_CANDIDATES}); "
+                         f"got {n_candidates}.")
     level = center_smoothing_quantile_level(epsilon, sigma, n, alpha / 2.0, delta)
-    delta_1 = math.sqrt(math.log(2.0 / (alpha / 2.0)) / (2.0 * n0))
-    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    generator = _generator(random_state)
-    chunk = batch_size or 4096
-
-    def draws(m):
-        return torch.randn((m, noise_dim), generator=generator) * sigma
-
-    def outputs(x_block, eta):
-        return torch.cat([func(x_block, eta[s:s + chunk]) for s in range(0, len(eta), chunk)], dim=1)
-
+    failure = alpha + ((0.5 - delta) ** min(n_candidates, n0) if center == "candidates" else 0.0)
+    X = np.asarray(X, dtype=np.float32)
+    seeds = row_seeds(X, random_state) if seeds is None else list(seeds)
+    X_t = torch.as_tensor(X)
+    per_call = batch_size or 8192
+    sizes = (n0, n0, n)
     n_rows = X.shape[0]
-    centers, r_hat, p_hat, radius = [], np.empty(n_rows), np.empty(n_rows), np.full(n_rows, np.inf)
-    for i in range(n_rows):  # the median step is O(n0^2) per row
-        x = X[i:i + 1]
-        eta0, eta1, eta2 = draws(n0), draws(n0), draws(n)
-        center, r_hat[i] = _pairwise_median_center(outputs(x, eta0)[0])
-        centers.append(center)
-        dist1 = _distances(outputs(x, eta1)[0], center)
-        p_hat[i] = float((dist1 <= r_hat[i]).double().mean())
+    centers = []
+    r_hat, p_hat, radius = np.empty(n_rows), np.empty(n_rows), np.full(n_rows, np.inf)
+    for i in range(n_rows):
+        eta = float(sigma) * torch.cat([_row_noise(seeds[i], 10 + s, 0, size, size, noise_dim)
+                                        for s, size in enumerate(sizes)])
+        out = torch.cat([func(X_t[i:i + 1], eta[None, s:s + per_call])[0]
+                         for s in range(0, len(eta), per_call)])
+        first, fresh, last = torch.split(out, list(sizes))
+        c, r_hat[i] = _median_center(first, None if center == "exact" else n_candidates)
+        centers.append(c)
+        p_hat[i] = float((_distances(fresh, c) <= r_hat[i]).double().mean())
         if level <= 1.0:
-            dist2 = torch.sort(_distances(outputs(x, eta2)[0], center)).values
-            radius[i] = (1.0 + beta) * float(_conservative_quantile(dist2, level))
-    center = torch.stack(centers).float().cpu().numpy() if centers else np.empty((0, 0), np.float32)
-    delta_2 = 0.5 - (p_hat - delta_1)
-    abstain = np.maximum(delta_1, delta_2) > delta
-    center[abstain] = np.nan
+            dist = _distances(last, c)
+            radius[i] = (1.0 + beta) * float(_conservative_quantile(dist, level))
+    if centers:
+        center_values = torch.stack(centers).float().cpu().numpy()
+    else:
+        center_values = np.empty((0, 0), np.float32)
+    abstain = np.asarray(center_smoothing_abstains(p_hat, n0, alpha / 2.0, delta), dtype=bool)
+    center_values[abstain] = np.nan
     radius[abstain] = np.nan
-    return CenterSmoothingResult(center=center, radius=radius, abstain=abstain,
-                                 median_radius=r_hat)
+    return CenterSmoothingResult(center=center_values, radius=radius, abstain=abstain,
+                                 median_radius=r_hat, p_hat=p_hat, failure_probability=failure)
 
 
 # =========================================================================== #
 # CertifiedSmoothClassifier
 # =========================================================================== #
+class NonFiniteLossCheck(Callback):
+    """skorch callback: raise ``FloatingPointError`` as soon as a training loss is NaN or inf.
+
+    Parameters
+    ----------
+    estimator : str
+        Name used in the message.
+    """
+
+    def __init__(self, estimator="estimator"):
+        self.estimator = estimator
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        value = torch.as_tensor(loss).detach() if loss is not None else None
+        if value is not None and not bool(torch.isfinite(value).all()):
+            epoch = len(net.history)
+            raise FloatingPointError(
+                f"{self.estimator}: the training loss became {float(value.max())!r} in epoch "
+                f"{epoch}. "
+                "The inputs may be too large or badly scaled (standardise X), or the "
+                "learning rate too high (lower lr).")
+
+
 class NoisyInputClassifier(nn.Module):
     """Base classifier trained under Gaussian noise (Cohen et al. 2019, Sec. 3.2).
 
@@ -605,11 +776,11 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self):
-        check_positive(self.sigma, "sigma")
+        check_finite_positive(self.sigma, "sigma")
         _check_alpha(self.alpha)
         for name in ("max_epochs", "batch_size", "n_samples", "n0", "n_certify"):
             _check_count(getattr(self, name), name)
-        check_positive(self.lr, "lr")
+        check_finite_positive(self.lr, "lr")
 
     def fit(self, X, y, *, sensitive_features=None):
         """Train the base classifier under Gaussian noise.
@@ -629,7 +800,10 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            For ``sigma <= 0``, ``alpha`` outside (0, 1) or non-positive counts.
+            For ``sigma`` or ``lr`` not finite and positive, ``alpha`` outside
+            (0, 1) or non-positive counts.
+        FloatingPointError
+            If a training loss becomes NaN or inf (e.g. inputs of magnitude 1e30).
         """
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float32)
@@ -645,6 +819,7 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
             module__n_classes=len(self.classes_),
             module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
             module__sigma=float(self.sigma),
+            callbacks=[("finite_loss", NonFiniteLossCheck(type(self).__name__))],
         )
         with torch_seeded(seed, self.device_):
             self.net_.fit(X, y_enc)
@@ -732,20 +907,51 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
         result["prediction"] = self.classes_[result["prediction"]]
         return pd.DataFrame(result)
 
-    def _certify_points(self, R, *, n0=None, n=None, alpha=None, random_state=None):
+    def _certify_points(self, R, *, n0=None, n=None, alpha=None, random_state=None,
+                        batch_size=None, seeds=None):
         return smooth_certify(
             self._base_labels, R, sigma=float(self.sigma), n0=n0 or self.n0,
             n=n or self.n_certify, alpha=self.alpha if alpha is None else alpha,
             n_classes=len(self.classes_), random_state=random_state,
-            batch_size=self.noise_batch_size, device=self.device_)
+            batch_size=batch_size or self.noise_batch_size, device=self.device_, seeds=seeds)
 
 
 # =========================================================================== #
 # LASSI Algorithm 1
 # =========================================================================== #
+def _check_certification_inputs(representation, classifier):
+    """Type, fitted state and widths of Alg. 1's two models, checked before any sampling."""
+    needed = ("encode_latent", "_smoothing_function", "n_components")
+    if not all(hasattr(representation, name) for name in needed):
+        raise TypeError(
+            "representation must be a fitted LASSIRepresentation (it provides the flow "
+            f"encoder, R and the attribute vectors); got {type(representation).__name__}.")
+    check_is_fitted(representation)
+    if not isinstance(classifier, CertifiedSmoothClassifier):
+        raise TypeError(
+            "classifier must be a fitted CertifiedSmoothClassifier trained on "
+            "representation.transform(X) (Alg. 1 certifies its Gaussian-smoothed base "
+            f"network); got {type(classifier).__name__}.")
+    check_is_fitted(classifier)
+    width = int(representation.n_components)
+    if classifier.n_features_in_ != width:
+        raise ValueError(
+            f"classifier expects {classifier.n_features_in_} input features but the "
+            f"representation outputs {width} (n_components); fit the classifier on "
+            "representation.transform(X).")
+    attribute_vectors = getattr(representation, "attribute_vectors_", None)
+    if attribute_vectors is None or len(attribute_vectors) == 0:
+        raise ValueError(
+            "The representation has no attribute vector: fit it with "
+            "sensitive_features (or pass attribute_vector as an array) before certifying."
+        )
+    return attribute_vectors
+
+
 def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
                                 alpha_cs=0.01, n0_cs=10_000, n_cs=10_000, delta=0.05,
-                                beta=2.0, n0_rs=2_000, n_rs=100_000, alpha_rs=0.001,
+                                beta=2.0, center="candidates", n_candidates=64,
+                                n0_rs=2_000, n_rs=100_000, alpha_rs=0.001,
                                 abstain_label=None, random_state=None, batch_size=None):
     """Certify individual fairness of ``C_hat o R_hat o E`` row by row (LASSI, Alg. 1).
 
@@ -761,19 +967,23 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
     3. the row is certified iff ``d_cs < d_rs``.
 
     If a row is certified, then with probability at least
-    ``1 - alpha_cs - alpha_rs`` (union bound; Peychev et al. 2022, Thm. 1)
-    every individual of its similarity set
+    ``1 - alpha_cs - alpha_rs`` (union bound; Peychev et al. 2022, Thm. 1;
+    minus ``(1/2 - delta) ** n_candidates`` for the candidate-set center, see
+    :func:`center_smooth`) every individual of its similarity set
     ``S(x) = {E(x) + t A : ||t||_2 <= epsilon}`` receives the same prediction
-    from the smoothed end-to-end model.
+    from the smoothed end-to-end model. Each row's noise is seeded from its
+    own values (:func:`row_seeds`): its result does not depend on the other
+    rows of ``X`` nor on ``batch_size``.
 
     Parameters
     ----------
     representation : fitted LASSIRepresentation
-        Provides ``encode_latent`` (E), ``represent_latent_torch`` (R),
+        Provides ``encode_latent`` (E), ``_smoothing_function`` (R),
         ``attribute_vectors_`` (A, shape (n_attributes, n_latent)) and
         ``epsilon``.
     classifier : fitted CertifiedSmoothClassifier
-        Trained on ``representation.transform(X)``.
+        Trained on ``representation.transform(X)`` (``n_features_in_`` equal
+        to the representation's ``n_components``).
     X : array-like of shape (n_samples, n_features)
         Rows in the representation's input space.
     sigma_cs : float > 0, default=0.5
@@ -783,7 +993,13 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
     n0_cs, n_cs : int, default=10000, 10000
         Center smoothing sample sizes (paper).
     delta : float in (0, 1/2), default=0.05
-    beta : float >= 1, default=2.0
+    beta : float >= 2, default=2.0
+        Approximation factor of the center (``d_cs = (1 + beta) R_hat``).
+    center : {"candidates", "exact"}, default="candidates"
+        Center rule of :func:`center_smooth`: ``"exact"`` is LASSI's
+        (all ``n0_cs`` samples are candidates, O(n0_cs^2)), ``"candidates"``
+        Kumar & Goldstein's candidate set (O(n_candidates n0_cs)).
+    n_candidates : int >= 32, default=64
     n0_rs, n_rs : int, default=2000, 100000
         Randomized smoothing sample sizes (paper).
     alpha_rs : float in (0, 1), default=0.001
@@ -792,7 +1008,7 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
     random_state : None, int or RandomState
         Seeds both samplers.
     batch_size : int or None
-        Noise draws per chunk.
+        Most noise draws per forward pass (memory).
 
     Returns
     -------
@@ -801,32 +1017,35 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
         ``abstain`` (bool), ``certified`` (bool, ``d_cs < d_rs``), ``d_cs``
         and ``d_rs`` (float64, NaN where the step abstained, representation
         units). ``df.attrs`` holds ``certified_fraction``, ``abstain_rate``
-        and the guarantee's level ``1 - alpha_cs - alpha_rs``.
+        and the guarantee's level ``confidence``.
 
     Raises
     ------
+    TypeError
+        If ``representation`` is not a LASSIRepresentation or ``classifier``
+        not a CertifiedSmoothClassifier.
     ValueError
-        For invalid smoothing parameters, or a representation fitted without
-        sensitive features (no attribute vector, no similarity set).
+        For invalid smoothing parameters, a classifier whose input width
+        differs from the representation's output width, or a representation
+        fitted without sensitive features (no attribute vector, no similarity set).
+    sklearn.exceptions.NotFittedError
+        If either model is not fitted.
     """
-    check_is_fitted(representation)
-    check_is_fitted(classifier)
-    attribute_vectors = getattr(representation, "attribute_vectors_", None)
-    if attribute_vectors is None or len(attribute_vectors) == 0:
-        raise ValueError(
-            "The representation has no attribute vector: fit it with "
-            "sensitive_features (or pass attribute_vector as an array) before certifying."
-        )
-    check_positive(sigma_cs, "sigma_cs")
+    attribute_vectors = _check_certification_inputs(representation, classifier)
+    check_finite_positive(sigma_cs, "sigma_cs")
     _check_alpha(alpha_cs, "alpha_cs")
     _check_alpha(alpha_rs, "alpha_rs")
-    seeds = np.random.RandomState(derive_seed(random_state)).randint(2**31 - 1, size=2)
+    for name, value in (("n0_rs", n0_rs), ("n_rs", n_rs)):
+        _check_count(value, name)
+    # seeds from the input rows themselves: a row's noise is independent of the batch
+    base_seeds = row_seeds(check_array(X, dtype=np.float32), random_state)
     Z = representation.encode_latent(X)
     func = representation._smoothing_function()
     cs = center_smooth(func, Z, noise_dim=len(attribute_vectors), sigma=sigma_cs,
                        epsilon=float(representation.epsilon), n0=n0_cs, n=n_cs,
-                       alpha=alpha_cs, delta=delta, beta=beta,
-                       random_state=int(seeds[0]), batch_size=batch_size)
+                       alpha=alpha_cs, delta=delta, beta=beta, center=center,
+                       n_candidates=n_candidates, batch_size=batch_size,
+                       seeds=[_mix(seed, 1) for seed in base_seeds])
     n_rows = len(Z)
     prediction = np.full(n_rows, abstain_label, dtype=object)
     d_rs = np.full(n_rows, np.nan)
@@ -834,7 +1053,9 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
     keep = ~cs.abstain
     if keep.any():
         rs = classifier._certify_points(cs.center[keep], n0=n0_rs, n=n_rs, alpha=alpha_rs,
-                                        random_state=int(seeds[1]))
+                                        batch_size=batch_size,
+                                        seeds=[_mix(base_seeds[i], 2)
+                                               for i in np.flatnonzero(keep)])
         labels = classifier.classes_[rs["prediction"]].astype(object)
         labels[rs["abstain"]] = abstain_label
         prediction[keep] = labels
@@ -846,5 +1067,5 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
                           "certified": certified, "d_cs": cs.radius, "d_rs": d_rs})
     frame.attrs.update(certified_fraction=float(certified.mean()) if n_rows else float("nan"),
                        abstain_rate=float(abstain.mean()) if n_rows else float("nan"),
-                       confidence=1.0 - alpha_cs - alpha_rs)
+                       confidence=1.0 - cs.failure_probability - alpha_rs)
     return frame

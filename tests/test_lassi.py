@@ -1,6 +1,7 @@
 """Tests of skfairlatent.lassi (FlowTransformer, LASSIRepresentation), the image
 Glow of skfairlatent.nn.glow and LASSI's end-to-end certification."""
 
+import math
 import pickle
 import warnings
 
@@ -9,12 +10,21 @@ import pandas as pd
 import pytest
 import sklearn
 import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent.datasets import load_compas, make_preprocessor
-from skfairlatent.lassi import FlowTransformer, LASSIRepresentation, sample_similarity_set
+from skfairlatent import lassi as lassi_module
+from skfairlatent.lassi import (
+    FlowTransformer,
+    LASSILoss,
+    LASSIModule,
+    LASSIRepresentation,
+    sample_similarity_set,
+)
 from skfairlatent.nn.glow import ImageGlow, squeeze, unsqueeze
 from skfairlatent.smoothing import CertifiedSmoothClassifier, certify_individual_fairness
 
@@ -271,3 +281,152 @@ def test_lassi_certifies_far_more_than_naive_at_small_accuracy_cost(compas_certi
     # certified rows are exactly those with d_cs < d_rs
     ok = ~lassi["abstain"]
     np.testing.assert_array_equal(lassi["certified"][ok], (lassi["d_cs"] < lassi["d_rs"])[ok])
+
+
+# --------------------------------------------------------------------------- #
+# Training step: random attack in eval mode, batch norm from clean points, Eq. (5)
+# --------------------------------------------------------------------------- #
+def _module(reconstruction=False, augment=False, n_adv_samples=3):
+    torch.manual_seed(0)
+    module = LASSIModule(4, 2, np.array([[1.0, -0.5, 0.0, 2.0]], np.float32),
+                         hidden_layer_sizes=(8,), n_components=3, epsilon=1.0,
+                         n_adv_samples=n_adv_samples, augment=augment,
+                         reconstruction=reconstruction)
+    module.train()
+    module(torch.randn(64, 4))  # move the running statistics away from (0, 1)
+    return module
+
+
+def test_adversarial_point_is_chosen_in_eval_mode_and_normalised_with_clean_statistics(
+        monkeypatch):
+    module = _module()
+    z = torch.randn(16, 4)
+    t = torch.linspace(-1, 1, 16 * 3).reshape(16, 3, 1)
+    monkeypatch.setattr(lassi_module, "sample_similarity_set", lambda *args, **kwargs: t)
+    mlp, norm = module.encoder
+    with torch.no_grad():  # expected values, by hand
+        module.encoder.eval()
+        similar = z[:, None, :] + t @ module.attribute_vectors
+        gap = (module.encoder(similar.reshape(48, 4)).reshape(16, 3, -1)
+               - module.encoder(z)[:, None]).norm(dim=-1)
+        z_adv = similar[torch.arange(16), gap.argmax(dim=1)]
+        h, h_adv = mlp(z), mlp(z_adv)
+        mean, var = h.mean(dim=0), h.var(dim=0, unbiased=False)
+        r = (h - mean) / torch.sqrt(var + norm.eps)
+        r_adv = (h_adv - mean) / torch.sqrt(var + norm.eps)
+        expected_mean = 0.9 * norm.running_mean + 0.1 * mean   # momentum 0.1, clean points
+    module.train()
+    logits, _, adv, _ = module(z)
+    torch.testing.assert_close(adv, (r_adv - r).norm(dim=-1))
+    torch.testing.assert_close(logits, module.classifier(r))
+    torch.testing.assert_close(norm.running_mean, expected_mean)
+    # control: statistics of the clean + perturbed mixture would differ
+    mixed = torch.cat([h, mlp(similar.reshape(48, 4))]).mean(dim=0)
+    assert not torch.allclose(mixed, mean, atol=1e-3)
+
+
+def test_lassi_loss_hand_value():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    y = torch.tensor([0, 0])
+    adv, recon = torch.tensor([0.5, 0.1]), torch.tensor([1.0, 3.0])
+    empty = torch.zeros(2, 0, 2)
+    loss = LASSILoss(lambda_cls=1.0, lambda_adv=2.0, lambda_rec=0.5, adv_margin=0.2)
+    ce = (-math.log(math.exp(2) / (math.exp(2) + 1)) - math.log(1 / (1 + math.e))) / 2
+    expected = ce + 2.0 * (0.3 + 0.0) / 2 + 0.5 * 2.0  # hinge: max(0, 0.5 - 0.2), max(0, 0.1 - 0.2)
+    assert loss((logits, empty, adv, recon), y).item() == pytest.approx(expected, rel=1e-6)
+    # data augmentation: the cross-entropy averages the row and its s similar points
+    similar = torch.tensor([[[0.0, 0.0]], [[1.0, 0.0]]])
+    ce_aug = (2 * ce + math.log(2) - math.log(math.e / (math.e + 1))) / 4
+    plain = LASSILoss(lambda_cls=1.0, lambda_adv=0.0)
+    assert plain((logits, similar, adv, recon), y).item() == pytest.approx(ce_aug, rel=1e-6)
+
+
+def test_reconstruction_term_is_the_l2_error_of_the_decoder():
+    module = _module(reconstruction=True).eval()
+    z = torch.randn(5, 4)
+    _, _, adv, recon = module(z)
+    with torch.no_grad():
+        expected = (z - module.decoder(module.encoder(z))).norm(dim=1)
+    torch.testing.assert_close(recon, expected)
+    assert torch.all(adv == 0)  # no attack outside training
+
+
+def test_augmented_points_use_the_clean_statistics(monkeypatch):
+    module = _module(augment=True)
+    module.adversarial = False
+    z = torch.randn(16, 4)
+    t = torch.linspace(-1, 1, 48).reshape(16, 3, 1)
+    monkeypatch.setattr(lassi_module, "sample_similarity_set", lambda *args, **kwargs: t)
+    mlp, norm = module.encoder
+    with torch.no_grad():
+        similar = z[:, None, :] + t @ module.attribute_vectors
+        h = mlp(z)
+        mean, var = h.mean(dim=0), h.var(dim=0, unbiased=False)
+        expected = module.classifier((mlp(similar) - mean) / torch.sqrt(var + norm.eps))
+    _, logits_similar, adv, _ = module(z)
+    torch.testing.assert_close(logits_similar, expected)
+    assert torch.all(adv == 0)
+
+
+# --------------------------------------------------------------------------- #
+# Conventions and bad input (issue 13)
+# --------------------------------------------------------------------------- #
+def test_feature_names_and_pandas_output(toy):
+    X, y, A, flow = toy
+    rep = LASSIRepresentation(flow=flow, max_epochs=1, n_components=3, random_state=0).fit(
+        X, y, sensitive_features=A)
+    assert list(rep.get_feature_names_out()) == [f"lassirepresentation{i}" for i in range(3)]
+    frame = rep.set_output(transform="pandas").transform(X[:4])
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(
+        rep.get_feature_names_out())
+    flow_frame = clone(flow).set_output(transform="pandas").fit(X).transform(X[:4])
+    assert list(flow_frame.columns) == [f"flowtransformer{i}" for i in range(4)]
+
+
+def test_certify_checks_the_classifier_up_front(toy):
+    X, y, A, flow = toy
+    rep = LASSIRepresentation(flow=flow, max_epochs=1, random_state=0).fit(
+        X, y, sensitive_features=A)
+    wrong_width = CertifiedSmoothClassifier(max_epochs=1).fit(X, y)  # 4 features, not 32
+    with pytest.raises(ValueError, match="expects 4 input features.*outputs 32"):
+        certify_individual_fairness(rep, wrong_width, X[:2])
+    with pytest.raises(TypeError, match="CertifiedSmoothClassifier.*LogisticRegression"):
+        certify_individual_fairness(rep, LogisticRegression().fit(rep.transform(X), y), X[:2])
+    with pytest.raises(TypeError, match="LASSIRepresentation"):
+        certify_individual_fairness(flow, wrong_width, X[:2])
+
+
+@pytest.mark.parametrize("name", ["epsilon", "lr", "lambda_adv", "adv_margin"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_non_finite_hyperparameters_are_rejected(toy, name, value):
+    X, y, A, flow = toy
+    with pytest.raises(ValueError, match=name):
+        LASSIRepresentation(flow=flow, **{name: value}).fit(X, y, sensitive_features=A)
+    if name == "lr":
+        with pytest.raises(ValueError, match="lr"):
+            FlowTransformer(lr=value).fit(X)
+
+
+def test_extreme_input_scale_is_not_silently_collapsed(toy):
+    X, y, A, _ = toy
+    rep = LASSIRepresentation(flow=FlowTransformer(random_state=0, **_TINY_FLOW), max_epochs=1,
+                              random_state=0).fit(X * 1e30, y, sensitive_features=A)
+    R = rep.transform(X * 1e30)
+    assert np.isfinite(R).all() and R.std(axis=0).min() > 0.1  # rows differ
+    with pytest.raises(FloatingPointError, match="LASSIRepresentation.*loss became"):
+        LASSIRepresentation(flow=rep.flow_, lr=1e30, max_epochs=2, random_state=0).fit(
+            X, y, sensitive_features=A)
+
+
+def test_certificates_do_not_depend_on_the_batch(toy):
+    X, y, A, flow = toy
+    rep = LASSIRepresentation(flow=flow, max_epochs=2, random_state=0).fit(
+        X, y, sensitive_features=A)
+    clf = CertifiedSmoothClassifier(max_epochs=2, random_state=0).fit(rep.transform(X), y)
+    kwargs = dict(sigma_cs=1.0, n0_cs=1000, n_cs=1000, delta=0.1, n0_rs=50, n_rs=5000,
+                  random_state=0)
+    together = certify_individual_fairness(rep, clf, X[:4], **kwargs)
+    alone = certify_individual_fairness(rep, clf, X[2:3], batch_size=333, **kwargs)
+    # the same noise; only float rounding of the flow's batched products may differ
+    pd.testing.assert_frame_equal(alone.reset_index(drop=True),
+                                  together.iloc[2:3].reset_index(drop=True), rtol=1e-4)

@@ -12,14 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.optimize import brentq
 from scipy.stats import binom, binomtest, norm
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skfairlatent import smoothing
 from skfairlatent.smoothing import (
     CertifiedSmoothClassifier,
     _conservative_quantile,
     center_smooth,
+    center_smoothing_abstains,
     center_smoothing_quantile_level,
     certified_radius,
     clopper_pearson_lower,
@@ -159,7 +162,7 @@ def test_smooth_certify_abstains_at_the_boundary():
 # --------------------------------------------------------------------------- #
 def _lipschitz_curve(x, eta, lipschitz=2.0):
     """f(x + eta) = L (u, sin(u)) / sqrt(2)... with u = x + eta; Lipschitz constant <= L."""
-    u = x[:, None, 0:1] + eta[None, :, :]                         # (b, m, 1)
+    u = x[:, None, 0:1] + eta                                     # (b, m, 1)
     return lipschitz * torch.cat([u, torch.sin(u)], dim=-1) / math.sqrt(2.0)
 
 
@@ -194,36 +197,141 @@ def test_center_smoothing_certificates_are_sound():
     assert 0 < np.median(ratios) < 20
 
 
-def test_center_smoothing_radius_quantile_is_sound_exactly():
-    """The un-inflated radius R_hat = d_cs / (1 + beta) covers the exact quantile.
+def _radius_violation_rate(trials=200, beta=2.0, center="candidates"):
+    """Fraction of trials where ``d_cs < (1 + beta_theorem) R_p(c)``, exactly.
 
     For f(x + eta) = L (x + eta) in one dimension the mass of the ball
-    B(c, r) is Phi((c + r)/(L sigma)) - Phi((c - r)/(L sigma)) at x = 0. The
-    theorem needs that mass at R_hat to be >= the level
-    p = Phi(Phi^-1(1/2 + delta) + epsilon / sigma); the DKW margin makes this
-    fail with probability <= alpha / 2 (the half of alpha it gets).
+    B(c, r) at x = 0 is Phi((c + r)/s) - Phi((c - r)/s), s = L sigma, so the
+    radius ``R_p(c)`` holding the theorem's level
+    p = Phi(Phi^-1(1/2 + delta) + epsilon / sigma) is found by root finding.
+    Theorem 1 needs ``R_hat >= R_p(c)`` (failure probability alpha_2 =
+    alpha / 2, the DKW margin) and multiplies by 1 + beta = 3 (beta = 2, what
+    the median center achieves); a sound ``d_cs`` is therefore
+    ``>= 3 R_p(c)`` except with probability alpha / 2. The check compares
+    with the theorem's factor 3 whatever ``beta`` is passed.
     """
-    lipschitz, sigma, eps, alpha, delta, beta = 3.0, 1.0, 0.5, 0.2, 0.2, 2.0
+    lipschitz, sigma, eps, alpha, delta = 3.0, 1.0, 0.5, 0.2, 0.2
     p = norm.cdf(norm.ppf(0.5 + delta) + eps / sigma)
+    s = lipschitz * sigma
 
     def linear(x, eta):
-        return lipschitz * (x[:, None, :] + eta[None, :, :])
+        return lipschitz * (x[:, None, :] + eta)
 
-    failures, trials = 0, 300
+    failures, checked = 0, 0
     for trial in range(trials):
-        out = center_smooth(linear, [[0.0]], noise_dim=1, sigma=sigma, epsilon=eps, n0=100,
-                            n=200, alpha=alpha, delta=delta, beta=beta, random_state=trial)
+        out = center_smooth(linear, [[0.0]], noise_dim=1, sigma=sigma, epsilon=eps, n0=400,
+                            n=200, alpha=alpha, delta=delta, beta=beta, center=center,
+                            random_state=trial)
         if out.abstain[0]:
             continue
-        c, r = float(out.center[0, 0]), out.radius[0] / (1 + beta)
-        s = lipschitz * sigma
-        mass = norm.cdf((c + r) / s) - norm.cdf((c - r) / s)
-        failures += mass < p
-    assert failures / trials <= alpha / 2 + 3 * math.sqrt(alpha / 2 * (1 - alpha / 2) / trials)
+        checked += 1
+        c = float(out.center[0, 0])
+        r_p = brentq(lambda r: norm.cdf((c + r) / s) - norm.cdf((c - r) / s) - p, 0.0, 20 * s)
+        failures += out.radius[0] < 3.0 * r_p
+    assert checked >= 0.8 * trials
+    return failures / checked, alpha / 2
+
+
+@pytest.mark.parametrize("center", ["candidates", "exact"])
+def test_center_smoothing_radius_is_sound_exactly(center):
+    rate, alpha_2 = _radius_violation_rate(center=center)
+    assert rate <= alpha_2 + 3 * math.sqrt(alpha_2 * (1 - alpha_2) / 200)
+
+
+def test_soundness_check_detects_a_weakened_quantile_level(monkeypatch):
+    """Control: forcing the quantile level to 1/2 removes the statistics; the check must see it."""
+    monkeypatch.setattr(smoothing, "center_smoothing_quantile_level", lambda *args: 0.5)
+    rate, _ = _radius_violation_rate(trials=60)
+    assert rate > 0.9
+
+
+def test_soundness_check_detects_a_weakened_radius_factor(monkeypatch):
+    """Control: allowing beta = 1 (radius factor 2 instead of 3) must be caught."""
+    monkeypatch.setattr(smoothing, "_CENTER_BETA", 1.0)
+    rate, _ = _radius_violation_rate(trials=60, beta=1.0)
+    assert rate > 0.9
+
+
+@pytest.mark.parametrize("beta", [1.0, 1.99, float("inf"), float("nan"), "2"])
+def test_beta_below_what_the_center_achieves_is_rejected(beta):
+    with pytest.raises(ValueError, match="beta"):
+        center_smooth(_lipschitz_curve, [[0.0]], noise_dim=1, sigma=1.0, epsilon=0.5,
+                      n0=100, n=100, alpha=0.1, delta=0.2, beta=beta)
+
+
+def test_larger_beta_only_scales_the_radius():
+    kwargs = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=200, n=200, alpha=0.1, delta=0.2,
+                  random_state=0)
+    two = center_smooth(_lipschitz_curve, [[0.3]], beta=2.0, **kwargs)
+    three = center_smooth(_lipschitz_curve, [[0.3]], beta=3.0, **kwargs)
+    assert three.radius[0] == pytest.approx(two.radius[0] * 4.0 / 3.0, rel=1e-12)
+
+
+def test_delta_check_hand_values():
+    # Delta_1 = sqrt(ln(2 / 0.005) / 20000) = 0.0173082; with delta = 0.05 the
+    # check passes iff p_hat >= 1/2 + Delta_1 - delta = 0.4673082.
+    delta_1 = math.sqrt(math.log(400.0) / 20_000)
+    assert delta_1 == pytest.approx(0.0173082, rel=1e-5)
+    assert not center_smoothing_abstains(0.4674, 10_000, 0.005, 0.05)
+    assert center_smoothing_abstains(0.4672, 10_000, 0.005, 0.05)
+    np.testing.assert_array_equal(
+        center_smoothing_abstains([0.3, 0.5, 1.0], 10_000, 0.005, 0.05), [True, False, False])
+    # Delta_1 = sqrt(ln(400) / 200) = 0.173 > delta: abstain whatever p_hat
+    assert center_smoothing_abstains(1.0, 100, 0.005, 0.05)
+
+
+def test_center_smoothing_abstains_when_the_ball_misses_the_mass(monkeypatch):
+    """A center whose ball holds no fresh sample must make the row abstain (Delta_2 check)."""
+    kwargs = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=2000, n=2000, alpha=0.01, delta=0.1,
+                  random_state=0)
+    good = center_smooth(_lipschitz_curve, [[0.0]], **kwargs)
+    assert not good.abstain[0] and 0.45 < good.p_hat[0] < 0.55
+    monkeypatch.setattr(smoothing, "_median_center",
+                        lambda samples, n_candidates=None: (samples[0] + 100.0, 1.0))
+    bad = center_smooth(_lipschitz_curve, [[0.0]], **kwargs)
+    assert bad.p_hat[0] == 0.0 and bad.abstain[0] and np.isnan(bad.radius[0])
+
+
+def test_candidate_center_is_close_to_the_exact_center():
+    kwargs = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=3000, n=3000, alpha=0.01, delta=0.1,
+                  random_state=0)
+    X = [[0.0], [0.7], [-1.3]]
+    exact = center_smooth(_lipschitz_curve, X, center="exact", **kwargs)
+    fast = center_smooth(_lipschitz_curve, X, center="candidates", **kwargs)
+    # same noise: the candidates are a subset, so their median radius can only be larger
+    assert np.all(fast.median_radius >= exact.median_radius - 1e-12)
+    assert np.all(fast.median_radius <= 1.1 * exact.median_radius)
+    np.testing.assert_allclose(fast.radius, exact.radius, rtol=0.1)
+    assert fast.failure_probability == pytest.approx(0.01 + 0.4 ** 64)
+    assert exact.failure_probability == 0.01
+    with pytest.raises(ValueError, match="n_candidates"):
+        center_smooth(_lipschitz_curve, X, center="candidates", n_candidates=8, **kwargs)
+    with pytest.raises(ValueError, match="center"):
+        center_smooth(_lipschitz_curve, X, center="mean", **kwargs)
+
+
+def test_row_results_do_not_depend_on_the_batch(monkeypatch):
+    """Each row's noise comes from its own seed: re-chunking and re-ordering change nothing."""
+    X = np.array([[0.1, 0.0], [-0.3, 1.0], [2.0, 2.0], [0.5, -1.0]], dtype=np.float32)
+    certify = dict(sigma=1.0, n0=50, n=9000, alpha=0.01, n_classes=2, random_state=3)
+    full = smooth_certify(_halfplane, X, **certify)
+    monkeypatch.setattr(smoothing, "_CHUNK_BUDGET", 2**13)  # other chunks and row blocks
+    parts = [smooth_certify(_halfplane, X[i:i + 1], batch_size=1000, **certify)
+             for i in (2, 0, 3, 1)]
+    for key in full:
+        np.testing.assert_array_equal(np.concatenate([parts[k][key] for k in (1, 3, 0, 2)]),
+                                      full[key])
+    kwargs = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=500, n=500, alpha=0.1, delta=0.2,
+                  random_state=1)
+    Xc = [[0.0], [0.4], [1.0]]
+    together = center_smooth(_lipschitz_curve, Xc, **kwargs)
+    alone = center_smooth(_lipschitz_curve, Xc[1:2], batch_size=7, **kwargs)
+    assert alone.radius[0] == together.radius[1]
+    np.testing.assert_array_equal(alone.center[0], together.center[1])
 
 
 def test_center_smoothing_constant_function_has_zero_radius():
-    out = center_smooth(lambda x, eta: torch.ones(x.shape[0], eta.shape[0], 3), [[0.0], [1.0]],
+    out = center_smooth(lambda x, eta: torch.ones(x.shape[0], eta.shape[1], 3), [[0.0], [1.0]],
                         noise_dim=1, sigma=1.0, epsilon=1.0, n0=500, n=500, alpha=0.01,
                         delta=0.1, random_state=0)
     np.testing.assert_array_equal(out.abstain, [False, False])
@@ -328,8 +436,15 @@ def test_reproducible_and_picklable(blobs, fitted):
 @pytest.mark.parametrize("params, match", [
     ({"sigma": 0.0}, "sigma"), ({"sigma": -1.0}, "sigma"),
     ({"alpha": 0.0}, "alpha"), ({"alpha": 1.0}, "alpha"), ({"n0": 0}, "n0"),
+    ({"sigma": float("inf")}, "sigma"), ({"lr": float("inf")}, "lr"), ({"lr": float("nan")}, "lr"),
 ])
 def test_bad_parameters(blobs, params, match):
     X, y = blobs
     with pytest.raises(ValueError, match=match):
         CertifiedSmoothClassifier(**params).fit(X, y)
+
+
+def test_diverging_training_raises_a_clear_error(blobs):
+    X, y = blobs
+    with pytest.raises(FloatingPointError, match="CertifiedSmoothClassifier.*loss became"):
+        CertifiedSmoothClassifier(sigma=0.5, lr=1e20, random_state=0, **_FAST).fit(X * 1e30, y)
