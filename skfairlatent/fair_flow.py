@@ -42,11 +42,12 @@ without matched samples) the choices are stated in the docstrings of
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 import torch
-from skorch.callbacks import GradientNormClipping
+from skorch.callbacks import Callback, GradientNormClipping
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
@@ -64,6 +65,7 @@ from skfairlatent.base import (
 )
 from skfairlatent.nn.flows import VectorFlow, standard_normal_nll
 from skfairlatent.nn.losses import (
+    _PAIRINGS,
     decorrelation_loss,
     group_pair_distance_loss,
     variance_equality_loss,
@@ -181,6 +183,19 @@ class FairFlowLoss(nn.Module):
         return loss
 
 
+class _FiniteLoss(Callback):
+    """Stop training with a clear error as soon as a batch loss is not finite."""
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        loss = net.history[-1, "batches", -1].get("train_loss" if training else "valid_loss")
+        if loss is not None and not math.isfinite(loss):
+            raise FloatingPointError(
+                f"FairLatentFlow: the training loss became {loss} in epoch {len(net.history)}. "
+                "Check X for extreme values (standardise the latent space) or lower lr "
+                "and the loss weights."
+            )
+
+
 # --------------------------------------------------------------------------- #
 # The estimator
 # --------------------------------------------------------------------------- #
@@ -213,24 +228,31 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
         Weight of L_dg, the squared off-diagonal covariance of ``Z``.
     lambda_eq : float, default=1.0
         Weight of L_eq, the spread of the variances of ``Z``.
-    lambda_di : float, default=1.0
-        Weight of L_di on ``Z_Y``: the squared L2 distance between rows of
-        opposite sensitive groups with the same label, plus a hinge keeping
-        different labels ``di_margin`` apart. The fairness term proper.
+    lambda_di : float, default=2.0
+        Weight of L_di on ``Z_Y``: the squared L2 distance between paired rows
+        of opposite sensitive groups with the same label, plus a hinge keeping
+        different labels ``di_margin`` apart. The fairness term proper; with
+        ``lambda_di=0`` and ``lambda_sensitive=0`` nothing removes the
+        sensitive attribute from ``Z_Y`` (the control of
+        ``tests/test_fair_flow.py``).
     lambda_g : float, default=0.1
         Weight of L_g, the standard-normal negative log-likelihood of the
         flow in nats per dimension.
     di_margin : float, default=4.0
         Margin of L_di's hinge, in squared distance per dimension.
-    di_pairing : {"quantile", "all", "nearest"}, default="quantile"
-        How L_di pairs rows of opposite groups with the same label (the paper
-        pairs ``x^y_s0,i`` with ``x^y_s1,i``; tabular data has no matched
-        pairs). ``"quantile"``: rank-matched pairs on the axes of ``Z_Y`` and
-        8 random directions (a sliced 2-Wasserstein distance); ``"all"``:
-        every cross-group pair (on COMPAS this shrinks the minority group's
-        cells and makes the downstream classifier less fair); ``"nearest"``:
-        each row with its nearest counterpart. See
-        :func:`skfairlatent.nn.losses.group_pair_distance_loss`.
+    di_pairing : {"quantile", "matched", "random", "nearest", "all"}, default="quantile"
+        Which rows of opposite groups with the same label L_di pairs within a
+        batch (the paper pairs ``x^y_s0,i`` with ``x^y_s1,i``; neither its
+        images nor tabular rows come with given pairs). ``"quantile"``:
+        rank-matched pairs on the axes of ``Z_Y`` and 8 random directions (a
+        sliced 2-Wasserstein distance); ``"matched"``: one-to-one matched
+        pairs of least total squared distance (Hungarian algorithm per batch
+        and label); ``"random"``: one-to-one random pairs; ``"nearest"``: each
+        row with its nearest counterpart; ``"all"``: every cross-group pair
+        (on COMPAS this shrinks the minority group's cells and makes the
+        downstream classifier less fair). See
+        :func:`skfairlatent.nn.losses.group_pair_distance_loss` and
+        ``doc/fair_flow.md`` for the measured differences.
     covariance_on : {"all", "parts"}, default="all"
         L_dg and L_eq on the covariance of all of ``Z`` or, as the paper's
         ``C_{Z_Y}`` (section 3.1), on ``Z_Y`` and ``Z_S`` separately.
@@ -245,7 +267,9 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
         The covariance and pair losses are computed per batch, so batches
         should be large enough to hold every (label, group) cell.
     lr : float, default=1e-3
-        Adam learning rate; gradients are clipped to norm 10.
+        Adam learning rate; gradients are clipped to norm 10. A training loss
+        that becomes NaN or infinite stops ``fit`` with a ``FloatingPointError``
+        naming the epoch.
     device : {"auto", "cpu", "cuda"} or str, default="auto"
         ``"auto"`` uses CUDA when available.
     random_state : None, int or RandomState, default=None
@@ -336,9 +360,12 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
                      "di_margin", "noise_std"):
             check_positive(getattr(self, name), name, allow_zero=True)
         check_positive(self.lr, "lr")
-        if self.di_pairing not in ("quantile", "all", "nearest"):
-            raise ValueError("di_pairing must be 'quantile', 'all' or 'nearest'; got "
-                             f"{self.di_pairing!r}.")
+        for name in ("lambda_sensitive", "lambda_dg", "lambda_eq", "lambda_di", "lambda_g",
+                     "di_margin", "noise_std", "lr"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be a finite number; got {getattr(self, name)!r}.")
+        if self.di_pairing not in _PAIRINGS:
+            raise ValueError(f"di_pairing must be one of {_PAIRINGS}; got {self.di_pairing!r}.")
         if self.covariance_on not in ("all", "parts"):
             raise ValueError(f"covariance_on must be 'all' or 'parts'; got {self.covariance_on!r}.")
         if self.output not in _OUTPUTS:
@@ -373,9 +400,12 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            For invalid hyperparameters, too few features for
-            ``n_label_dims + n_sensitive_dims``, fewer than two classes, or
-            invalid sensitive features.
+            For invalid (negative, non-finite, unknown) hyperparameters, too
+            few features for ``n_label_dims + n_sensitive_dims``, fewer than
+            two classes, or invalid sensitive features.
+        FloatingPointError
+            If the training loss becomes NaN or infinite (e.g. inputs of
+            extreme magnitude, or too large a learning rate).
         """
         X, y = validate_data(self, X, y, dtype=np.float32)
         self._check_params(X.shape[1])
@@ -421,7 +451,8 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
                 batch_size=self.batch_size,
                 lr=self.lr,
                 verbose=self.verbose,
-                callbacks=[("clip", GradientNormClipping(gradient_clip_value=10.0))],
+                callbacks=[("clip", GradientNormClipping(gradient_clip_value=10.0)),
+                           ("finite_loss", _FiniteLoss())],
             )
             self.net_.fit(X_fit, y_enc)
 

@@ -386,33 +386,119 @@ def _sliced_quantile_pairs(z, y, s, n_projections=8, n_quantiles=16):
     return torch.stack(terms).mean()
 
 
-def group_pair_distance_loss(z, y, s, margin=4.0, pairing="all"):
+def _matched_pairs(z, y, s, matching="optimal"):
+    """Mean squared distance of one-to-one matched pairs of opposite groups, same label.
+
+    For every label and every pair of groups ``(g, h)`` present with that
+    label, the rows of the larger cell are each given exactly one partner in
+    the smaller cell, whose rows are tiled ``ceil(n_large / n_small)`` times
+    so that each is used at most that many times:
+
+    * ``matching="optimal"``: the assignment of least total squared distance
+      (:func:`scipy.optimize.linear_sum_assignment` on the detached distances;
+      the gradient flows through the matched rows). This is the empirical
+      optimal-transport coupling between the two cells (balanced up to the
+      tiling), i.e. nearest-neighbour matching without hubs.
+    * ``matching="random"``: a random assignment (torch's global generator),
+      the literal reading of the paper's ``x^y_s0,i`` with ``x^y_s1,i`` for
+      rows in batch order. Its expectation equals the mean over all
+      cross-group pairs (``pairing="all"``).
+
+    Returns the mean over (label, group pair) of the per-dimension mean
+    squared distance of the matched pairs; 0 when no label holds two groups.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    terms = []
+    for label in torch.unique(y):
+        in_label = y == label
+        groups = torch.unique(s[in_label])
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a = z[in_label & (s == groups[i])]
+                b = z[in_label & (s == groups[j])]
+                large, small = (a, b) if len(a) >= len(b) else (b, a)
+                reps = -(-len(large) // len(small))
+                if matching == "optimal":
+                    cost = torch.cdist(large.detach(), small.detach()).pow(2)
+                    cost = cost.repeat(1, reps).cpu().double().numpy()
+                    rows, cols = linear_sum_assignment(cost)
+                    rows = torch.as_tensor(rows, device=z.device)
+                    cols = torch.as_tensor(cols, device=z.device) % len(small)
+                else:
+                    rows = torch.arange(len(large), device=z.device)
+                    cols = torch.randperm(reps * len(small), device=z.device)[:len(large)]
+                    cols = cols % len(small)
+                terms.append((large[rows] - small[cols]).pow(2).mean(dim=1).mean())
+    if not terms:
+        return z.new_zeros(())
+    return torch.stack(terms).mean()
+
+
+_PAIRINGS = ("quantile", "matched", "random", "nearest", "all")
+
+
+def group_pair_distance_loss(z, y, s, margin=4.0, pairing="quantile"):
     """L_di: pull together opposite sensitive groups with the same label.
 
     For the rows ``z`` (n, d) of a batch with labels ``y`` (n,) and sensitive
     codes ``s`` (n,), with ``d_ij = ||z_i - z_j||^2 / d``:
 
-        L_di = mean_{y_i = y_j, s_i != s_j} d_ij
+        L_di = mean over pairs P(pairing) of d_ij
                + mean_{y_i != y_j} max(0, margin - d_ij)
 
-    The first term is the L2 distance between samples of opposite sensitive
-    groups with the same label, the paper's tractable surrogate for
-    maximising the mutual information I(X^y_s0; X^y_s1) (arXiv 2412.17523,
-    section 3.1-3.2); the paper pairs ``x^y_s0,i`` with ``x^y_s1,i``; without
-    matched pairs in tabular data every cross-group pair in the batch is used.
+    where every pair in ``P`` joins two rows of *different* sensitive groups
+    with the *same* label. The first term is the paper's tractable surrogate
+    ``L2(x^y_s0, x^y_s1)`` for maximising the mutual information
+    ``I(X^y_s0; X^y_s1)`` between matched samples ``x^y_s0,i`` and
+    ``x^y_s1,i`` (arXiv 2412.17523, sections 3.1-3.2). The paper's images
+    come in no given pairs; which rows are "matched" is ``pairing``:
+
+    * ``"quantile"`` (default): rank matching on the axes of ``z`` and 8
+      random directions, 16 quantile levels per (label, group): a sliced
+      2-Wasserstein distance between the groups' conditional distributions.
+    * ``"matched"``: one-to-one optimal matching per batch (least total
+      squared distance, Hungarian algorithm on the detached distances; the
+      smaller cell is tiled so every row of the larger cell has one partner).
+    * ``"random"``: one-to-one random pairing per batch (same tiling), the
+      literal ``x_s0,i`` with ``x_s1,i`` in batch order; in expectation the
+      same objective as ``"all"``.
+    * ``"nearest"``: each row with its nearest row of another group (not
+      one-to-one: several rows may share a partner).
+    * ``"all"``: every cross-group pair, ``||mu_0 - mu_1||^2 + tr C_0 +
+      tr C_1`` per dimension: this also shrinks each cell's spread, which on
+      COMPAS collapsed the minority group's cells (see ``doc/fair_flow.md``).
+
     The second (hinge) term keeps different labels apart, the contrastive
-    counterpart ("reducing g(x_s0,i, x_s1,j)"); ``margin`` is in units of
-    the per-dimension squared distance (2 for two independent N(0, I)
-    points). More than two groups: every pair of different groups counts.
-    A term with no pair in the batch contributes 0.
+    counterpart ("reducing g(x_s0,i, x_s1,j)"); it is our addition, ``margin``
+    in units of the per-dimension squared distance (2 for two independent
+    N(0, I) points; 0 switches it off). More than two groups: every pair of
+    different groups counts. A term with no pair in the batch contributes 0.
+
+    Parameters
+    ----------
+    z : Tensor of shape (n, d)
+    y, s : Tensor of shape (n,)
+        Integer labels and sensitive group codes.
+    margin : float, default=4.0
+    pairing : {"quantile", "matched", "random", "nearest", "all"}, default="quantile"
 
     Returns
     -------
     torch.Tensor
         A scalar.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``pairing``.
     """
-    dist = (z[:, None, :] - z[None, :, :]).pow(2).mean(dim=2)
+    if pairing not in _PAIRINGS:
+        raise ValueError(f"pairing must be one of {_PAIRINGS}; got {pairing!r}.")
+    y, s = y.reshape(-1), s.reshape(-1)
     positive, negative = _pair_masks(y, s)
+    need_dist = pairing in ("nearest", "all") or (margin > 0 and bool(negative.any()))
+    dist = (z[:, None, :] - z[None, :, :]).pow(2).mean(dim=2) if need_dist else None
     loss = z.new_zeros(())
     if pairing == "nearest":
         # each row's counterpart: the closest row of another group, same label
@@ -421,14 +507,12 @@ def group_pair_distance_loss(z, y, s, margin=4.0, pairing="all"):
             nearest = dist.masked_fill(~positive, float("inf")).min(dim=1).values
             loss = loss + nearest[has_pair].mean()
     elif pairing == "quantile":
-        loss = loss + _sliced_quantile_pairs(z, y.reshape(-1), s.reshape(-1))
-    elif pairing == "all":
-        if positive.any():
-            loss = loss + dist[positive].mean()
-    else:
-        raise ValueError(
-            f"pairing must be 'quantile', 'all' or 'nearest'; got {pairing!r}.")
-    if negative.any() and margin > 0:
+        loss = loss + _sliced_quantile_pairs(z, y, s)
+    elif pairing in ("matched", "random"):
+        loss = loss + _matched_pairs(z, y, s, "optimal" if pairing == "matched" else "random")
+    elif positive.any():
+        loss = loss + dist[positive].mean()
+    if margin > 0 and negative.any():
         loss = loss + torch.relu(margin - dist[negative]).mean()
     return loss
 
