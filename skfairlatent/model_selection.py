@@ -38,6 +38,7 @@ import pandas as pd
 
 __all__ = [
     "pareto_front",
+    "pareto_mask",
     "best_score_within_fairness",
     "closest_to_upper_right",
     "BestScoreWithinFairness",
@@ -119,6 +120,38 @@ def _pareto_mask(score, gap):
         better = (score[others] > score[i]) | (gap[others] < gap[i])
         mask[i] = not np.any(no_worse & better)
     return mask
+
+
+def pareto_mask(score, gap):
+    """Boolean mask of the non-dominated points of paired (score, gap) values.
+
+    Point ``i`` is dominated when some ``j`` has ``score_j >= score_i`` and
+    ``gap_j <= gap_i`` with at least one strict inequality; identical points
+    are all kept; points with a NaN are never on the front.
+
+    Parameters
+    ----------
+    score : array-like of shape (n_points,)
+        Higher is better (e.g. accuracy).
+    gap : array-like of shape (n_points,)
+        Lower is better (e.g. ΔEOd, not negated).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_points,)
+
+    Raises
+    ------
+    ValueError
+        If ``score`` and ``gap`` are not 1-d of the same length.
+    """
+    score = np.asarray(score, dtype=float)
+    gap = np.asarray(gap, dtype=float)
+    if score.ndim != 1 or score.shape != gap.shape:
+        raise ValueError(
+            f"score and gap must be 1-d arrays of the same length; got shapes "
+            f"{score.shape} and {gap.shape}.")
+    return _pareto_mask(score, gap)
 
 
 def pareto_front(cv_results, *, score="accuracy", fairness="delta_eod"):

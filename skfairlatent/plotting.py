@@ -3,6 +3,9 @@
 * :func:`plot_tradeoff` -- accuracy against a fairness gap, one point per
   candidate or estimator, with the Pareto front highlighted and the x-axis
   inverted so that the upper right is best (ALFA Figures 4-6).
+* :func:`plot_tradeoff_summary` -- the same plane for a table of methods
+  with mean ± std over seeds: error bars on both axes, the Pareto front of
+  the means drawn in order of the gap (a front, not the input order).
 * :func:`plot_unfair_region` -- original and adversarially perturbed latent
   features with the pretrained and fine-tuned decision boundaries (ALFA
   Figures 1 and 8).
@@ -24,7 +27,7 @@ from sklearn.utils import check_random_state
 from . import metrics as _metrics
 from .model_selection import _get_cv_results, _pareto_mask, _score_and_gap
 
-__all__ = ["plot_tradeoff", "plot_unfair_region"]
+__all__ = ["plot_tradeoff", "plot_tradeoff_summary", "plot_unfair_region"]
 
 _PRETTY = {
     "delta_eod": "ΔEOd",
@@ -227,6 +230,104 @@ def plot_tradeoff(results, *, score="accuracy", fairness="delta_eod", X=None, y=
         ax.invert_xaxis()
     if label is not None:
         ax.legend()
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_tradeoff_summary(summary, *, score="accuracy", fairness="delta_eod", ax=None,
+                          group=None, annotate=True, front=True, markers=None):
+    """Plot mean score against mean fairness gap with error bars, one point per row.
+
+    For method comparisons over several seeds (e.g. the ``skfairlatent``
+    command's table): each row of ``summary`` is one method or setting, drawn
+    at ``(mean gap, mean score)`` with horizontal and vertical error bars of
+    one standard deviation. The Pareto front of the **means** (higher score,
+    lower gap; :func:`skfairlatent.model_selection.pareto_mask`) is joined by a
+    line through its points sorted by increasing gap, so it is a monotone
+    staircase-like front whatever the order of the rows (a grid of α values
+    is not joined in grid order). As in ALFA's figures the x-axis is
+    inverted: the upper right is best.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per setting, indexed by its label, with the columns
+        ``<score>_mean``, ``<fairness>_mean`` and optionally ``<score>_std``
+        and ``<fairness>_std`` (missing or NaN std: no error bar).
+    score, fairness : str, default="accuracy", "delta_eod"
+        Column stems of the y and x axes.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when ``None``.
+    group : str, optional
+        Column of ``summary`` naming each row's family (e.g. ``"ALFA"``,
+        ``"fairlearn"``): one colour and one legend entry per family. Default:
+        every row its own colour and legend entry.
+    annotate : bool, default=True
+        Write each row's label next to its point (rows of a family with more
+        than one row only; single-row families are named by the legend).
+    front : bool, default=True
+        Draw the Pareto front of the means as a dashed black line.
+    markers : dict, optional
+        ``{family (or label): matplotlib marker}``; default ``"o"``.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        ``ax.containers`` holds the error-bar containers (one per family);
+        ``ax.lines[-1]`` is the front line when ``front=True``.
+
+    Raises
+    ------
+    ValueError
+        If ``summary`` is not a non-empty DataFrame with the mean columns, or
+        every mean is NaN.
+    """
+    if not isinstance(summary, pd.DataFrame) or summary.empty:
+        raise ValueError("summary must be a non-empty pandas DataFrame, one row per setting.")
+    needed = [f"{score}_mean", f"{fairness}_mean"]
+    missing = [c for c in needed if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary lacks the columns {missing}; it has {list(summary.columns)}.")
+    if group is not None and group not in summary.columns:
+        raise ValueError(f"group={group!r} is not a column of summary.")
+    s = summary[f"{score}_mean"].to_numpy(dtype=float)
+    g = summary[f"{fairness}_mean"].to_numpy(dtype=float)
+    s_err = (summary[f"{score}_std"].to_numpy(dtype=float) if f"{score}_std" in summary
+             else np.zeros(len(s)))
+    g_err = (summary[f"{fairness}_std"].to_numpy(dtype=float) if f"{fairness}_std" in summary
+             else np.zeros(len(s)))
+    s_err, g_err = np.nan_to_num(s_err), np.nan_to_num(g_err)
+    valid = ~(np.isnan(s) | np.isnan(g))
+    if not valid.any():
+        raise ValueError("No point to plot: every mean score or gap is NaN.")
+    labels = [str(i) for i in summary.index]
+    families = (summary[group].astype(str).tolist() if group is not None else labels)
+    ax = _get_ax(ax)
+    counts = pd.Series(families).value_counts()
+    for family in dict.fromkeys(families):
+        rows = np.array([f == family for f in families]) & valid
+        if not rows.any():
+            continue
+        marker = (markers or {}).get(family, "o")
+        ax.errorbar(g[rows], s[rows], xerr=g_err[rows], yerr=s_err[rows], fmt=marker,
+                    capsize=3, markersize=9 if marker == "*" else 6, label=family, zorder=3)
+        if annotate and counts[family] > 1:
+            color = ax.containers[-1].lines[0].get_color()
+            for i in np.flatnonzero(rows):
+                ax.annotate(labels[i], (g[i], s[i]), textcoords="offset points",
+                            xytext=(5, 4), fontsize=7, color=color)
+    if front:
+        on_front = np.flatnonzero(_pareto_mask(s, g))
+        on_front = on_front[np.lexsort((-s[on_front], g[on_front]))]
+        ax.plot(g[on_front], s[on_front], "--", color="black", linewidth=1, zorder=2,
+                label="Pareto front (means)")
+    fair_name = _PRETTY.get(fairness, fairness)
+    score_name = _PRETTY.get(score, score)
+    ax.set_xlabel(f"{fair_name} (smaller to the right), mean ± std")
+    ax.set_ylabel(f"{score_name}, mean ± std")
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
     return ax
 
