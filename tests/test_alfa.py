@@ -283,38 +283,32 @@ def _eod_and_accuracy(clf, X_te, y_te, A_te):
     return delta_eod(y_te, pred, sensitive_features=A_te), accuracy_score(y_te, pred)
 
 
-def test_alfa_lowers_eod_on_compas(compas_split):
-    X_tr, X_te, y_tr, y_te, A_tr, A_te = compas_split
-    params = dict(max_epochs=10, random_state=0)
-    baseline = ALFAClassifier(lambda_=0.0, **params).fit(X_tr, y_tr, sensitive_features=A_tr)
-    alfa = ALFAClassifier(alpha=0.1, **params).fit(X_tr, y_tr, sensitive_features=A_tr)
-    eod_base, acc_base = _eod_and_accuracy(baseline, X_te, y_te, A_te)
-    eod_alfa, acc_alfa = _eod_and_accuracy(alfa, X_te, y_te, A_te)
-    print(f"COMPAS baseline ΔEOd={eod_base:.3f} acc={acc_base:.3f}; ALFA ΔEOd={eod_alfa:.3f} acc={acc_alfa:.3f}")
-    assert eod_alfa < 0.5 * eod_base
-    assert acc_alfa > acc_base - 0.03
+def test_alfa_beats_baseline_and_upsampling_control_on_compas():
+    """Three splits and seeds: λ=0 baseline, the upsampling-only control (ε≈0), ALFA."""
+    from skfairlatent.cli import load_split
 
-
-def test_alfa_lowers_eod_on_german():
-    # German has 1,000 rows (300 in a test split, ~90 women): one split is
-    # noise, so the claim is on the mean over three fixed splits.
-    X, y, A = load_german(return_X_y_A=True)
-    results = {"baseline": [], "alfa": []}
-    for split in (1, 2, 3):
-        X_tr, X_te, y_tr, y_te, A_tr, A_te = train_test_split(
-            X, y, A, test_size=0.3, random_state=split, stratify=y)
-        pre = make_preprocessor().fit(X_tr)
-        X_tr, X_te = pre.transform(X_tr), pre.transform(X_te)
-        params = dict(max_epochs=20, random_state=0)
-        baseline = ALFAClassifier(lambda_=0.0, **params).fit(X_tr, y_tr, sensitive_features=A_tr)
-        alfa = ALFAClassifier(alpha=0.1, **params).fit(X_tr, y_tr, sensitive_features=A_tr)
-        results["baseline"].append(_eod_and_accuracy(baseline, X_te, y_te, A_te))
-        results["alfa"].append(_eod_and_accuracy(alfa, X_te, y_te, A_te))
-    (eod_base, acc_base), (eod_alfa, acc_alfa) = (np.mean(results[k], axis=0) for k in ("baseline", "alfa"))
-    print(f"German baseline ΔEOd={eod_base:.3f} acc={acc_base:.3f}; ALFA ΔEOd={eod_alfa:.3f} acc={acc_alfa:.3f}")
-    # Measured: ΔEOd 0.122 -> 0.095, accuracy 0.758 -> 0.734.
-    assert eod_alfa < 0.85 * eod_base
-    assert acc_alfa > acc_base - 0.04
+    results = {"baseline": [], "control": [], "alfa": []}
+    for seed in (0, 1, 2):
+        split = load_split("compas", seed)
+        X_tr, y_tr, A_tr = split["train"]
+        params = dict(max_epochs=10, random_state=seed)
+        models = {"baseline": ALFAClassifier(lambda_=0.0, **params),
+                  "control": ALFAClassifier(alpha=0.0, epsilon=1e-8, **params),
+                  "alfa": ALFAClassifier(alpha=0.0, **params)}
+        for name, model in models.items():
+            model.fit(X_tr, y_tr, sensitive_features=A_tr)
+            results[name].append(_eod_and_accuracy(model, *split["test"]))
+    means = {k: np.mean(v, axis=0) for k, v in results.items()}
+    print({k: np.round(v, 3).tolist() for k, v in results.items()})
+    # Measured ΔEOd (seeds 0, 1, 2): baseline 0.414/0.335/0.523, control 0.160/0.094/0.366,
+    # ALFA 0.149/0.081/0.366; accuracy 0.666 / 0.670 / 0.671. Most of the gain is the
+    # cell-balanced fine-tuning (the control); the attack adds a small, consistent
+    # 0.00-0.013 (paired), which is what the last two assertions hold it to.
+    assert means["alfa"][0] < 0.6 * means["baseline"][0]
+    assert means["control"][0] < 0.7 * means["baseline"][0]      # the control alone helps
+    paired = np.array(results["alfa"])[:, 0] - np.array(results["control"])[:, 0]
+    assert np.all(paired <= 0.005) and paired.mean() < 0
+    assert means["alfa"][1] > means["baseline"][1] - 0.02
 
 
 def test_plot_unfair_region_reads_fitted_alfa(gaussians):
@@ -329,3 +323,88 @@ def test_plot_unfair_region_reads_fitted_alfa(gaussians):
     ax = plot_unfair_region(clf)
     assert len(ax.lines) >= 2                    # boundary before and after fine-tuning
     assert len(ax.collections) >= 2              # clean and perturbed points
+
+
+# --------------------------------------------------------------------------- #
+# α controls the attack (sinkhorn_scale="epsilon": D in units of the budget)
+# --------------------------------------------------------------------------- #
+def test_alpha_grid_controls_attack_strength_monotonically():
+    X, y, A = load_compas(return_X_y_A=True)
+    X = make_preprocessor().fit_transform(X)[:1500]
+    y, A = np.asarray(y)[:1500], np.asarray(A)[:1500]
+    ratios, gaps = [], []
+    for alpha in (0, 0.001, 0.01, 0.1, 1, 10):                  # the paper's grid
+        clf = ALFAClassifier(alpha=alpha, hidden_layer_sizes=(16,), max_epochs=5, batch_size=64,
+                             random_state=0).fit(X, y, sensitive_features=A)
+        radius = clf.epsilon_[clf.attack_sensitive_, clf.attack_targets_]
+        norms = np.linalg.norm(clf.perturbed_latents_ - clf.attack_latents_, axis=1)
+        ratios.append(np.mean(norms / radius))
+        gaps.append(clf.attack_report_["delta_eod_perturbed"])
+    print("‖δ‖/ε", np.round(ratios, 3), "attacked ΔEOd", np.round(gaps, 3))
+    # Measured (seed 0): ‖δ‖/ε 1, 1, 1, 0.98, 0.37, 0.36; ΔEOd 0.810, 0.810, 0.811, 0.764, 0.142, 0.100.
+    assert np.all(np.diff(ratios) <= 1e-3)              # the budget spent never grows with α
+    assert np.all(np.diff(gaps) <= 0.01)                # nor does the attack's effect
+    assert ratios[0] > 0.99 and ratios[-1] < 0.5
+    assert gaps[-1] < 0.25 * gaps[0]
+
+
+# --------------------------------------------------------------------------- #
+# Extensions reduce the metric they target (App. J.2, J.3, K, L), over 3 seeds
+# --------------------------------------------------------------------------- #
+def _biased(seed, n=1500, n_groups=2, n_classes=2):
+    """Labels that depend on the group, and a proxy feature of the group."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n_groups, n)
+    score = rng.normal(size=n) + 0.8 * (a - (n_groups - 1) / 2)
+    if n_classes == 2:
+        y = (score > 0).astype(int)
+    else:
+        y = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3]))
+    X = np.column_stack([score + rng.normal(size=n), a + rng.normal(scale=0.3, size=n),
+                         rng.normal(size=n)]).astype(np.float32)
+    return X, y, a
+
+
+def _baseline_vs_alfa(data, metric, seeds=(0, 1, 2), **params):
+    """Test-set metric and accuracy of λ=0 and ALFA (α=0.1), per seed: (n_seeds, 4)."""
+    params = {"hidden_layer_sizes": (16,), "max_epochs": 10, "batch_size": 128, "lr": 3e-3,
+              **params}
+    out = []
+    for seed in seeds:
+        (X, y, a), (X_te, y_te, a_te) = data(seed), data(seed + 100)
+        models = [ALFAClassifier(lambda_=0.0, random_state=seed, **params),
+                  ALFAClassifier(alpha=0.1, random_state=seed, **params)]
+        preds = [m.fit(X, y, sensitive_features=a).predict(X_te) for m in models]
+        out.append([metric(y_te, p, sensitive_features=a_te) for p in preds]
+                   + [accuracy_score(y_te, p) for p in preds])
+    out = np.array(out)
+    print(np.round(out, 3).tolist())
+    return out
+
+
+def test_multiclass_alfa_lowers_multiclass_dp_gap():
+    # App. J.3. Measured ΔDP_multi 0.285/0.364/0.346 -> 0.134/0.250/0.249, accuracy 0.593 -> 0.596.
+    from skfairlatent.metrics import delta_dp_multiclass
+
+    res = _baseline_vs_alfa(lambda s: _biased(s, n_classes=3), delta_dp_multiclass)
+    assert np.all(res[:, 1] < res[:, 0] - 0.05)
+    assert res[:, 3].mean() > res[:, 2].mean() - 0.03
+
+
+def test_input_space_attack_lowers_eod():
+    # App. K. Measured ΔEOd 0.606/0.321/0.284 -> 0.118/0.070/0.079 (n = 1000).
+    res = _baseline_vs_alfa(lambda s: _biased(s, n=1000), delta_eod, perturbation_space="input")
+    # The whole network is fine-tuned: accuracy 0.773 -> 0.743 (measured), so a wider margin.
+    assert np.all(res[:, 1] < res[:, 0])
+    assert res[:, 1].mean() < 0.5 * res[:, 0].mean()
+    assert res[:, 3].mean() > res[:, 2].mean() - 0.05
+
+
+def test_convex_constraint_lowers_eod_on_unfair_gaussians():
+    # App. L on ALFA's synthetic data (App. C), logistic variant. Measured ΔEOd
+    # 0.570/0.560/0.435 -> 0.227/0.245/0.130 at equal accuracy (0.767 -> 0.766).
+    res = _baseline_vs_alfa(lambda s: make_unfair_gaussians(random_state=s), delta_eod,
+                            fairness_constraint="convex", hidden_layer_sizes=(), max_epochs=20,
+                            lr=3e-2)
+    assert np.all(res[:, 1] < res[:, 0] - 0.15)
+    assert res[:, 3].mean() > res[:, 2].mean() - 0.02
