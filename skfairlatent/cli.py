@@ -480,8 +480,9 @@ def format_table(summary, metrics=METRICS):
         if f"{m}_mean" not in summary:
             continue
         digits = 1 if m == "fit_seconds" else 4
-        table[m] = [f"{mean:.{digits}f} ± {std:.{digits}f}"
-                    for mean, std in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]
+        table[m] = [f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+                    for mean, std, n in zip(summary[f"{m}_mean"], summary[f"{m}_std"],
+                                            summary["n_seeds"])]
     table["Pareto"] = np.where(summary.pareto, "✓", "")
     if (summary.alphas != "").any():
         table["α per seed"] = summary.alphas
@@ -743,7 +744,8 @@ def plot_fldgm(samples, meta, path, title, n_columns=3):
     target, sensitive = meta["target"], meta["sensitive"]
     features = [c for c in real.columns if c not in (target, sensitive)]
     categorical = [c for c in features if not pd.api.types.is_numeric_dtype(real[c])]
-    numeric = [c for c in features if c not in categorical]
+    numeric = sorted((c for c in features if c not in categorical),
+                     key=lambda c: -real[c].nunique())   # the most informative first
     shown = (categorical[:n_columns - 1] + numeric[:1])
     shown = (shown + [c for c in features if c not in shown])[:n_columns]
     fig, axes = plt.subplots(1, len(shown) + 1, figsize=(4.2 * (len(shown) + 1), 3.8))
@@ -778,9 +780,10 @@ def plot_fldgm(samples, meta, path, title, n_columns=3):
     ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
     ax.set_xticklabels(groups, fontsize=8)
     ax.set_title(f"P({target} = {pos} | {sensitive})", fontsize=9)
-    ax.legend(fontsize=7)
+    handles, legend_labels = ax.get_legend_handles_labels()
+    fig.legend(handles, legend_labels, loc="lower center", ncol=len(names), fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -789,7 +792,7 @@ def _mean_std_table(runs, by, columns):
     agg = runs.groupby(by, sort=False)[columns].agg(["mean", "std"])
     table = pd.DataFrame(index=agg.index)
     for col in columns:
-        table[col] = [f"{m:.3f} ± {0.0 if np.isnan(s) else s:.3f}"
+        table[col] = [f"{m:.3f}" if np.isnan(s) else f"{m:.3f} ± {s:.3f}"
                       for m, s in agg[col].itertuples(index=False)]
     return table
 
@@ -1057,7 +1060,7 @@ def _run(args, stage, stem, n_jobs):
         radii.to_csv(stage / f"{stem}_radii.csv", index=False)
         plot_lassi_radii(radii, stage / f"{stem}_radii.png",
                          f"LASSI on {args.dataset}: certified iff d_cs < d_rs "
-                         f"({len(args.seeds)} seeds)")
+                         f"({len(args.seeds)} seed{'s' if len(args.seeds) > 1 else ''})")
         return [f"{stem}_table.md", f"{stem}_table.json", f"{stem}_radii.csv",
                 f"{stem}_radii.png"]
     runs, samples, meta = run_fldgm(args.dataset, max_rows=args.max_rows, **common)

@@ -16,6 +16,7 @@ from skfairlatent.model_selection import (
     best_score_within_fairness,
     closest_to_upper_right,
     pareto_front,
+    pareto_mask,
 )
 
 # candidate:         0     1     2     3     4     5 (failed fit)
@@ -147,3 +148,12 @@ def test_real_gridsearch_refit(rule):
     front = pareto_front(search)
     assert (front["delta_eod"] >= 0).all()
     assert set(front.index) <= set(range(4))
+
+
+def test_pareto_mask_on_paired_arrays():
+    score = [0.80, 0.78, 0.75, 0.70, 0.80, np.nan]
+    gap = [0.30, 0.10, 0.12, 0.02, 0.30, 0.0]
+    # 2 is dominated by 1; identical points 0 and 4 are both kept; NaN never on the front
+    assert pareto_mask(score, gap).tolist() == [True, True, False, True, True, False]
+    with pytest.raises(ValueError, match="same length"):
+        pareto_mask([0.1, 0.2], [0.1])

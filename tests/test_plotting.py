@@ -12,7 +12,9 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold  # noqa: E402
 
 from skfairlatent.metrics import delta_dp, delta_eod, make_fairness_scorer  # noqa: E402
-from skfairlatent.plotting import plot_tradeoff, plot_unfair_region  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from skfairlatent.plotting import plot_tradeoff, plot_tradeoff_summary, plot_unfair_region  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -222,3 +224,50 @@ def test_plot_unfair_region_minimal_and_errors():
         plot_unfair_region()
     with pytest.raises(ValueError, match="fit it first"):
         plot_unfair_region(object())
+
+
+# --------------------------------------------------------------------------- #
+# plot_tradeoff_summary
+# --------------------------------------------------------------------------- #
+def _summary():
+    # rows in "grid order"; the front of the means is c (0.02), a (0.10), d (0.30)
+    return pd.DataFrame({
+        "accuracy_mean": [0.78, 0.75, 0.70, 0.80],
+        "accuracy_std": [0.01, 0.02, 0.00, np.nan],
+        "delta_eod_mean": [0.10, 0.12, 0.02, 0.30],
+        "delta_eod_std": [0.03, 0.01, 0.01, 0.02],
+        "family": ["ALFA", "ALFA", "ALFA", "sklearn"],
+    }, index=["a", "b", "c", "d"])
+
+
+def test_summary_plot_draws_error_bars_and_a_front_sorted_by_gap():
+    ax = plot_tradeoff_summary(_summary(), group="family")
+    front = ax.lines[-1]
+    np.testing.assert_allclose(front.get_xdata(), [0.02, 0.10, 0.30])   # sorted, b left out
+    np.testing.assert_allclose(front.get_ydata(), [0.70, 0.78, 0.80])
+    assert len(ax.containers) == 2                                      # one per family
+    alfa = ax.containers[0]
+    assert alfa.has_xerr and alfa.has_yerr
+    # the x error bar of row "a" spans mean ± std
+    segments = alfa.lines[2][0].get_segments()
+    np.testing.assert_allclose(sorted(segments[0][:, 0]), [0.07, 0.13])
+    assert ax.xaxis_inverted()
+    assert {t.get_text() for t in ax.texts} == {"a", "b", "c"}           # single-row family in legend only
+
+
+def test_summary_plot_control_grid_order_is_not_a_front():
+    # the same points joined in row order would zig-zag in gap; the front never does
+    summary = _summary()
+    assert not np.all(np.diff(summary.delta_eod_mean) >= 0)
+    ax = plot_tradeoff_summary(summary.iloc[::-1])
+    assert np.all(np.diff(ax.lines[-1].get_xdata()) >= 0)
+
+
+@pytest.mark.parametrize("summary, message", [
+    (pd.DataFrame(), "non-empty"),
+    (pd.DataFrame({"accuracy_mean": [0.5]}), "lacks the columns"),
+    (pd.DataFrame({"accuracy_mean": [np.nan], "delta_eod_mean": [0.1]}), "every mean"),
+])
+def test_summary_plot_rejects_bad_tables(summary, message):
+    with pytest.raises(ValueError, match=message):
+        plot_tradeoff_summary(summary)
