@@ -107,7 +107,7 @@ def run_cmnist(method, level, seed, epochs):
         clf = AEDAClassifier("none", max_epochs=n_epochs, random_state=seed, **CNN)
         clf.fit(X_fit, y_fit, sensitive_features=A_fit, sample_weight=weight)
         pred = clf.predict(Xt)
-        extra["epochs"] = n_epochs
+        extra["trained_epochs"] = n_epochs
     elif method.startswith("Adv debiasing"):
         adversary = "equal_opportunity" if "EO" in method else "features"
         pred = adversarial_debiasing_cnn(X, y, A, Xt, seed=seed, epochs=epochs, adversary=adversary,
@@ -188,6 +188,17 @@ def mean_std(frame, keys, values):
     return frame.groupby(keys, sort=False).agg(**agg)
 
 
+def pretty(table, values, digits):
+    """``mean ± std`` columns (just the mean for one seed), seeds and seconds."""
+    out = pd.DataFrame(index=table.index)
+    for v, d in zip(values, digits):
+        out[v] = [f"{m:.{d}f}" if np.isnan(sd) else f"{m:.{d}f} ± {sd:.{d}f}"
+                  for m, sd in zip(table[v], table[f"{v}_std"])]
+    out["seeds"] = table["n_seeds"].astype(int)
+    out["fit s"] = table["fit_seconds"].round(0).astype(int)
+    return out
+
+
 def summarize():
     rows = [json.loads(line) for line in RUNS.read_text().splitlines() if line.strip()]
     frame = pd.DataFrame(rows)
@@ -203,14 +214,17 @@ def summarize():
                   "64 features, batch 64, Adam 1e-3.\n")
         for level in sorted(cm.level.unique(), reverse=True):
             sub = cm[cm.level == level]
-            table = mean_std(sub, ["method"], ["bacc", "bias", "accuracy", "worst_group"])
+            table = mean_std(sub, ["method"], ["bacc", "bias", "worst_group"])
             table = table.loc[[m for m in CMNIST_METHODS if m in table.index]]
+            shown = pretty(table, ["bacc", "bias", "worst_group"], [1, 2, 1]).rename(
+                columns={"bacc": "bACC (%)", "bias": "model bias", "worst_group": "worst group (%)"})
             if level == 1.0:
-                table["paper_bacc"] = [PAPER_TABLE_1.get(m, (None, None))[0] for m in table.index]
-                table["paper_bias"] = [PAPER_TABLE_1.get(m, (None, None))[1] for m in table.index]
+                shown["paper bACC"] = [PAPER_TABLE_1.get(m, (None, None))[0] for m in table.index]
+                shown["paper bias"] = [PAPER_TABLE_1.get(m, (None, None))[1] for m in table.index]
+                shown = shown.fillna("–")
             title = ("Table 1 setting" if level == 1.0 else "softer bias")
             md += [f"## C-MNIST, {100 * level:g} % bias-aligned training split ({title})\n",
-                   table.to_markdown(floatfmt=".2f"), ""]
+                   shown.to_markdown(), ""]
             out[f"cmnist_{level}"] = table.reset_index().to_dict("records")
         aeda = cm[cm.method.str.startswith("AEDA")]
         if len(aeda):
@@ -229,9 +243,14 @@ def summarize():
         md += ["## Tabular: AEDA_robust (MLP) against ALFA and the plain MLP, same splits\n",
                "70/30 stratified splits (`random_state=seed`), `make_preprocessor()` fitted on "
                "the training part; sex as the bias; MLP 128-128, batch 128.\n"]
-        table = mean_std(tab, ["dataset", "method"],
-                         ["accuracy", "delta_eod", "delta_dp", "bacc", "bias"])
-        md += [table.to_markdown(floatfmt=".3f"), ""]
+        table = mean_std(tab, ["dataset", "method"], ["accuracy", "delta_eod", "delta_dp", "bacc"])
+        shown = pretty(table, ["accuracy", "delta_eod", "delta_dp", "bacc"], [1, 3, 3, 1]).rename(
+            columns={"accuracy": "accuracy (%)", "delta_eod": "ΔEOd", "delta_dp": "ΔDP",
+                     "bacc": "bACC (%)"})
+        shown.index = [f"{d} · {m}" for d, m in shown.index]
+        md += ["ΔEOd = |TPR gap| + |FPR gap| (for a binary target it equals AEDA's model "
+               "bias); bACC = mean accuracy over the (label, sex) cells.\n",
+               shown.to_markdown(), ""]
         out["tabular"] = table.reset_index().to_dict("records")
     (RESULTS / "aeda_reproduction.md").write_text("\n".join(md))
     (RESULTS / "aeda_reproduction.json").write_text(json.dumps(dict(summary=out, runs=rows), indent=1))

@@ -488,6 +488,11 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
         # check_estimator(expected_failed_checks=EXPECTED_FAILED_CHECKS).
         return {"_xfail_checks": dict(EXPECTED_FAILED_CHECKS)}
 
+    def __sklearn_tags__(self):
+        # scikit-learn >= 1.6 tags (the defaults of a classifier); defined next to
+        # ``_more_tags`` as scikit-learn asks of estimators supporting both APIs.
+        return super().__sklearn_tags__()
+
     def _check_params(self):
         if not isinstance(self.mode, str) or self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES!r}; got {self.mode!r}.")
