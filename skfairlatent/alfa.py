@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from .base import (
     check_fit_sensitive_features,
+    check_hidden_layer_sizes,
     check_positive,
     derive_seed,
     encode_target,
@@ -131,6 +132,12 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         cost of the paper and the authors' code, whose α depends on the
         latent scale of each dataset. The paper does not normalise the cost;
         this is our choice, to make α comparable across datasets.
+    finetune_on : {"all", "upsampled"}, default="all"
+        The clean rows of fine-tuning. ``"all"``: every original training row
+        beside the N_p perturbed ones (Eq. 5 as the paper writes it).
+        ``"upsampled"``: the N_p cell-balanced clean rows that were attacked,
+        paired 1:1 with their perturbed copies, as the authors' code does.
+        (``lambda_=0`` fine-tunes on the original rows either way.)
     reinit_head : bool, default=True
         Fine-tune a freshly initialised last layer, as the paper says
         (Sec. 3.3). False continues from the pretrained head, as the authors'
@@ -226,7 +233,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
                  train_encoder=True, epsilon="auto", fairness_constraint="covariance",
                  perturbation_space="latent", attack_steps=10, attack_lr=0.1,
                  attack_batch_size=128, sinkhorn_reg=0.1, sinkhorn_max_iter=10,
-                 sinkhorn_scale="epsilon", reinit_head=True, max_epochs=50,
+                 sinkhorn_scale="epsilon", finetune_on="all", reinit_head=True, max_epochs=50,
                  batch_size=128, lr=1e-3, keep_attack_data=True, device="auto",
                  random_state=None, verbose=0):
         self.alpha = alpha
@@ -243,6 +250,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         self.sinkhorn_reg = sinkhorn_reg
         self.sinkhorn_max_iter = sinkhorn_max_iter
         self.sinkhorn_scale = sinkhorn_scale
+        self.finetune_on = finetune_on
         self.reinit_head = reinit_head
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -301,6 +309,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _check_params(self):
+        check_hidden_layer_sizes(self.hidden_layer_sizes)
         _check_finite_positive(self.alpha, "alpha", allow_zero=True)
         if not (_is_real(self.lambda_) and 0 <= self.lambda_ <= 1):
             raise ValueError(f"lambda_ must be a number in [0, 1]; got {self.lambda_!r}.")
@@ -315,6 +324,8 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         if self.fairness_constraint not in ("covariance", "convex"):
             raise ValueError("fairness_constraint must be 'covariance' or 'convex'; "
                              f"got {self.fairness_constraint!r}.")
+        if self.finetune_on not in ("all", "upsampled"):
+            raise ValueError(f"finetune_on must be 'all' or 'upsampled'; got {self.finetune_on!r}.")
         if self.perturbation_space not in ("latent", "input"):
             raise ValueError("perturbation_space must be 'latent' or 'input'; "
                              f"got {self.perturbation_space!r}.")
@@ -345,7 +356,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             with torch.no_grad():
                 latent_dim = encoder(torch.zeros(2, n_features)).shape[-1]
         else:
-            encoder = MLP(n_features, tuple(self.hidden_layer_sizes))
+            encoder = MLP(n_features, check_hidden_layer_sizes(self.hidden_layer_sizes))
             latent_dim = encoder.out_dim
         if not self.train_encoder:
             encoder.requires_grad_(False)
@@ -417,7 +428,10 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         clean, perturbed = features[rows], features[rows] + delta
         self._report_attack(attacked_model, clean, perturbed, sensitive.codes[rows], targets[rows])
         with _profiled(self.fit_profile_, "finetune"):                         # step 5
-            self._finetune(features, perturbed, targets, targets[rows], in_input_space, device)
+            if self.finetune_on == "upsampled":     # the authors' code
+                self._finetune(clean, perturbed, targets[rows], targets[rows], in_input_space, device)
+            else:                                   # Eq. 5: every original row
+                self._finetune(features, perturbed, targets, targets[rows], in_input_space, device)
 
         if self.keep_attack_data:
             self.attack_latents_ = clean.cpu().numpy()
@@ -442,7 +456,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def _is_logistic(self):
-        return self.encoder is None and len(tuple(self.hidden_layer_sizes)) == 0
+        return self.encoder is None and len(check_hidden_layer_sizes(self.hidden_layer_sizes)) == 0
 
     @staticmethod
     def _frozen_copy(model):

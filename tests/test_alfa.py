@@ -139,6 +139,7 @@ def test_logistic_variant_attacks_input_space(gaussians):
     {"perturbation_space": "input"},
     {"fairness_constraint": "convex"},
     {"epsilon": 0.5, "reinit_head": False, "alpha": 0.0},
+    {"finetune_on": "upsampled", "reinit_head": False},     # the authors' code
 ])
 def test_variants_fit_and_predict(gaussians, params):
     X, y, A = gaussians
@@ -204,6 +205,7 @@ def test_multilabel_target():
     ({"lambda_": np.nan}, "lambda_"),
     ({"sinkhorn_scale": "mean"}, "sinkhorn_scale"),
     ({"sinkhorn_scale": np.inf}, "sinkhorn_scale"),
+    ({"finetune_on": "both"}, "finetune_on"),
 ])
 def test_bad_hyperparameters(gaussians, params, message):
     X, y, A = gaussians
