@@ -14,16 +14,13 @@ Three layers, each usable on its own:
 
 Sampling
 --------
-Every sampler draws its Gaussian noise from its own CPU ``torch.Generator``
-seeded from ``random_state``, in chunks (``batch_size`` noise vectors at a
-time, vectorised over samples and rows; no Python loop over samples).
-Randomized smoothing uses the same noise draws for every row of ``X``
-("common random numbers"; center smoothing draws per row): each
-row's certificate is computed from i.i.d. samples, so its guarantee holds as
-stated, and the result for a row does not depend on which other rows are in
-``X``. The failure events of different rows are not independent, so the
-fraction of wrong certificates in a data set has the stated mean but a larger
-variance than with independent noise.
+Every row has its own noise: a seed hashed from ``random_state`` and the
+row's values (:func:`row_seeds`) seeds CPU ``torch.Generator`` objects, one
+per block of 4096 draws of each noise stream. A row's noise, and therefore its
+prediction, counts and certificate, depends only on ``random_state`` and the
+row itself, not on the other rows of ``X``, their order, or ``batch_size``
+(which only sets how many points go through the network at once). Noise
+of different rows is independent, so the failure events of different rows are too.
 
 References
 ----------
@@ -54,6 +51,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from .base import (
+    check_hidden_layer_sizes,
     check_positive,
     check_sensitive_features,
     derive_seed,
@@ -776,6 +774,7 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self):
+        check_hidden_layer_sizes(self.hidden_layer_sizes)
         check_finite_positive(self.sigma, "sigma")
         _check_alpha(self.alpha)
         for name in ("max_epochs", "batch_size", "n_samples", "n0", "n_certify"):
@@ -817,7 +816,7 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
             max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr,
             verbose=self.verbose, module__in_features=X.shape[1],
             module__n_classes=len(self.classes_),
-            module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            module__hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
             module__sigma=float(self.sigma),
             callbacks=[("finite_loss", NonFiniteLossCheck(type(self).__name__))],
         )
