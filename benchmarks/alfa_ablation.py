@@ -245,8 +245,22 @@ def main(argv=None):
     parser.add_argument("--adult-train-rows", type=int, default=8000)
     parser.add_argument("--name", default="alfa_ablation")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="only summarise the runs of these JSON files (from earlier runs)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
+    if args.merge:
+        runs = pd.concat([pd.read_json(path) for path in args.merge], ignore_index=True)
+        runs = runs[runs.method != "ALFA (α on valid)"]
+        runs = select_alpha(runs)
+        table = summarize(runs)
+        (Path(args.output) / f"{args.name}.md").write_text(
+            f"ALFA ablation and peers, merged from {', '.join(Path(p).name for p in args.merge)} "
+            "(settings in each file's run command; see the closing note). α chosen per seed on "
+            "validation; test scores mean ± std over seeds; fit seconds on a shared 2-core CPU "
+            "(ratios only).\n\n" + table.to_markdown(index=False) + "\n")
+        print(table.to_markdown(index=False))
+        return
     torch.set_num_threads(1)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

@@ -125,16 +125,16 @@ def main(argv=None):
                     "delta_cosine_mean": round(float(cosine.mean()), 3)})
         rows.append(row)
         print(row, flush=True)
-    table = pd.DataFrame(rows)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "alfa_speed.md").write_text(
-        "ALFA fit time at defaults (MLP 2x128, 50 epochs, α=0.1, seed 0, full training split) "
-        "against the λ=0 baseline, and the fairness attack alone, previous "
-        f"({args.reference_commit}) vs current implementation on the same frozen head (raw cost). "
-        "Shared 2-core CPU, one thread: compare ratios within a row.\n\n"
-        + table.T.to_markdown() + "\n")
-    table.to_json(out / "alfa_speed.json", orient="records", indent=1)
+        table = pd.DataFrame(rows)
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "alfa_speed.md").write_text(
+            "ALFA fit time at defaults (MLP 2x128, 50 epochs, α=0.1, seed 0, full training split) "
+            "against the λ=0 baseline, and the fairness attack alone, previous "
+            f"({args.reference_commit}) vs current implementation on the same frozen head (raw cost). "
+            "Shared 2-core CPU, one thread: compare ratios within a row.\n\n"
+            + table.T.to_markdown() + "\n")
+        table.to_json(out / "alfa_speed.json", orient="records", indent=1)
     print(table.T.to_markdown())
 
 
