@@ -44,7 +44,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import (
+    FiniteLoss,
+    check_finite_output,
+    check_finite_positive,
     check_fit_sensitive_features,
+    check_hidden_layer_sizes,
     check_positive,
     check_sensitive_features,
     derive_seed,
@@ -57,29 +61,11 @@ from .base import (
 from .nn.flows import VectorFlow, standard_normal_nll
 from .nn.glow import ImageGlow
 from .nn.modules import MLP
-from .smoothing import (
-    NonFiniteLossCheck,
-    center_smooth,
-    certify_individual_fairness,
-    check_finite_positive,
-)
+from .smoothing import center_smooth, certify_individual_fairness
 
 __all__ = ["FlowTransformer", "LASSIRepresentation"]
 
 _ATTRIBUTE_VECTORS = ("mean_difference", "linear")
-
-
-def _check_finite_output(values, where, inputs=None):
-    """Raise ``ValueError`` when a network output has NaN or inf entries."""
-    bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1)
-    if bad.any():
-        extra = ""
-        if inputs is not None:
-            scale = float(np.nanmax(np.abs(np.asarray(inputs, dtype=np.float64)))) if np.size(inputs) else 0.0
-            extra = f" (largest |standardised input| = {scale:.3g})"
-        raise ValueError(
-            f"{where} produced NaN or inf for {int(bad.sum())} of {len(values)} rows{extra}: "
-            "the inputs lie far outside the range the model was fitted on.")
 
 
 # =========================================================================== #
@@ -252,7 +238,7 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             module__noise="uniform" if image else "gaussian",
             module__noise_scale=float(noise_scale),
             callbacks=[("clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
-                       ("finite_loss", NonFiniteLossCheck(type(self).__name__))],
+                       ("finite_loss", FiniteLoss(type(self).__name__))],
         )
         with torch_seeded(derive_seed(self.random_state), self.device_):
             self.net_.fit(self._standardize(X), None)
@@ -267,7 +253,7 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         module = self.net_.module_.eval()
         X = torch.as_tensor(self._standardize(X), device=self.device_)
         Z = torch.cat([module(X[s:s + 4096])[0] for s in range(0, len(X), 4096)]).cpu().numpy()
-        _check_finite_output(Z, "FlowTransformer.transform", X)
+        check_finite_output(Z, "the flow latents E(X) of transform", self)
         return Z
 
     def transform(self, X):
@@ -538,6 +524,7 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
+        check_hidden_layer_sizes(self.hidden_layer_sizes)
         check_finite_positive(self.epsilon, "epsilon")
         for name in ("lambda_cls", "lambda_adv", "lambda_rec", "adv_margin"):
             check_finite_positive(getattr(self, name), name, allow_zero=True)
@@ -638,7 +625,7 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             batch_size=self.batch_size, lr=self.lr, verbose=self.verbose,
             module__in_features=Z.shape[1], module__n_classes=len(self.classes_),
             module__attribute_vectors=self.attribute_vectors_,
-            module__hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            module__hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
             module__n_components=self.n_components, module__epsilon=float(self.epsilon),
             module__n_adv_samples=self.n_adv_samples,
             module__adversarial=self.lambda_adv > 0,
@@ -647,7 +634,7 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             criterion__lambda_cls=self.lambda_cls, criterion__lambda_adv=self.lambda_adv,
             criterion__lambda_rec=self.lambda_rec, criterion__adv_margin=self.adv_margin,
             iterator_train__drop_last=len(Z) > self.batch_size,
-            callbacks=[("finite_loss", NonFiniteLossCheck(type(self).__name__))],
+            callbacks=[("finite_loss", FiniteLoss(type(self).__name__))],
         )
         with torch_seeded(seed, self.device_):
             self.net_.fit(Z, y_enc)
@@ -670,7 +657,7 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         Z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=self.device_)
         R = torch.cat([encoder(Z[s:s + 8192]) for s in range(0, len(Z), 8192)]
                       or [Z.new_zeros((0, self.n_components))]).cpu().numpy()
-        _check_finite_output(R, "LASSIRepresentation.transform")
+        check_finite_output(R, "the representation R(E(X)) of transform", self)
         return R
 
 

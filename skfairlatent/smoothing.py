@@ -45,12 +45,13 @@ import pandas as pd
 import torch
 from scipy.stats import beta as beta_dist
 from scipy.stats import binomtest, norm
-from skorch.callbacks import Callback
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from .base import (
+    FiniteLoss,
+    check_finite_positive,
     check_hidden_layer_sizes,
     check_positive,
     check_sensitive_features,
@@ -73,7 +74,6 @@ __all__ = [
     "center_smoothing_abstains",
     "row_seeds",
     "CenterSmoothingResult",
-    "NonFiniteLossCheck",
     "CertifiedSmoothClassifier",
     "certify_individual_fairness",
 ]
@@ -101,14 +101,6 @@ def _check_alpha(alpha, name="alpha"):
 def _check_count(value, name):
     check_positive(value, name, integer=True)
     return int(value)
-
-
-def check_finite_positive(value, name, *, allow_zero=False):
-    """Raise ``ValueError`` unless ``value`` is a finite real number > 0 (>= 0)."""
-    check_positive(value, name, allow_zero=allow_zero)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}.")
-    return float(value)
 
 
 # =========================================================================== #
@@ -652,29 +644,6 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
 # =========================================================================== #
 # CertifiedSmoothClassifier
 # =========================================================================== #
-class NonFiniteLossCheck(Callback):
-    """skorch callback: raise ``FloatingPointError`` as soon as a training loss is NaN or inf.
-
-    Parameters
-    ----------
-    estimator : str
-        Name used in the message.
-    """
-
-    def __init__(self, estimator="estimator"):
-        self.estimator = estimator
-
-    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        value = torch.as_tensor(loss).detach() if loss is not None else None
-        if value is not None and not bool(torch.isfinite(value).all()):
-            epoch = len(net.history)
-            raise FloatingPointError(
-                f"{self.estimator}: the training loss became {float(value.max())!r} in epoch "
-                f"{epoch}. "
-                "The inputs may be too large or badly scaled (standardise X), or the "
-                "learning rate too high (lower lr).")
-
-
 class NoisyInputClassifier(nn.Module):
     """Base classifier trained under Gaussian noise (Cohen et al. 2019, Sec. 3.2).
 
@@ -818,7 +787,7 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
             module__n_classes=len(self.classes_),
             module__hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
             module__sigma=float(self.sigma),
-            callbacks=[("finite_loss", NonFiniteLossCheck(type(self).__name__))],
+            callbacks=[("finite_loss", FiniteLoss(type(self).__name__))],
         )
         with torch_seeded(seed, self.device_):
             self.net_.fit(X, y_enc)
