@@ -331,3 +331,62 @@ def test_huge_input_at_predict_raises_or_stays_finite(name, compas):
             assert str(error)
             return
     assert np.all(np.isfinite(output)), f"{name} gave non-finite output for X*1e30"
+
+
+# --------------------------------------------------------------------------- #
+# Features other issue-13 work added, checked across estimators
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", ["LASSIRepresentation", "FairLatentVAE", "FairLatentFlow"])
+def test_transformers_name_their_outputs(name, compas):
+    """``get_feature_names_out`` exists, so ``set_output(transform="pandas")`` works."""
+    _, y, A, X = compas
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fitted = make(name).fit(X, y, sensitive_features=A)
+    names = fitted.get_feature_names_out()
+    Z = fitted.transform(X)
+    assert len(names) == Z.shape[1] and len(set(names)) == len(names)
+    frame = fitted.set_output(transform="pandas").transform(X)
+    assert list(frame.columns) == list(names)
+    np.testing.assert_allclose(frame.to_numpy(), Z, rtol=1e-6)
+
+
+def test_fair_vae_one_call_routing_documented_form(compas):
+    """``FairLatentVAE().set_fit_request(sensitive_features=True)`` alone routes fit and transform.
+
+    Before, a routed Pipeline raised "Conflicting metadata requests ...
+    fit_transform" unless ``set_transform_request`` was called too.
+    """
+    X, y, A, _ = compas
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
+        vae = make("FairLatentVAE").set_fit_request(sensitive_features=True)
+        pipe = make_pipeline(make_preprocessor(), vae, LogisticRegression())
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+        pipe.fit(X, y, sensitive_features=A)
+        assert pipe.predict(X, sensitive_features=A).shape == (len(X),)
+
+
+def test_certify_individual_fairness_checks_its_inputs_up_front(compas):
+    from skfairlatent.smoothing import certify_individual_fairness
+
+    _, y, A, X = compas
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        rep = make("LASSIRepresentation").fit(X, y, sensitive_features=A)
+        alfa = make("ALFAClassifier").fit(rep.transform(X), y, sensitive_features=A)
+        narrow = make("CertifiedSmoothClassifier").fit(rep.transform(X)[:, :3], y)
+    with pytest.raises(TypeError, match="CertifiedSmoothClassifier"):
+        certify_individual_fairness(rep, alfa, X[:3])
+    with pytest.raises(ValueError, match="width|features"):
+        certify_individual_fairness(rep, narrow, X[:3])
+
+
+def test_aeda_declares_its_expected_check_failure():
+    """A user's ``check_estimator(AEDAClassifier())`` can find the known failure on the estimator."""
+    from skfairlatent.aeda import EXPECTED_FAILED_CHECKS
+
+    clf = AEDAClassifier()
+    assert "check_sample_weight_equivalence_on_dense_data" in EXPECTED_FAILED_CHECKS
+    assert clf._more_tags()["_xfail_checks"] == dict(EXPECTED_FAILED_CHECKS)
+    assert all(reason for reason in EXPECTED_FAILED_CHECKS.values())
