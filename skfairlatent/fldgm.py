@@ -10,9 +10,12 @@ Models (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation"
    WGAN-GP or LSGAN on vectors (:mod:`skfairlatent.nn.generators`) -- is
    trained on the standardised latents.
 3. High-fidelity reconstruction (section 4.3, Eq. 9-10): generated latents
-   are decoded in one pass by p(x | z', s'), s' drawn from the training
-   frequencies (or fixed, or rebalanced), and the label by p(y | z') from z'
-   alone, so that the synthetic label is independent of s'.
+   z' are decoded in one pass by p(x | z', s') and the label by p(y | z')
+   from z' alone, with s' drawn from p(s | z'), a classifier of s from the
+   training latents. (z', s') is thus a draw from the learned joint
+   p(z) p(s | z): s' is as dependent on z' as s is on z in the training
+   latents -- strongly without the penalty, hardly with it -- so the
+   synthetic data inherit exactly the unfairness the fair latent leaves.
 
 :func:`evaluate_synthetic` reports what the paper's tables report.
 """
@@ -34,12 +37,19 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .base import check_positive, derive_seed, make_net, resolve_device, torch_seeded
-from .fair_vae import FairLatentVAE, _is_categorical
+from .base import check_hidden_layer_sizes, check_positive, derive_seed, make_net, resolve_device, torch_seeded
+from .fair_vae import (
+    ALPHA_DEFAULT,
+    FairLatentVAE,
+    StopOnNonFiniteLoss,
+    _is_categorical,
+    check_finite_params,
+)
 from .metrics import delta_dp
 from .nn.generators import (
     GAN,
@@ -135,6 +145,16 @@ class AdversarialNet(NeuralNet):
         return {"loss": critic_loss.detach(), "y_pred": real}
 
 
+def _with_squares(Z):
+    """[Z, Z**2]: features of a quadratic logistic model of p(s | z)."""
+    Z = np.asarray(Z, dtype=np.float64)
+    return np.concatenate([Z, Z ** 2], axis=1)
+
+
+def _default_sensitive_model():
+    return make_pipeline(FunctionTransformer(_with_squares), LogisticRegression(max_iter=1000))
+
+
 # --------------------------------------------------------------------------- #
 # The synthesizer
 # --------------------------------------------------------------------------- #
@@ -155,12 +175,19 @@ class FairLatentSynthesizer(BaseEstimator):
         ``vae_*`` parameters. An unfitted VAE is cloned and fitted (seeded
         from ``random_state`` when its own ``random_state`` is None); a
         fitted one is used as is (the ``vae_*`` parameters are then ignored).
-    alpha : float, default=1e7
-        Fairness weight of the VAE (see :class:`~skfairlatent.FairLatentVAE`;
-        0 gives the unfair baseline).
-    penalty : {"fairdisco", "dcor"}, default="fairdisco"
+    alpha : float, default=1.0
+        Fairness weight of the VAE against its reconstruction per element
+        (see :class:`~skfairlatent.FairLatentVAE`; 0 gives the unfair
+        baseline, the control of the tests and benchmark).
+    penalty : {"dcor", "fairdisco"}, default="dcor"
     latent_dim : int, default=8
     vae_hidden_layer_sizes : tuple of int, default=(64,)
+    vae_kl_weight : float, default=0.1
+        KL weight of the VAE built here. Below the VAE's own default 1.0:
+        with 1.0 the posterior noise (std about 0.9) dwarfs the spread of the
+        posterior means (0.1-0.5) on Adult, so decoded rows hardly carry
+        their label (chosen on the tuning subsample of
+        ``benchmarks/fldgm_tune_alpha.py``, seed 100).
     vae_max_epochs : int, default=50
     generator_hidden_layer_sizes : tuple of int, default=(256, 256)
         Hidden widths of the denoiser, or of the GAN's generator and critic.
@@ -180,9 +207,20 @@ class FairLatentSynthesizer(BaseEstimator):
         WGAN-GP gradient-penalty weight lambda.
     batch_size : int, default=512
         Batch size of both stages.
+    latent_input : {"draws", "mean"}, default="draws"
+        What the generator learns: posterior draws z = mu + sigma * eps,
+        fresh at every step (the authors' code re-encodes with noise), or
+        the posterior means.
     decode : {"sample", "mode"}, default="sample"
         Categorical columns and the label are drawn from the decoder's
         softmax ("sample") or set to its most likely value ("mode").
+    sensitive_model : sklearn classifier or None, default=None
+        The model of p(s | z) from which s' is drawn given a generated z'
+        (fitted on one posterior draw per training row, its
+        ``predict_proba`` used). None: ``LogisticRegression(C=1.0)`` on the
+        standardised latents plus their squares (a quadratic boundary,
+        which reads s from an unpenalised latent about as well as an MLP
+        while staying calibrated on a fair one).
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -190,6 +228,8 @@ class FairLatentSynthesizer(BaseEstimator):
     Attributes
     ----------
     vae_ : FairLatentVAE
+    sensitive_model_ : fitted classifier or None
+        p(s | z) on standardised latents (None without sensitive features).
     generator_net_ : skorch net
         ``generator_net_.module_`` is the trained DDPM or GAN.
     latent_mean_, latent_scale_ : ndarray of shape (latent_dim,)
@@ -203,12 +243,26 @@ class FairLatentSynthesizer(BaseEstimator):
 
     Notes
     -----
+    **Where the fairness comes from.** A sample is drawn as z' ~ generator,
+    s' ~ p(s | z'), x' ~ p(x | z', s'), y' ~ p(y | z'). The label depends
+    on s' only through z', so the dependence of y' on s' is the dependence
+    of z on s that the penalty left: none to speak of with the penalty,
+    the real data's with ``alpha=0`` (then p(s | z') recovers s' from z'
+    and the samples keep the real unfairness; this is the control the
+    tests assert). The features x' do depend on s' through the decoder, as
+    in the real data (e.g. Adult's relationship "Husband"/"Wife"); what is
+    removed is the link between s and the label, not the link between s
+    and the other features. Nothing here *guarantees* DP or FTU: both are
+    properties of a classifier trained on the samples and are measured
+    (:func:`evaluate_synthetic`); they are small to the extent that
+    p(s | z) is close to p(s), i.e. that the penalty made z independent of
+    s. A perfect conditional decoder with the label decoded from (z, s)
+    (``FairLatentVAE(condition_target=True)``) would reproduce p(x, y | s)
+    of the real data whatever the penalty, which is why the label head
+    does not see s.
+
     When the sensitive attribute is also a column of X (Adult's ``sex``),
-    that column of the samples is the drawn s'. Since the label is decoded
-    from z' alone and z' is generated independently of s', a classifier
-    trained on the samples finds no direct (FTU) and, to the extent that
-    the VAE made z independent of s, no indirect (DP) dependence of the
-    label on s.
+    that column of the samples is the drawn s' (which the decoder was given).
 
     References
     ----------
@@ -225,18 +279,20 @@ class FairLatentSynthesizer(BaseEstimator):
     (3, 12)
     """
 
-    def __init__(self, generator="ddpm", vae=None, alpha=1e7, penalty="fairdisco", latent_dim=8,
-                 vae_hidden_layer_sizes=(64,), vae_max_epochs=50,
+    def __init__(self, generator="ddpm", vae=None, alpha=ALPHA_DEFAULT, penalty="dcor",
+                 latent_dim=8, vae_hidden_layer_sizes=(64,), vae_kl_weight=0.1, vae_max_epochs=50,
                  generator_hidden_layer_sizes=(256, 256), generator_max_epochs=200,
                  generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
-                 n_critic=5, gp_weight=10.0, batch_size=512, decode="sample", device="auto",
-                 random_state=None, verbose=0):
+                 n_critic=5, gp_weight=10.0, batch_size=512, decode="sample",
+                 sensitive_model=None, latent_input="draws", device="auto", random_state=None,
+                 verbose=0):
         self.generator = generator
         self.vae = vae
         self.alpha = alpha
         self.penalty = penalty
         self.latent_dim = latent_dim
         self.vae_hidden_layer_sizes = vae_hidden_layer_sizes
+        self.vae_kl_weight = vae_kl_weight
         self.vae_max_epochs = vae_max_epochs
         self.generator_hidden_layer_sizes = generator_hidden_layer_sizes
         self.generator_max_epochs = generator_max_epochs
@@ -248,17 +304,24 @@ class FairLatentSynthesizer(BaseEstimator):
         self.gp_weight = gp_weight
         self.batch_size = batch_size
         self.decode = decode
+        self.sensitive_model = sensitive_model
+        self.latent_input = latent_input
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
     def _check_params(self):
+        check_hidden_layer_sizes(self.vae_hidden_layer_sizes, "vae_hidden_layer_sizes")
+        check_hidden_layer_sizes(self.generator_hidden_layer_sizes, "generator_hidden_layer_sizes")
         if self.generator not in _GENERATORS:
             raise ValueError(f"generator must be one of {_GENERATORS}; got {self.generator!r}.")
         if self.decode not in ("sample", "mode"):
             raise ValueError(f"decode must be 'sample' or 'mode'; got {self.decode!r}.")
         if self.vae is not None and not isinstance(self.vae, FairLatentVAE):
             raise ValueError(f"vae must be a FairLatentVAE or None; got {type(self.vae).__name__}.")
+        if self.latent_input not in ("draws", "mean"):
+            raise ValueError(f"latent_input must be 'draws' or 'mean'; got {self.latent_input!r}.")
+        check_finite_params(self, ("alpha", "vae_kl_weight", "generator_lr", "gp_weight"))
         check_positive(self.generator_max_epochs, "generator_max_epochs", integer=True)
         check_positive(self.batch_size, "batch_size", integer=True)
         check_positive(self.generator_lr, "generator_lr")
@@ -270,7 +333,8 @@ class FairLatentSynthesizer(BaseEstimator):
         if self.vae is None:
             return FairLatentVAE(
                 latent_dim=self.latent_dim, hidden_layer_sizes=self.vae_hidden_layer_sizes,
-                penalty=self.penalty, alpha=self.alpha, max_epochs=self.vae_max_epochs,
+                penalty=self.penalty, alpha=self.alpha, kl_weight=self.vae_kl_weight,
+                max_epochs=self.vae_max_epochs,
                 batch_size=self.batch_size, device=self.device, random_state=seed,
                 verbose=self.verbose), False
         try:
@@ -322,16 +386,32 @@ class FairLatentSynthesizer(BaseEstimator):
         n, x = vae._encode_input(X)
         mean, logvar = vae._posterior(x, codes if vae.condition_encoder else None)
         mean, log_std = mean.astype(np.float64), 0.5 * logvar.astype(np.float64)
-        self.latent_mean_ = mean.mean(0)
-        self.latent_scale_ = np.sqrt(mean.var(0) + np.exp(2 * log_std).mean(0))
-        latents = np.concatenate([(mean - self.latent_mean_) / self.latent_scale_,
-                                  log_std - np.log(self.latent_scale_)], axis=1).astype(np.float32)
+        if self.latent_input == "mean":
+            self.latent_mean_, self.latent_scale_ = mean.mean(0), mean.std(0) + 1e-8
+            latents = ((mean - self.latent_mean_) / self.latent_scale_).astype(np.float32)
+            draws = latents
+        else:
+            self.latent_mean_ = mean.mean(0)
+            self.latent_scale_ = np.sqrt(mean.var(0) + np.exp(2 * log_std).mean(0))
+            latents = np.concatenate([(mean - self.latent_mean_) / self.latent_scale_,
+                                      log_std - np.log(self.latent_scale_)],
+                                     axis=1).astype(np.float32)
+            # one posterior draw per row, distributed as the generator's targets
+            noise = check_random_state(int(seeds[1])).standard_normal(mean.shape)
+            draws = latents[:, :mean.shape[1]] + np.exp(latents[:, mean.shape[1]:]) * noise
+        self.sensitive_model_ = None
+        if codes is not None:
+            # p(s | z) on latents distributed as the generator's training targets
+            model = (clone(self.sensitive_model) if self.sensitive_model is not None
+                     else _default_sensitive_model())
+            self.sensitive_model_ = model.fit(draws, codes)
 
         self.device_ = resolve_device(self.device)
         dim = vae.latent_dim
         common = dict(device=self.device_, max_epochs=self.generator_max_epochs,
-                      batch_size=self.batch_size, lr=self.generator_lr, verbose=self.verbose)
-        hidden = tuple(self.generator_hidden_layer_sizes)
+                      batch_size=self.batch_size, lr=self.generator_lr, verbose=self.verbose,
+                      callbacks=[("finite", StopOnNonFiniteLoss(type(self).__name__))])
+        hidden = check_hidden_layer_sizes(self.generator_hidden_layer_sizes, "generator_hidden_layer_sizes")
         with torch_seeded(int(seeds[1]), self.device_):
             if self.generator == "ddpm":
                 net = make_net(LatentDDPM, DiffusionLoss, module__dim=dim,
@@ -375,6 +455,38 @@ class FairLatentSynthesizer(BaseEstimator):
             z = module.sample(int(n_samples), generator=gen).cpu().numpy().astype(np.float64)
         return (z * self.latent_scale_ + self.latent_mean_).astype(np.float32)
 
+    def sensitive_proba(self, Z):
+        """p(s | z) for latents ``Z`` (n, latent_dim), shape (n, n_groups).
+
+        The training frequencies for every row when the synthesizer was
+        fitted without sensitive features.
+        """
+        check_is_fitted(self)
+        Z = np.asarray(Z, dtype=np.float64)
+        prior = self.vae_.group_prior_
+        if self.sensitive_model_ is None or len(Z) == 0:
+            return np.tile(prior, (len(Z), 1))
+        standard = (Z - self.latent_mean_) / self.latent_scale_
+        proba = np.zeros((len(Z), len(prior)))
+        proba[:, self.sensitive_model_.classes_] = self.sensitive_model_.predict_proba(standard)
+        return proba
+
+    @staticmethod
+    def _target_proportions(sensitive_proportions, groups):
+        if isinstance(sensitive_proportions, str) and sensitive_proportions == "balanced":
+            return np.full(len(groups), 1.0 / len(groups))
+        if isinstance(sensitive_proportions, dict):
+            unknown = [g for g in sensitive_proportions if g not in set(groups)]
+            if unknown:
+                raise ValueError(f"Unknown groups {unknown}; known: {list(groups)!r}.")
+            prior = np.array([float(sensitive_proportions.get(g, 0.0)) for g in groups])
+            if not np.isfinite(prior).all() or (prior < 0).any() or prior.sum() <= 0:
+                raise ValueError("sensitive_proportions must be finite, non-negative and not "
+                                 "all 0.")
+            return prior / prior.sum()
+        raise ValueError("sensitive_proportions must be 'balanced' or a dict; got "
+                         f"{sensitive_proportions!r}.")
+
     def sample(self, n_samples=1, random_state=None, *, sensitive_value=None,
                sensitive_proportions=None):
         """Generate synthetic rows (stage 2 then the one-pass decoding of stage 3).
@@ -386,10 +498,13 @@ class FairLatentSynthesizer(BaseEstimator):
             Seeds the generator noise, the drawn s' and the categories; the
             same int gives the same frame on CPU.
         sensitive_value : group label, default=None
-            Give every row this sensitive group (e.g. ``"Female"``).
+            Give every row this sensitive group (e.g. ``"Female"``): the
+            intervention do(s' = value), z' generated as usual.
         sensitive_proportions : "balanced" or dict {group: weight}, default=None
-            Rebalance s': equal groups, or the given (normalised) weights.
-            Default: the training frequencies.
+            Rebalance s' by a prior shift of the learned p(s | z):
+            p'(s | z) proportional to p(s | z) p'(s) / p(s), with p'(s) equal
+            groups or the given (normalised) weights. Default: s' ~ p(s | z'),
+            whose marginal is about the training frequencies.
 
         Returns
         -------
@@ -402,7 +517,8 @@ class FairLatentSynthesizer(BaseEstimator):
         ------
         ValueError
             Negative ``n_samples``, both ``sensitive_value`` and
-            ``sensitive_proportions``, unknown groups.
+            ``sensitive_proportions``, unknown groups, negative or
+            non-finite proportions.
         """
         check_is_fitted(self)
         if not isinstance(n_samples, numbers.Integral) or n_samples < 0:
@@ -416,22 +532,14 @@ class FairLatentSynthesizer(BaseEstimator):
         if sensitive_value is not None:
             s = vae._group_codes(sensitive_value, n_samples, allow_scalar=True)
         else:
-            prior = vae.group_prior_
+            proba = self.sensitive_proba(z)
             if sensitive_proportions is not None:
-                if isinstance(sensitive_proportions, str) and sensitive_proportions == "balanced":
-                    prior = np.full(len(groups), 1.0 / len(groups))
-                elif isinstance(sensitive_proportions, dict):
-                    unknown = [g for g in sensitive_proportions if g not in set(groups)]
-                    if unknown:
-                        raise ValueError(f"Unknown groups {unknown}; known: {list(groups)!r}.")
-                    prior = np.array([float(sensitive_proportions.get(g, 0.0)) for g in groups])
-                    if (prior < 0).any() or prior.sum() <= 0:
-                        raise ValueError("sensitive_proportions must be non-negative, not all 0.")
-                    prior = prior / prior.sum()
-                else:
-                    raise ValueError("sensitive_proportions must be 'balanced' or a dict; got "
-                                     f"{sensitive_proportions!r}.")
-            s = rng.choice(len(groups), size=n_samples, p=prior).astype(np.int64)
+                target = self._target_proportions(sensitive_proportions, groups)
+                # prior shift: p'(s | z) proportional to p(s | z) * p'(s) / p(s)
+                proba = proba * (target / np.maximum(vae.group_prior_, 1e-12))[None, :]
+                proba /= np.maximum(proba.sum(1, keepdims=True), 1e-300)
+            u = rng.random_sample((n_samples, 1))
+            s = np.minimum((proba.cumsum(1) < u).sum(1), len(groups) - 1).astype(np.int64)
         X, y, codes = vae._decode(z, groups[s] if len(s) else np.empty(0, dtype=object),
                                   stochastic=self.decode == "sample", random_state=rng)
         if not isinstance(X, pd.DataFrame):

@@ -8,7 +8,8 @@ the encoder (optional) and to the decoder.
 
 * :class:`TabularVAE` -- mixed tabular rows: one softmax block per
   categorical column, one Gaussian mean per (standardised) numeric column,
-  and an optional target head p(y | z) that does *not* see s.
+  and an optional target head p(y | z) that does *not* see s (or, as an
+  ablation, p(y | z, s)).
 * :class:`ConvVAE` -- small images (C, H, W) with H and W divisible by 4,
   Bernoulli/sigmoid pixels in [0, 1].
 
@@ -56,11 +57,14 @@ class TabularVAE(nn.Module):
         Adds a head p(y | z) from z alone.
     n_target_classes : int, default=0
         Classes of a categorical target.
+    condition_target : bool, default=False
+        Feed s to the target head too, p(y | z, s) (an ablation: the label
+        then depends on s through the head whatever the penalty on z).
     """
 
     def __init__(self, in_features, cardinalities, n_numeric, n_groups, latent_dim=8,
                  hidden_layer_sizes=(64,), condition_encoder=True, target_kind=None,
-                 n_target_classes=0):
+                 n_target_classes=0, condition_target=False):
         super().__init__()
         self.cardinalities = [int(c) for c in cardinalities]
         self.n_numeric = int(n_numeric)
@@ -68,6 +72,7 @@ class TabularVAE(nn.Module):
         self.latent_dim = int(latent_dim)
         self.condition_encoder = bool(condition_encoder)
         self.target_kind = target_kind
+        self.condition_target = bool(condition_target)
         enc_in = in_features + (self.n_groups if self.condition_encoder else 0)
         self.encoder = MLP(enc_in, hidden_layer_sizes, 2 * self.latent_dim)
         out = sum(self.cardinalities) + self.n_numeric
@@ -76,7 +81,8 @@ class TabularVAE(nn.Module):
             self.target_head = None
         else:
             width = n_target_classes if target_kind == "categorical" else 1
-            self.target_head = MLP(self.latent_dim, tuple(reversed(hidden_layer_sizes)), width)
+            head_in = self.latent_dim + (self.n_groups if self.condition_target else 0)
+            self.target_head = MLP(head_in, tuple(reversed(hidden_layer_sizes)), width)
 
     def _one_hot(self, s):
         return F.one_hot(s.long(), self.n_groups).to(torch.get_default_dtype())
@@ -94,11 +100,12 @@ class TabularVAE(nn.Module):
         Returns a dict: ``"logits"`` (n, sum(cardinalities)), ``"numeric"``
         (n, n_numeric) and, with a target head, ``"target"`` (n, n_classes or 1).
         """
-        h = self.decoder(torch.cat([z, self._one_hot(s).to(z.dtype)], dim=1))
+        zs = torch.cat([z, self._one_hot(s).to(z.dtype)], dim=1)
+        h = self.decoder(zs)
         n_cat = sum(self.cardinalities)
         out = {"logits": h[:, :n_cat], "numeric": h[:, n_cat:]}
         if self.target_head is not None:
-            out["target"] = self.target_head(z)
+            out["target"] = self.target_head(zs if self.condition_target else z)
         return out
 
     def forward(self, x, s):
@@ -173,11 +180,20 @@ class ConvVAE(nn.Module):
 
 
 class VAELoss(nn.Module):
-    """Negative ELBO plus a fairness penalty (FLDGM Eq. 8).
+    """Negative ELBO per element plus a fairness penalty (FLDGM Eq. 8).
 
-    loss = reconstruction + kl_weight * KL(q(z|x,s) || N(0, I)) + alpha * penalty,
-    each term averaged over the rows of the batch (the reconstruction and KL
-    summed over columns/pixels and latent dimensions).
+    loss = (reconstruction + kl_weight * KL(q(z|x,s) || N(0, I))) / D + alpha * penalty,
+
+    the reconstruction summed over the D reconstructed elements of a row
+    (columns of a table, the target included; C * H * W pixels of an image),
+    the KL summed over latent dimensions, both averaged over the rows of the
+    batch. Dividing the negative ELBO by D does not move its optimum (alpha=0
+    trains the same VAE as the summed loss, up to the optimiser's step
+    scale); it makes ``alpha`` the weight of the penalty against the
+    reconstruction *per element*, so that one ``alpha`` means the same on a
+    13-column table and on a 2,352-pixel image. (Summed over pixels, a
+    penalty in [0, 1] weighted 5 is negligible beside an image's
+    reconstruction of order 10^3.)
 
     Reconstruction: cross-entropy per categorical column, 0.5 * squared error
     per standardised numeric column (a unit-variance Gaussian up to a
@@ -191,7 +207,8 @@ class VAELoss(nn.Module):
     n_groups : int
     penalty : {"dcor", "fairdisco"}
         ``"dcor"``: :func:`~skfairlatent.nn.losses.distance_correlation_sq`
-        between the reparametrised z and one-hot s on the batch (Eq. 1).
+        between the posterior means and one-hot s on the batch (the
+        distance correlation the paper's text names).
         ``"fairdisco"``: :func:`~skfairlatent.nn.losses.fairdisco_v2` from
         the posterior means and variances (the authors' code).
     alpha : float
@@ -231,14 +248,24 @@ class VAELoss(nn.Module):
 
     def fairness_penalty(self, mean, logvar, z, s):
         if self.penalty == "dcor":
-            return distance_correlation_sq(z, F.one_hot(s.long(), self.n_groups).to(z.dtype))
+            # On the posterior means, not on the reparametrised draws: on the
+            # draws the encoder can shrink dCor^2 by inflating the noise while
+            # the means (what ``transform`` returns) still carry s.
+            return distance_correlation_sq(mean, F.one_hot(s.long(), self.n_groups).to(mean.dtype))
         return fairdisco_v2(mean, torch.exp(logvar), s.long(), self.n_groups)
+
+    def n_elements(self, x=None, num=None, target=None):
+        """D, the number of reconstructed elements per row."""
+        if self.image:
+            return x[0].numel()
+        n_num = num.shape[1] if num is not None else 0
+        return max(len(self.cardinalities) + n_num + (target is not None), 1)
 
     def forward(self, y_pred, y_true=None, s=None, x=None, cat=None, num=None, target=None):
         mean, logvar, z, outputs = y_pred
         kl = -0.5 * (1 + logvar - mean ** 2 - torch.exp(logvar)).sum(1).mean()
         loss = self.reconstruction(outputs, x=x, cat=cat, num=num, target=target)
-        loss = loss + self.kl_weight * kl
+        loss = (loss + self.kl_weight * kl) / self.n_elements(x=x, num=num, target=target)
         if self.alpha > 0 and s is not None:
             loss = loss + self.alpha * self.fairness_penalty(mean, logvar, z, s)
         return loss
