@@ -87,6 +87,8 @@ def _titled(source):
     return f"{head}{title}\n{'=' * len(title)}\n{rest}"
 
 
+# Stubs of names that no longer exist would be orphan pages: start afresh.
+shutil.rmtree(HERE / "generated", ignore_errors=True)
 if _GALLERY_SRC.exists():
     shutil.rmtree(_GALLERY_SRC)
 _GALLERY_SRC.mkdir()

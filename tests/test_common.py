@@ -159,6 +159,16 @@ def routed_search(name, estimator=None, *, cv=2):
                         cv=StratifiedKFold(cv, shuffle=True, random_state=0), error_score="raise")
 
 
+#: Fold scores of each serial routed search, kept for tests/test_dask.py, which
+#: checks that loky and Dask give the same scores (fits are seeded).
+SERIAL_SCORES = {}
+
+
+def fold_scores(search):
+    return {key: np.asarray(value, dtype=float) for key, value in search.cv_results_.items()
+            if key.startswith("split") and "_test_" in key}
+
+
 def check_search_result(search, name):
     """What a routed search must give: every candidate scored, a refitted best model."""
     n_candidates = int(np.prod([len(v) for v in ESTIMATORS[name][2].values()]))
@@ -185,6 +195,7 @@ def test_routed_pipeline_grid_search(name, compas):
         warnings.filterwarnings("ignore", category=UserWarning, module="torch")
         search = routed_search(name).fit(X, y, sensitive_features=A)
     best = check_search_result(search, name)
+    SERIAL_SCORES[name] = fold_scores(search)
     if ESTIMATORS[name][1] == "synthesizer":
         samples = best[-1].sample(5, random_state=0)
         assert samples.shape[0] == 5

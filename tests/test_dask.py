@@ -18,7 +18,15 @@ import numpy as np
 import pytest
 import sklearn
 
-from test_common import ESTIMATORS, NAMES, check_search_result, compas, routed_search  # noqa: F401
+from test_common import (  # noqa: F401  (compas is a fixture)
+    ESTIMATORS,
+    NAMES,
+    SERIAL_SCORES,
+    check_search_result,
+    compas,
+    fold_scores,
+    routed_search,
+)
 
 distributed = pytest.importorskip("distributed")
 
@@ -26,7 +34,7 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
         silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
     )
     client = distributed.Client(cluster)
@@ -44,20 +52,14 @@ def _fit(name, compas, *, n_jobs=None):
         return search.fit(X, y, sensitive_features=A)
 
 
-def _scores(search):
-    return {key: np.asarray(value, dtype=float) for key, value in search.cv_results_.items()
-            if key.startswith("split") and "_test_" in key}
-
-
 @pytest.fixture(scope="module")
 def serial_scores(compas):
-    """The serial search's fold scores, computed once per estimator on demand."""
-    cache = {}
+    """The serial search's fold scores: from tests/test_common.py's run when it ran, else fitted."""
 
     def get(name):
-        if name not in cache:
-            cache[name] = _scores(_fit(name, compas))
-        return cache[name]
+        if name not in SERIAL_SCORES:
+            SERIAL_SCORES[name] = fold_scores(_fit(name, compas))
+        return SERIAL_SCORES[name]
 
     return get
 
@@ -72,7 +74,7 @@ def _assert_same_scores(got, expected):
 def test_grid_search_with_loky_processes(name, compas, serial_scores):
     search = _fit(name, compas, n_jobs=-1)
     check_search_result(search, name)
-    _assert_same_scores(_scores(search), serial_scores(name))
+    _assert_same_scores(fold_scores(search), serial_scores(name))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -81,7 +83,7 @@ def test_grid_search_on_dask_cluster(name, compas, client, serial_scores):
     with distributed.get_task_stream(client) as stream, joblib.parallel_backend("dask"):
         search = _fit(name, compas)
     check_search_result(search, name)
-    _assert_same_scores(_scores(search), serial_scores(name))
+    _assert_same_scores(fold_scores(search), serial_scores(name))
     # The fits ran as Dask tasks on the cluster's workers, not in this process.
     workers = set(client.scheduler_info()["workers"])
     ran_on = {task["worker"] for task in stream.data}
