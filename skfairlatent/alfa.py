@@ -10,8 +10,11 @@ Algorithm 1, as ``fit`` runs it:
    N_p = 4·max n_ay (Sec. 3.1);
 3. ε, the mean absolute distance from the latent features to the decision
    boundary (per (a, y) cell, as the authors' code does);
-4. the fairness attack δ* = argmax_{‖δ‖₂ ≤ ε} L_fair - α·D(z, z + δ) with f
-   and g frozen (Eq. 2-4, App. B.2, App. D);
+4. the fairness attack δ* = argmax_{‖δ‖₂ ≤ ε} L_fair - α·D(z, z + δ)/s with f
+   and g frozen (Eq. 2-4, App. B.2, App. D); s is the unit of the Sinkhorn
+   cost (``sinkhorn_scale``, our normalisation), all attack batches are one
+   stacked problem and the Sinkhorn potentials are warm-started across
+   Adam steps (:func:`skfairlatent.nn.attacks.fairness_attack`);
 5. fine-tune a (freshly initialised) last layer on the original and the
    perturbed latents, weighted (1 - λ) and λ (Eq. 5, App. N).
 """
@@ -218,6 +221,15 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     * The authors' code keeps the epoch with the best validation accuracy;
       this estimator trains a fixed number of epochs (choose ``max_epochs``
       and ``alpha`` by cross-validation).
+    * Part of ALFA's effect is the cell-balanced fine-tuning itself: the same
+      pipeline with the attack off (``alpha=0, epsilon=1e-8``, the
+      upsampling-only control) already lowers ΔEOd; on COMPAS-MLP the attack
+      roughly halves what the control leaves (``benchmarks/alfa_ablation.py``,
+      ``doc/alfa.md``).
+    * On data with Cov(a, y) = 0 (e.g. ALFA's synthetic Gaussians, balanced
+      labels per group) Eq. 3's sign is a tie and the covariance attack may
+      push the wrong way; ``fairness_constraint="convex"`` takes its sign from
+      the clean model's ΔEOd instead.
 
     Examples
     --------
