@@ -59,10 +59,6 @@ numpydoc_xref_param_type = False
 # --- the method pages (doc/*.md) are Markdown, read by myst-parser ----------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
-# The method pages also link files outside doc/ (papers, benchmark tables,
-# source files); on GitHub these links work, in the site they are kept as
-# plain links. Only that kind of missing reference is silenced.
-suppress_warnings = ["myst.xref_missing"]
 
 # --- the examples gallery (sphinx-gallery) -----------------------------------
 # The examples write their PNGs into the current folder. sphinx-gallery runs
@@ -169,9 +165,9 @@ _SK_ROLE = re.compile(r":(?:term|ref):`([^`<]*?)\s*(?:<[^`]*>)?`")
 
 
 def _sklearn_roles_to_text(app, what, name, obj, options, lines):
-    if getattr(obj, "__module__", "") and not str(getattr(obj, "__module__", "")).startswith("sklearn"):
-        if "_request" not in name.rsplit(".", 1)[-1]:
-            return
+    from_sklearn = str(getattr(obj, "__module__", "")).startswith("sklearn")
+    if not (from_sklearn or name.endswith("_request")):
+        return
     for i, line in enumerate(lines):
         lines[i] = _SK_ROLE.sub(lambda m: m.group(1), line)
 
