@@ -185,12 +185,12 @@ def test_batched_sinkhorn_converges_to_pot_entropic_cost():
     source = torch.randn(3, 40, 5, dtype=torch.float64)
     target = source + 0.5 * torch.randn_like(source)
     potentials = None
-    for _ in range(50):                                  # 50 warm-started calls of 10 iterations
-        value, potentials = sinkhorn_divergence_step(source, target, reg=0.5, potentials=potentials)
+    for _ in range(20):                                  # 20 warm-started calls of 10 iterations
+        value, potentials = sinkhorn_divergence_step(source, target, reg=1.0, potentials=potentials)
     for k in range(3):
-        assert value[k].item() == pytest.approx(_entropic_ot_pot(source[k], target[k], 0.5), rel=1e-5)
+        assert value[k].item() == pytest.approx(_entropic_ot_pot(source[k], target[k], 1.0), rel=1e-5)
         # POT's reference function returns the same entropic cost
-        assert sinkhorn_distance(source[k], target[k], reg=0.5, max_iter=20000, tol=1e-10).item() == \
+        assert sinkhorn_distance(source[k], target[k], reg=1.0, max_iter=20000, tol=1e-10).item() == \
             pytest.approx(value[k].item(), rel=1e-5)
 
 
