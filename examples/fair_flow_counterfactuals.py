@@ -67,9 +67,10 @@ for name, pred in [("LR on E", on_e.predict(E_test)), ("LR on Z_Y", fair_predict
 
 # 3. the paper's check: edit the label part Z_Y, invert; the decision moves, sex does not
 probe = LogisticRegression().fit(E_train, A_train == "Male")
-E_y = flow.counterfactual(E_test, flip="label", y=y_test)
-changed = fair_predict(E_y) != fair_predict(E_test)
-toward = np.where(y_test == 0, 1.0, -1.0)  # +1: edited toward the class with more men
+own = fair_predict(E_test)  # edit each person from the decided class to the other one
+E_y = flow.counterfactual(E_test, flip="label", y=own)
+changed = fair_predict(E_y) != own
+toward = np.where(own == 0, 1.0, -1.0)  # +1: edited toward the class with more men
 direction = E_train[y_train == 1].mean(0) - E_train[y_train == 0].mean(0)
 length = np.linalg.norm(E_y - E_test, axis=1).mean()
 E_naive = E_test + toward[:, None] * direction / np.linalg.norm(direction) * length
