@@ -42,18 +42,18 @@ without matched samples) the choices are stated in the docstrings of
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, GradientNormClipping
+from skorch.callbacks import GradientNormClipping
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
 from skfairlatent.base import (
+    FiniteLoss,
     as_label_column,
     check_fit_sensitive_features,
     check_positive,
@@ -181,19 +181,6 @@ class FairFlowLoss(nn.Module):
                 loss = loss + self.lambda_di * group_pair_distance_loss(
                     z_y, y_true, sensitive, margin=self.di_margin, pairing=self.di_pairing)
         return loss
-
-
-class _FiniteLoss(Callback):
-    """Stop training with a clear error as soon as a batch loss is not finite."""
-
-    def on_batch_end(self, net, batch=None, training=None, **kwargs):
-        loss = net.history[-1, "batches", -1].get("train_loss" if training else "valid_loss")
-        if loss is not None and not math.isfinite(loss):
-            raise FloatingPointError(
-                f"FairLatentFlow: the training loss became {loss} in epoch {len(net.history)}. "
-                "Check X for extreme values (standardise the latent space) or lower lr "
-                "and the loss weights."
-            )
 
 
 # --------------------------------------------------------------------------- #
@@ -359,11 +346,7 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
         for name in ("lambda_sensitive", "lambda_dg", "lambda_eq", "lambda_di", "lambda_g",
                      "di_margin", "noise_std"):
             check_positive(getattr(self, name), name, allow_zero=True)
-        check_positive(self.lr, "lr")
-        for name in ("lambda_sensitive", "lambda_dg", "lambda_eq", "lambda_di", "lambda_g",
-                     "di_margin", "noise_std", "lr"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"{name} must be a finite number; got {getattr(self, name)!r}.")
+        check_positive(self.lr, "lr")  # check_positive also rejects inf and nan
         if self.di_pairing not in _PAIRINGS:
             raise ValueError(f"di_pairing must be one of {_PAIRINGS}; got {self.di_pairing!r}.")
         if self.covariance_on not in ("all", "parts"):
@@ -452,7 +435,7 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
                 lr=self.lr,
                 verbose=self.verbose,
                 callbacks=[("clip", GradientNormClipping(gradient_clip_value=10.0)),
-                           ("finite_loss", _FiniteLoss())],
+                           ("finite_loss", FiniteLoss("FairLatentFlow"))],
             )
             self.net_.fit(X_fit, y_enc)
 
