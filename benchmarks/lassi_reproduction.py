@@ -221,10 +221,10 @@ def time_paper_sizes(task, fitted, X_points, y_points, seed, n_exact):
     return out
 
 
-def markdown(rows, timing, tuning, args, total_s):
+def markdown(rows, timing, tuning, args, total_s, threads=1):
     lines = ["# LASSI reproduction (CPU-sized)", "",
              f"Reported seeds {args.seeds}; lambda_adv chosen on tuning seed {args.tune_seed} "
-             f"(its own validation split; grid {args.lambda_grid}, accuracy cost <= "
+             f"(its own validation split; grid in the first table, accuracy cost <= "
              f"{args.max_acc_cost} points against Naive on validation). Accuracy on the whole "
              "test split, certified fairness "
              f"('Fair', % of {args.n_cert} ({args.n_cert_digits} for digits) evenly spaced "
@@ -232,15 +232,16 @@ def markdown(rows, timing, tuning, args, total_s):
              "CS n0=n=2000, Delta=0.1, sigma_cs=1, epsilon=1; RS n0=100, n=10,000, "
              f"sigma_rs={args.sigma_rs}; alpha_cs=0.01, alpha_rs=0.001). Mean over seeds "
              "(min-max in brackets). `torch.get_num_threads()` = "
-             f"{torch.get_num_threads()}; machine shared with other jobs (2 cores). "
+             f"{threads}; machine shared with other jobs (2 cores). "
              f"Total run time {total_s / 60:.1f} min.", "",
-             "lambda_adv selection (tuning seed, validation accuracy / certified fraction):", "",
-             "| task | " + " | ".join(f"lambda={k}" for k in ["0", *map(str, args.lambda_grid)])
-             + " | chosen |",
-             "|---|" + "---|" * (len(args.lambda_grid) + 2)]
+             "lambda_adv selection (tuning seed; validation accuracy % / certified % per "
+             "lambda; when no lambda keeps the accuracy cost within the limit, the smallest "
+             "of the grid is taken):", "",
+             "| task | lambda_adv: val Acc / Fair | chosen |", "|---|---|---|"]
     for task, (chosen, scores) in tuning.items():
-        cells = [f"{100 * v[0]:.1f} / {100 * v[1]:.0f}" for v in scores.values()]
-        lines.append(f"| {task} | " + " | ".join(cells) + f" | {chosen:g} |")
+        cells = ", ".join(f"{float(k):g}: {100 * v[0]:.1f} / {100 * v[1]:.0f}"
+                          for k, v in scores.items())
+        lines.append(f"| {task} | {cells} | {chosen:g} |")
     lines += ["",
               "| task | method | Acc % | Fair % | abstain % | median d_cs | median d_rs | "
               "twin consistency % (all / certified) |",
@@ -320,7 +321,17 @@ def main():
     parser.add_argument("--sigma-rs", type=float, default=1.0)
     parser.add_argument("--name", default="lassi_reproduction")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--from-json", default=None,
+                        help="rewrite the markdown of a finished run from its JSON")
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        run_args = argparse.Namespace(**saved["args"])
+        text = markdown(saved["rows"], saved["paper_size_timing"], saved["lambda_tuning"],
+                        run_args, saved["total_s"], saved.get("threads", 1))
+        Path(args.from_json).with_suffix(".md").write_text(text)
+        print(text)
+        return
     if args.quick:
         args.seeds, args.n_cert, args.n_paper, args.n_exact, args.epochs = [0], 20, 4, 2, 3
         args.flow_epochs, args.flow_epochs_digits, args.n_train_adult = 3, 1, 3000
@@ -348,8 +359,9 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(
         {"rows": rows, "paper_size_timing": timing, "lambda_tuning": tuning,
-         "paper_table1": PAPER_TABLE1, "args": vars(args), "total_s": total}, indent=2))
-    text = markdown(rows, timing, tuning, args, total)
+         "paper_table1": PAPER_TABLE1, "args": vars(args), "total_s": total,
+         "threads": torch.get_num_threads()}, indent=2))
+    text = markdown(rows, timing, tuning, args, total, torch.get_num_threads())
     (RESULTS / f"{args.name}.md").write_text(text)
     print(text)
 
