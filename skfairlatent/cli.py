@@ -289,7 +289,12 @@ def fit_one(settings, seed, label, family, spec):
     test : tuple
         ``(y_test, y_pred, A_test)``.
     """
-    with _FIT_LOCK:
+    from joblib import parallel_config
+
+    # nested joblib calls (scikit-learn's LogisticRegression, fairlearn) run
+    # in this task: under the Dask backend they would otherwise be sent back
+    # to the cluster and wait for workers that are all busy with fits.
+    with _FIT_LOCK, parallel_config(backend="sequential"):
         return _fit_one(settings, seed, label, family, spec)
 
 
@@ -667,7 +672,7 @@ def _with_columns(X, y, A, target, sensitive):
 
 
 def run_fldgm(dataset, *, seeds, max_epochs, device, verbose, max_rows=None, log=print):
-    """FLDGM (fair VAE α = 1e7, FairDisCo penalty, latent DDPM) and the α = 0 control.
+    """FLDGM (fair VAE with the default α = 1, dCor² penalty, latent DDPM) and the α = 0 control.
 
     Per seed: both synthesizers are fitted on the training frame (stage 1 with
     ``max_epochs`` epochs, the DDPM with ``4 × max_epochs``), each samples as
@@ -687,7 +692,7 @@ def run_fldgm(dataset, *, seeds, max_epochs, device, verbose, max_rows=None, log
 
     from .fldgm import FairLatentSynthesizer, evaluate_synthetic
 
-    plan = [("FLDGM (fair, α=1e7)", 1e7), ("no fairness (α=0)", 0.0)]
+    plan = [("FLDGM (fair, α=1)", 1.0), ("no fairness (α=0)", 0.0)]
     rows, samples = [], {}
     with tqdm(total=len(seeds) * (1 + 2 * len(plan)), desc="fldgm", unit="step",
               file=sys.stderr) as bar:
