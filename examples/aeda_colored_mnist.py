@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 from fairlearn.metrics import MetricFrame
 from sklearn.metrics import accuracy_score
 
@@ -55,6 +56,7 @@ ax.plot(range(len(rates)), rates[:, 0], marker="s", label="bias head flipped")
 ax.plot(range(len(rates)), rates[:, 1], marker="^", label="target label kept")
 ax.plot(train.epoch + 1, train.transferability, marker="o", label="transferability r(m)")
 ax.set_xlabel("attack (0 = after the warm-up, then one per epoch)")
+ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 ax.set_ylim(-0.02, 1.05)
 ax.legend(loc="lower right")
 fig.tight_layout()
