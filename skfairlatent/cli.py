@@ -914,7 +914,7 @@ def _check_args(parser, args):
     if not (device in ("auto", "cpu") or device == "cuda" or
             (device.startswith("cuda:") and device[5:].isdigit())):
         parser.error(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
-    if device.startswith("cuda"):
+    if device.startswith("cuda") and args.dask_scheduler is None:   # workers may have GPUs
         import torch
 
         if not torch.cuda.is_available():
