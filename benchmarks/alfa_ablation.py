@@ -34,6 +34,7 @@ Writes ``benchmarks/results/alfa_ablation.{md,json}``.
 
 import argparse
 import copy
+import json
 import time
 import warnings
 from pathlib import Path
@@ -120,14 +121,14 @@ def _row(dataset, model, seed, method, split, predict, seconds, **extra):
     return row
 
 
-def run_seed(dataset, model, seed, alphas, max_epochs, adult_rows, cache, log):
+def run_seed(dataset, model, seed, alphas, max_epochs, adult_rows, cache, log, alfa_params=None):
     split = load_split(dataset, seed)
     X_tr, y_tr, A_tr = _subsample(*split["train"], adult_rows if dataset == "adult" else None, seed)
     split["train"] = (X_tr, y_tr, A_tr)
     rows = []
     cache.key = (dataset, model, seed)
     base = dict(hidden_layer_sizes=MODELS[model], max_epochs=max_epochs, random_state=seed,
-                keep_attack_data=True)
+                keep_attack_data=True, **(alfa_params or {}))
 
     def fit_alfa(method, **params):
         start = time.perf_counter()
@@ -190,16 +191,17 @@ def run_seed(dataset, model, seed, alphas, max_epochs, adult_rows, cache, log):
 
 def select_alpha(runs):
     """Mark the validation-chosen α per (dataset, model, seed); never looks at test."""
-    runs = runs.copy()
-    for _, group in runs.groupby(["dataset", "model", "seed"]):
+    runs = runs.reset_index(drop=True)
+    chosen_rows = []
+    for _, group in runs.groupby(["dataset", "model", "seed"], sort=False):
         base_acc = group.loc[group.method == "baseline (λ=0)", "valid_accuracy"].iloc[0]
         alfa = group[group.method == "ALFA α candidate"]
         eligible = alfa[alfa.valid_accuracy >= base_acc - 0.01]
         pool = eligible if len(eligible) else alfa
         chosen = runs.loc[pool.valid_delta_eod.idxmin()].copy()
         chosen["method"] = "ALFA (α on valid)"
-        runs = pd.concat([runs, chosen.to_frame().T], ignore_index=True)
-    return runs
+        chosen_rows.append(chosen.to_frame().T)
+    return pd.concat([runs, *chosen_rows], ignore_index=True)
 
 
 def summarize(runs):
@@ -243,6 +245,10 @@ def main(argv=None):
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.3, 1.0, 3.0])
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--adult-train-rows", type=int, default=8000)
+    parser.add_argument("--alfa-params", default="{}",
+                        help='JSON of extra ALFAClassifier parameters for every ALFA variant, '
+                             'e.g. \'{"finetune_on": "upsampled", "reinit_head": false}\' '
+                             "(the authors' fine-tuning)")
     parser.add_argument("--name", default="alfa_ablation")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--merge", nargs="+", metavar="JSON",
@@ -271,7 +277,8 @@ def main(argv=None):
                 for seed in args.seeds:
                     all_rows += run_seed(dataset, model, seed, args.alphas, args.max_epochs,
                                          args.adult_train_rows, cache,
-                                         lambda m: print(m, flush=True))
+                                         lambda m: print(m, flush=True),
+                                         json.loads(args.alfa_params))
                     cache.store.clear()
                     runs = select_alpha(pd.DataFrame(all_rows))
                     table = summarize(runs)
@@ -279,7 +286,8 @@ def main(argv=None):
                               f"α candidates {args.alphas} (chosen per seed on validation), "
                               f"60/20/20 splits, Adult training rows subsampled to "
                               f"{args.adult_train_rows}; test scores mean ± std over seeds; "
-                              "fit seconds on a shared 2-core CPU (ratios only).\n\n")
+                              "fit seconds on a shared 2-core CPU (ratios only). Extra ALFA "
+                              f"parameters: {args.alfa_params}.\n\n")
                     (out / f"{args.name}.md").write_text(header + table.to_markdown(index=False) + "\n")
                     runs.to_json(out / f"{args.name}.json", orient="records", indent=1)
     print(table.to_markdown(index=False))
