@@ -156,7 +156,9 @@ def markdown(dataset, rows, timings, args):
     def fmt(values):
         return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
-    n = f"{args.n_rows} rows subsampled" if dataset == "adult" else "all 7,214 rows"
+    total = 45222 if dataset == "adult" else 7214
+    n = (f"{args.n_rows} of {total:,} rows (stratified subsample)" if args.n_rows < total
+         else f"all {total:,} rows")
     lines = [f"# FLDGM on {dataset} (ours vs paper)\n",
              f"{n} (70/30 split), seeds {args.seeds}, VAE {args.vae_epochs} epochs "
              f"(kl_weight=0.1), DDPM {args.dm_epochs} epochs (200 steps); random forest trained on "
