@@ -7,8 +7,8 @@ within a box tied to the data (the colour gap between the groups), and
 regenerated every epoch against a robust bias head (``mode="robust"``). The
 test split has every digit on both colours.
 
-Uses all 4,000 training digits; runs in about two to three minutes on one free
-CPU core; writes ``aeda_attack_rates.png`` (per epoch: the fraction of copies
+Uses all 4,000 training digits; ran in about one minute on one free CPU core
+(printed: none 0.494 bACC / 8.76 bias, robust 0.934 / 0.60); writes ``aeda_attack_rates.png`` (per epoch: the fraction of copies
 whose colour the bias head reads as flipped, the fraction whose digit the
 target head keeps, and the transferability r(m) of Sec. 2.3).
 """
@@ -51,14 +51,14 @@ print(f"warm-up epochs: {robust.warmup_epochs_}, epsilon multiplier: "
 # Attack rates (first attack = epoch 0) and transferability r(m) (Sec. 2.3, Fig. 10a).
 rates = robust.attack_rates_
 train = pd.DataFrame(robust.history_).query("phase == 'train'")
-fig, ax = plt.subplots(figsize=(5.5, 3.2))
+fig, ax = plt.subplots(figsize=(7.5, 3.2))
 ax.plot(range(len(rates)), rates[:, 0], marker="s", label="bias head flipped")
 ax.plot(range(len(rates)), rates[:, 1], marker="^", label="target label kept")
 ax.plot(train.epoch + 1, train.transferability, marker="o", label="transferability r(m)")
 ax.set_xlabel("attack (0 = after the warm-up, then one per epoch)")
 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 ax.set_ylim(-0.02, 1.05)
-ax.legend(loc="lower right")
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 fig.tight_layout()
 fig.savefig("aeda_attack_rates.png", dpi=120)
 print("saved aeda_attack_rates.png")
