@@ -31,9 +31,12 @@ candidate-set center (64 candidates) and with LASSI's exact O(n0^2) center on
 the same rows and the same noise (paired): seconds per point, certified %,
 smoothed accuracy on those rows.
 
-Run: ``cpuslot python benchmarks/lassi_reproduction.py`` (single-threaded);
-``--quick`` for a smoke run. Writes
-``benchmarks/results/lassi_reproduction.{md,json}``.
+Run (single-threaded; results of record, see ``doc/lassi.md``):
+``cpuslot python benchmarks/lassi_reproduction.py --tasks compas adult --n-exact 50
+--name lassi_reproduction_tabular`` and ``cpuslot python
+benchmarks/lassi_reproduction.py --tasks digits --epochs-digits 20
+--lambda-grid-digits 3 10 --name lassi_reproduction_digits``; ``--quick`` for
+a smoke run. Writes ``benchmarks/results/<name>.{md,json}``.
 """
 
 from __future__ import annotations
