@@ -218,9 +218,9 @@ class FairLatentSynthesizer(BaseEstimator):
         The model of p(s | z) from which s' is drawn given a generated z'
         (fitted on one posterior draw per training row, its
         ``predict_proba`` used). None: ``LogisticRegression(C=1.0)`` on the
-        standardised latents plus their squares (a quadratic boundary,
-        which reads s from an unpenalised latent about as well as an MLP
-        while staying calibrated on a fair one).
+        standardised latents plus their squares (a quadratic boundary: it
+        also catches dependence on the spread of z, which a linear model
+        misses, and has few parameters to overfit a fair latent).
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
