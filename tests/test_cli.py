@@ -134,7 +134,7 @@ def test_lassi_certifies_and_writes_radii(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "certified_percent" in out and "Naive" in out
     rows = json.loads((tmp_path / "lassi_german_table.json").read_text())
-    assert [r["method"] for r in rows] == ["Naive (λ_adv=0)", "LASSI (λ_adv=1)"]
+    assert [r["method"] for r in rows] == ["Naive (λ_adv=0)", "LASSI (λ_adv=0.3)"]
     for r in rows:
         assert 0 <= r["certified_percent"] <= 100 and 0 <= r["abstain_percent"] <= 100
         assert r["n_certified_rows"] == 8 and r["seconds_per_point"] > 0
