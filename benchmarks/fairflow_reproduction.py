@@ -34,7 +34,8 @@ lower DP and 39.9 % higher worst-group accuracy than its baselines; the
 "relative change" lines compare ``LR on Z_Y`` with ``LR on E``.
 
 Usage: ``python benchmarks/fairflow_reproduction.py [--seeds 0 1 2]``.
-Writes ``benchmarks/results/fairflow_reproduction.{md,json}``.
+Writes ``benchmarks/results/fairflow_reproduction[_TAG].{md,json}`` (``--tag``;
+the committed runs are ``_adult`` and ``_compas_cmnist``).
 """
 
 import argparse

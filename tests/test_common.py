@@ -23,7 +23,6 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
-import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -45,12 +44,7 @@ from skfairlatent.metrics import delta_eod, make_fairness_scorer
 N_ROWS = 240
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- #

@@ -18,14 +18,7 @@ from skfairlatent.datasets import load_adult, load_colored_mnist
 from skfairlatent.nn.losses import distance_correlation_sq, fairdisco_v2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread: the 2-core test machine is shared, and contention
-    makes small-batch training many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- #

@@ -21,12 +21,7 @@ from skfairlatent.fldgm import (
 from skfairlatent.nn.generators import GAN, VectorDDPM, gradient_penalty, noise_schedule
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- #
