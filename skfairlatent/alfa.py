@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from tqdm.auto import tqdm
 
 from .base import (
+    check_finite_positive,
     check_fit_sensitive_features,
     check_hidden_layer_sizes,
     check_positive,
@@ -322,7 +323,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         check_hidden_layer_sizes(self.hidden_layer_sizes)
-        _check_finite_positive(self.alpha, "alpha", allow_zero=True)
+        check_finite_positive(self.alpha, "alpha", allow_zero=True)
         if not (_is_real(self.lambda_) and 0 <= self.lambda_ <= 1):
             raise ValueError(f"lambda_ must be a number in [0, 1]; got {self.lambda_!r}.")
         if self.epsilon != "auto" and not (_is_real(self.epsilon) and np.isfinite(self.epsilon)
@@ -345,7 +346,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
                      "batch_size"):
             check_positive(getattr(self, name), name, integer=True)
         for name in ("attack_lr", "lr", "sinkhorn_reg"):
-            _check_finite_positive(getattr(self, name), name)
+            check_finite_positive(getattr(self, name), name)
 
     def _output_targets(self, y_codes):
         """0/1 float targets, one column per sigmoid output (OvR for multi-class)."""
@@ -653,13 +654,6 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
 
 def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_finite_positive(value, name, *, allow_zero=False):
-    """``check_positive`` plus finiteness: inf and NaN are rejected by name."""
-    if _is_real(value) and not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}.")
-    check_positive(value, name, allow_zero=allow_zero)
 
 
 @contextmanager

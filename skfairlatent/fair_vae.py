@@ -37,7 +37,6 @@ Two penalties are available (``penalty``):
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import pandas as pd
@@ -47,12 +46,13 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
 from .base import (
+    FiniteLoss,
     RowExtrasNet,
     as_label_column,
+    check_finite_params,
     check_fit_sensitive_features,
     check_hidden_layer_sizes,
     check_positive,
@@ -86,31 +86,6 @@ class VAENet(RowExtrasNet):
         extras = {key: to_tensor(value, device=self.device) for key, value in X.items()}
         extras["x"] = extras.pop("X")
         return self.criterion_(y_pred, **extras)
-
-
-class StopOnNonFiniteLoss(Callback):
-    """Raise ``FloatingPointError`` at the end of the first epoch whose mean
-    training loss is NaN or infinite (instead of training on and returning
-    NaN latents). ``owner`` names the estimator in the message."""
-
-    def __init__(self, owner="The network"):
-        self.owner = owner
-
-    def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1].get("train_loss")
-        if loss is not None and not np.isfinite(loss):
-            raise FloatingPointError(
-                f"{self.owner}: the training loss became {loss} at epoch {len(net.history)}. "
-                "Lower lr or alpha, or check the input for extreme values (scale X).")
-
-
-def check_finite_params(estimator, names):
-    """``ValueError`` naming the first hyperparameter in ``names`` that is a
-    number but not finite (``inf``, ``nan``)."""
-    for name in names:
-        value = getattr(estimator, name)
-        if isinstance(value, numbers.Real) and not np.isfinite(value):
-            raise ValueError(f"{name} must be a finite number; got {value!r}.")
 
 
 def _is_categorical(dtype):
@@ -534,7 +509,7 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
                 criterion__cardinalities=cardinalities, criterion__n_groups=n_groups,
                 criterion__penalty=self.penalty, criterion__alpha=alpha,
                 criterion__kl_weight=self.kl_weight, criterion__image=kind == "image",
-                callbacks=[("finite", StopOnNonFiniteLoss(type(self).__name__))],
+                callbacks=[("finite", FiniteLoss(type(self).__name__))],
             )
             net.fit(data, None)
         self.net_ = net

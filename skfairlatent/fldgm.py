@@ -42,13 +42,20 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .base import check_hidden_layer_sizes, check_positive, derive_seed, make_net, resolve_device, torch_seeded
+from .base import (
+    FiniteLoss,
+    check_finite_params,
+    check_hidden_layer_sizes,
+    check_positive,
+    derive_seed,
+    make_net,
+    resolve_device,
+    torch_seeded,
+)
 from .fair_vae import (
     ALPHA_DEFAULT,
     FairLatentVAE,
-    StopOnNonFiniteLoss,
     _is_categorical,
-    check_finite_params,
 )
 from .metrics import delta_dp
 from .nn.generators import (
@@ -410,7 +417,7 @@ class FairLatentSynthesizer(BaseEstimator):
         dim = vae.latent_dim
         common = dict(device=self.device_, max_epochs=self.generator_max_epochs,
                       batch_size=self.batch_size, lr=self.generator_lr, verbose=self.verbose,
-                      callbacks=[("finite", StopOnNonFiniteLoss(type(self).__name__))])
+                      callbacks=[("finite", FiniteLoss(type(self).__name__))])
         hidden = check_hidden_layer_sizes(self.generator_hidden_layer_sizes, "generator_hidden_layer_sizes")
         with torch_seeded(int(seeds[1]), self.device_):
             if self.generator == "ddpm":
