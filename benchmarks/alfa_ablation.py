@@ -25,8 +25,10 @@ fit seconds include the cached pretraining time.
 Adult: all training rows by default; ``--adult-train-rows`` subsamples them
 (stratified by (a, y)); validation and test splits are always full.
 ``--alfa-params`` passes ALFA settings to every ALFA variant (the results of
-record use ``{"upsampling": "per_batch", "class_prior": "data"}``, fixed on
-tuning seeds 100-102), ``--no-peers`` skips the peers (tuning runs).
+record use the estimator's defaults: per-batch upsampling, ``class_prior="data"``
+and L-BFGS fine-tuning, fixed on tuning seeds 100-102; the sensitivity run
+passes ``{"finetune_solver": "adam"}``), ``--no-peers`` skips the peers
+(tuning runs).
 
 Usage::
 
@@ -248,7 +250,7 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=["compas", "german", "drug", "adult"])
     parser.add_argument("--models", nargs="+", default=["mlp", "logistic"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.3, 1.0, 3.0])
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.1, 0.3, 1.0, 3.0])
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--adult-train-rows", type=int, default=None,
                         help="subsample Adult's training rows (default: all)")
