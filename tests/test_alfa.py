@@ -392,9 +392,10 @@ def test_alfa_beats_baseline_and_upsampling_control_on_compas():
     """COMPAS, MLP, defaults (α = 0.1, chosen on tuning seeds 100-102), seeds 0-2.
 
     Measured ΔEOd: baseline 0.134/0.104/0.296 (mean 0.178), control
-    0.134/0.120/0.188 (0.147), ALFA 0.117/0.107/0.027 (0.084); accuracy 0.669 /
-    0.664 / 0.662. Over seeds 0-4 of the ablation the paired ALFA − control
-    gap is −0.017 −0.013 −0.161 +0.007 −0.069.
+    0.134/0.120/0.188 (0.147), ALFA 0.071/0.109/0.048 (0.076); accuracy 0.669 /
+    0.664 / 0.660 (the rows of ``benchmarks/results/alfa_ablation_compas_drug_german.json``).
+    Over seeds 0-4 at α = 0.1 the paired ALFA − control gap is −0.063 −0.011 −0.140
+    +0.031 −0.058.
     """
     res = _baseline_control_alfa("compas", max_epochs=20)
     print({k: np.round(v, 3).tolist() for k, v in res.items()})
@@ -412,9 +413,9 @@ def test_attack_beats_upsampling_control_on_drug():
     """Drug, MLP, defaults (α = 0.1), seeds 0-2, the ablation's settings.
 
     Measured ΔEOd: baseline 0.247/0.598/0.117 (mean 0.320), control
-    0.152/0.414/0.112 (0.226), ALFA 0.159/0.165/0.028 (0.117); accuracy 0.672 /
-    0.670 / 0.665. Seeds 0-4: paired ALFA − control +0.008 −0.249 −0.084 −0.067
-    −0.057.
+    0.152/0.414/0.112 (0.226), ALFA 0.172/0.189/0.032 (0.131); accuracy 0.672 /
+    0.670 / 0.669. Seeds 0-4 at α = 0.1: paired ALFA − control +0.020 −0.225 −0.080
+    −0.058 −0.089.
     """
     res = _baseline_control_alfa("drug", max_epochs=20)
     print({k: np.round(v, 3).tolist() for k, v in res.items()})
