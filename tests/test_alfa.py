@@ -388,6 +388,23 @@ def _baseline_control_alfa(dataset, seeds=(0, 1, 2), **params):
     return {name: np.array(rows) for name, rows in results.items()}
 
 
+def _assert_attack_beats_both_controls(res, threshold, paired_gap, accuracy_drop):
+    """ALFA's mean ΔEOd is below ``threshold`` and both controls' are above it; the
+    paired ALFA − control mean is below ``-paired_gap``; ALFA loses at most
+    ``accuracy_drop`` of the baseline's mean accuracy.
+
+    Per seed, rounding-level changes (another BLAS, the Sinkhorn's summation order)
+    move ΔEOd by up to ~0.05 (the Sinkhorn rewrite moved COMPAS seed 0 from 0.117 to
+    0.071), so only means over the seeds are asserted.
+    """
+    print({k: np.round(v, 3).tolist() for k, v in res.items()})
+    means = {k: v.mean(axis=0) for k, v in res.items()}
+    assert means["alfa"][0] < threshold                                    # the claim ...
+    assert means["control"][0] > threshold and means["baseline"][0] > threshold  # ... controls fail
+    assert (res["alfa"][:, 0] - res["control"][:, 0]).mean() < -paired_gap
+    assert means["alfa"][1] > means["baseline"][1] - accuracy_drop
+
+
 def test_alfa_beats_baseline_and_upsampling_control_on_compas():
     """COMPAS, MLP, defaults (α = 0.1, chosen on tuning seeds 100-102), seeds 0-2.
 
@@ -398,15 +415,7 @@ def test_alfa_beats_baseline_and_upsampling_control_on_compas():
     +0.031 −0.058.
     """
     res = _baseline_control_alfa("compas", max_epochs=20)
-    print({k: np.round(v, 3).tolist() for k, v in res.items()})
-    means = {k: v.mean(axis=0) for k, v in res.items()}
-    assert means["alfa"][0] < 0.11                                 # the claim ...
-    assert means["control"][0] > 0.11 and means["baseline"][0] > 0.11   # ... both controls fail
-    # Per seed, rounding-level changes (another BLAS, the Sinkhorn's summation order)
-    # move ΔEOd by up to ~0.02, so the assertions hold means, with margins >= 0.025.
-    paired = res["alfa"][:, 0] - res["control"][:, 0]
-    assert paired.mean() < -0.02
-    assert means["alfa"][1] > means["baseline"][1] - 0.015
+    _assert_attack_beats_both_controls(res, threshold=0.11, paired_gap=0.02, accuracy_drop=0.015)
 
 
 def test_attack_beats_upsampling_control_on_drug():
@@ -418,13 +427,7 @@ def test_attack_beats_upsampling_control_on_drug():
     −0.058 −0.089.
     """
     res = _baseline_control_alfa("drug", max_epochs=20)
-    print({k: np.round(v, 3).tolist() for k, v in res.items()})
-    means = {k: v.mean(axis=0) for k, v in res.items()}
-    assert means["alfa"][0] < 0.16                                 # the claim ...
-    assert means["control"][0] > 0.16 and means["baseline"][0] > 0.16   # ... both controls fail
-    paired = res["alfa"][:, 0] - res["control"][:, 0]
-    assert paired.mean() < -0.05
-    assert means["alfa"][1] > means["baseline"][1] - 0.02
+    _assert_attack_beats_both_controls(res, threshold=0.16, paired_gap=0.05, accuracy_drop=0.02)
 
 
 def test_plot_unfair_region_reads_fitted_alfa(gaussians):
