@@ -90,7 +90,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         The paper searches {0, 0.001, 0.01, 0.1, 1, 10} per dataset (App. F);
         grid-search it. With the default ``sinkhorn_scale="epsilon"`` α is
         dimensionless: α ≲ 0.1 leaves the ε-ball as the only limit (every
-        ‖δ_i‖ = ε_i, the full attack), α ≈ 1 pulls δ to about half its
+        ‖δ_i‖ = ε_i, the full attack), α ≈ 1 pulls δ to a third to a half of its
         budget, α ≈ 10 leaves little more than δ's random start (measured
         on COMPAS, Drug; see ``doc/alfa.md``).
     lambda_ : float in [0, 1], default=0.5
