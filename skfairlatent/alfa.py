@@ -199,7 +199,8 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         ``finetune_solver="adam"`` (T = 50, App. F).
     batch_size : int, default=128
     lr : float, default=1e-3
-        Adam learning rate of pretraining and fine-tuning.
+        Adam learning rate of pretraining, and of fine-tuning with
+        ``finetune_solver="adam"``.
     keep_attack_data : bool, default=True
         Keep the attacked and perturbed latents as fitted attributes (for
         :func:`skfairlatent.plotting.plot_unfair_region`); they take
@@ -276,7 +277,8 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
       towards its own covariance with the label; cells are (group, class).
     * The paper and the authors' code keep the fine-tuning epoch with the
       best validation accuracy; this estimator has no validation split and
-      does not (choose ``alpha`` by cross-validation). Measured on a tuning
+      does not (choose ``alpha`` by cross-validation; the default L-BFGS
+      fine-tuning has no epochs to choose from). Measured on a tuning
       seed (``benchmarks/alfa_diagnose.py``, Adult and COMPAS, MLP) that
       choice picks early epochs that are less fair (Adult: the control's test
       ΔEOd 0.097 -> 0.192, ALFA α=0 0.098 -> 0.156) for at most 0.5 accuracy
