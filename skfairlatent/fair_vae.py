@@ -142,7 +142,13 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         for ``penalty="dcor"`` on tuning splits of Adult and coloured digits
         and is the same for tables and images. The paper's "alpha = 7" is
         not comparable: the authors' code weights an unnormalised V^2 by
-        1e7 against a summed reconstruction. Must be finite and >= 0.
+        1e7 against a summed reconstruction. Stronger weights trade fidelity
+        for fairness: in :class:`~skfairlatent.FairLatentSynthesizer` on
+        Adult, ``alpha=40`` (chosen on seed 100) brings the real-row DP of a
+        forest trained on synthetic rows to 0.017 +- 0.002 (seeds 0-2;
+        default 0.101) at AUROC 0.750 and alpha-precision 0.52 (default
+        0.90), and on coloured digits ``alpha=10`` already lowers the digit
+        probe to 0.59 (0.69 at the default). Must be finite and >= 0.
     kl_weight : float, default=1.0
         Weight of the KL term (finite, >= 0).
     condition_encoder : bool, default=True
