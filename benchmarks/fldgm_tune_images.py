@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score
 
 from skfairlatent import FairLatentVAE
 from skfairlatent.datasets import load_colored_mnist
 from skfairlatent.nn.losses import distance_correlation_sq
+
+from fldgm_reproduction import latent_scores
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 100
@@ -63,18 +63,9 @@ def run(setting, args, data):
         data.X_train, sensitive_features=data.A_train)
     seconds = time.perf_counter() - t
     mean, logvar = vae.transform_posterior(data.X_test, sensitive_features=data.A_test)
-    rec = vae.inverse_transform(mean, sensitive_features=data.A_test)
-    row = dict(
-        setting=setting, seconds=seconds,
-        dcor2=float(distance_correlation_sq(torch.tensor(mean, dtype=torch.float64),
-                                            torch.tensor(data.A_test, dtype=torch.float64))),
-        colour_probe=float(cross_val_score(LogisticRegression(max_iter=2000), mean, data.A_test,
-                                           cv=5).mean()),
-        digit_probe=float(cross_val_score(LogisticRegression(max_iter=2000), mean, data.y_test,
-                                          cv=5).mean()),
-        mse=float(((rec - data.X_test) ** 2).mean()),
-        mean_std=[round(float(v), 3) for v in np.sort(mean.std(0))[::-1]],
-        sigma=float(np.exp(0.5 * logvar).mean()))
+    row = dict(setting=setting, seconds=seconds, **latent_scores(vae, mean, data),
+               mean_std=[round(float(v), 3) for v in np.sort(mean.std(0))[::-1]],
+               sigma=float(np.exp(0.5 * logvar).mean()))
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
