@@ -71,6 +71,9 @@ def parse(setting):
     params = {}
     for item in setting.split(","):
         key, value = item.split("=")
+        if value in ("True", "False"):
+            params[key] = value == "True"
+            continue
         try:
             params[key] = float(value) if "." in value or "e" in value else int(value)
         except ValueError:

@@ -245,6 +245,20 @@ class FairLatentSynthesizer(BaseEstimator):
         the samples uses that column to read them: FTU > 0 whatever the
         penalty -- see Notes). The paper does not say which s the decoder
         of Eq. 9 receives when sampling.
+    encoder : {"conditional", "blind"}, default="conditional"
+        What the VAE's encoder sees. "conditional": q(z | x, s), the paper's
+        Eq. 7. "blind": q(z | x) with s left out of the encoder's input,
+        including the column of X that holds s (Adult's ``sex``); the
+        decoder still gets s (Eq. 9) and ``sample`` still writes the
+        recorded s' in that column. Why it exists: a conditional encoder
+        makes z independent of s by correcting each row *relative to its
+        group*, a correction that a classifier trained on the samples
+        cannot make on real rows without reading s; with a blind encoder
+        the fair latent is a function of x alone, which such a classifier
+        can learn. A departure from the paper; see Notes and
+        ``doc/fldgm.md`` for what it changes on Adult. With a prefitted
+        ``vae`` it must have ``condition_encoder=False`` (else
+        ``ValueError``); one built here gets it.
     sensitive_model : sklearn classifier or None, default=None
         The model of p(s | z) from which s' is drawn given a generated z'
         (fitted on one posterior draw per training row, its
@@ -324,7 +338,7 @@ class FairLatentSynthesizer(BaseEstimator):
                  generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
                  n_critic=5, gp_weight=10.0, batch_size=512, decode="sample",
                  sensitive_model=None, latent_input="draws", decoder_sensitive="independent",
-                 device="auto", random_state=None, verbose=0):
+                 encoder="conditional", device="auto", random_state=None, verbose=0):
         self.generator = generator
         self.vae = vae
         self.alpha = alpha
@@ -346,6 +360,7 @@ class FairLatentSynthesizer(BaseEstimator):
         self.sensitive_model = sensitive_model
         self.latent_input = latent_input
         self.decoder_sensitive = decoder_sensitive
+        self.encoder = encoder
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -361,6 +376,12 @@ class FairLatentSynthesizer(BaseEstimator):
             raise ValueError(f"vae must be a FairLatentVAE or None; got {type(self.vae).__name__}.")
         if self.latent_input not in ("draws", "mean"):
             raise ValueError(f"latent_input must be 'draws' or 'mean'; got {self.latent_input!r}.")
+        if self.encoder not in ("conditional", "blind"):
+            raise ValueError(f"encoder must be 'conditional' or 'blind'; got {self.encoder!r}.")
+        if (self.encoder == "blind" and self.vae is not None
+                and self.vae.get_params()["condition_encoder"]):
+            raise ValueError("encoder='blind' needs a FairLatentVAE with condition_encoder=False; "
+                             "the given vae has condition_encoder=True.")
         if self.decoder_sensitive not in ("independent", "shared"):
             raise ValueError("decoder_sensitive must be 'independent' or 'shared'; got "
                              f"{self.decoder_sensitive!r}.")
@@ -377,7 +398,7 @@ class FairLatentSynthesizer(BaseEstimator):
             return FairLatentVAE(
                 latent_dim=self.latent_dim, hidden_layer_sizes=self.vae_hidden_layer_sizes,
                 penalty=self.penalty, alpha=self.alpha, kl_weight=self.vae_kl_weight,
-                max_epochs=self.vae_max_epochs,
+                condition_encoder=self.encoder == "conditional", max_epochs=self.vae_max_epochs,
                 batch_size=self.batch_size, device=self.device, random_state=seed,
                 verbose=self.verbose), False
         try:
@@ -407,22 +428,24 @@ class FairLatentSynthesizer(BaseEstimator):
         """
         self._check_params()
         seeds = check_random_state(derive_seed(self.random_state)).randint(2**31 - 1, size=2)
+        self._record_names(X, y, sensitive_features)
+        X_vae = self._vae_input(X)
         vae, prefit = self._make_vae(int(seeds[0]))
         if prefit:
-            vae._encode_input(X)  # validates X against the fitted VAE
+            vae._encode_input(X_vae)  # validates X against the fitted VAE
             if sensitive_features is None and vae.condition_encoder:
                 warnings.warn("The prefitted VAE encodes without sensitive_features: the "
                               "mixture posterior over groups is used.", UserWarning, stacklevel=2)
         else:
-            vae.fit(X, y, sensitive_features=sensitive_features)
+            vae.fit(X_vae, y, sensitive_features=sensitive_features)
         self.vae_ = vae
-        self.n_features_in_ = vae.n_features_in_
-        if hasattr(vae, "feature_names_in_"):
-            self.feature_names_in_ = vae.feature_names_in_
         if vae.input_kind_ == "image":
             raise ValueError("FairLatentSynthesizer synthesises tabular rows; for images use "
                              "FairLatentVAE and decode generated latents with inverse_transform.")
-        self._record_names(X, y, sensitive_features)
+        self.n_features_in_ = vae.n_features_in_ + int(X_vae is not X)
+        if isinstance(X, pd.DataFrame) and hasattr(vae, "feature_names_in_"):
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        X = X_vae
 
         codes = (vae._group_codes(sensitive_features, len(X))
                  if sensitive_features is not None and vae.sensitive_groups_[0] is not None else None)
@@ -470,6 +493,17 @@ class FairLatentSynthesizer(BaseEstimator):
         self.generator_net_ = net
         return self
 
+    def _vae_input(self, X):
+        """The columns the VAE sees: X, or X without its sensitive column when blind.
+
+        ``encoder="blind"`` must not let s in through a column of X (Adult's
+        ``sex``): the column is left out of the VAE, and ``sample`` writes
+        the recorded s' back into it.
+        """
+        if self.encoder == "blind" and self.sensitive_in_X_:
+            return X.drop(columns=self.sensitive_name_)
+        return X
+
     def _record_names(self, X, y, sensitive_features):
         if isinstance(sensitive_features, pd.DataFrame):
             self.sensitive_name_ = [str(c) for c in sensitive_features.columns]
@@ -487,6 +521,8 @@ class FairLatentSynthesizer(BaseEstimator):
             self.sensitive_in_X_ = bool(
                 (X[self.sensitive_name_].astype(str).to_numpy()
                  == np.asarray(sensitive_features).astype(str)).all())
+        if self.sensitive_in_X_:
+            self.sensitive_dtype_ = X[self.sensitive_name_].dtype
         self.target_dtype_ = np.asarray(y).dtype if y is not None else None
 
     def sample_latents(self, n_samples, random_state=None):
@@ -599,7 +635,7 @@ class FairLatentSynthesizer(BaseEstimator):
         codes = s
         if not isinstance(X, pd.DataFrame):
             X = pd.DataFrame(X, columns=[str(c) for c in
-                                         getattr(self, "feature_names_in_",
+                                         getattr(self.vae_, "feature_names_in_",
                                                  [f"x{j}" for j in range(X.shape[1])])])
         labels = groups[codes]
         if groups[0] is not None:
@@ -607,10 +643,13 @@ class FairLatentSynthesizer(BaseEstimator):
                 for j, name in enumerate(self.sensitive_name_):
                     X[name] = [g[j] for g in labels]
             elif self.sensitive_in_X_:
-                dtype = X[self.sensitive_name_].dtype
-                X[self.sensitive_name_] = pd.Series(labels, dtype=object).astype(dtype)
+                X[self.sensitive_name_] = pd.Series(labels, dtype=object,
+                                                    index=X.index).astype(self.sensitive_dtype_)
             else:
                 X[self.sensitive_name_] = labels
+        if self.sensitive_in_X_ and self.encoder == "blind":
+            X = X[list(self.feature_names_in_) + [c for c in X.columns
+                                                  if c not in set(self.feature_names_in_)]]
         if self.target_name_ is not None:
             X[self.target_name_] = pd.Series(y).astype(self.target_dtype_)
         return X

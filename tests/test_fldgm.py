@@ -233,6 +233,30 @@ def test_decoder_gets_an_independent_draw_of_s(fitted_synth):
         shared.set_params(decoder_sensitive="same")._check_params()
 
 
+def test_blind_encoder_leaves_the_sensitive_column_out(adult_split):
+    """encoder="blind": the VAE never sees s, not even as Adult's "sex" column, and the
+    samples still have the training schema with the recorded s' in that column."""
+    X_tr, _, y_tr, _, A_tr, _ = adult_split
+    X_before = X_tr.copy()
+    blind = FairLatentSynthesizer(encoder="blind", vae_max_epochs=2, generator_max_epochs=2,
+                                  timesteps=10, batch_size=256, random_state=0, device="cpu")
+    blind.fit(X_tr, y_tr, sensitive_features=A_tr)
+    pd.testing.assert_frame_equal(X_tr, X_before)
+    assert not blind.vae_.condition_encoder
+    assert "sex" not in list(blind.vae_.feature_names_in_)
+    assert blind.n_features_in_ == X_tr.shape[1] == blind.vae_.n_features_in_ + 1
+    assert list(blind.feature_names_in_) == list(X_tr.columns)
+    S = blind.sample(300, random_state=0)
+    assert list(S.columns) == list(X_tr.columns) + ["income"]
+    assert (S[X_tr.columns].dtypes == X_tr.dtypes).all()
+    assert (blind.sample(20, random_state=1, sensitive_value="Female")["sex"] == "Female").all()
+    with pytest.raises(ValueError, match="condition_encoder=False"):
+        FairLatentSynthesizer(encoder="blind", vae=FairLatentVAE()).fit(
+            X_tr, y_tr, sensitive_features=A_tr)
+    with pytest.raises(ValueError, match="encoder must be"):
+        FairLatentSynthesizer(encoder="aware").fit(X_tr, y_tr, sensitive_features=A_tr)
+
+
 @pytest.mark.parametrize("generator", ["wgan-gp", "lsgan"])
 def test_gan_synthesizers_with_prefitted_vae(adult_split, fitted_synth, generator):
     X_tr, _, y_tr, _, A_tr, _ = adult_split
