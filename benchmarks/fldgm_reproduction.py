@@ -36,17 +36,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from fairlearn.reductions import DemographicParity, ExponentiatedGradient
+from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_score, recall_score, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.model_selection import cross_val_score, train_test_split
 
 from skfairlatent import FairLatentSynthesizer, FairLatentVAE
-from skfairlatent.datasets import load_adult, load_colored_mnist, load_compas
+from skfairlatent.datasets import load_adult, load_colored_mnist, load_compas, make_preprocessor
+from skfairlatent.metrics import delta_dp
 from skfairlatent.fair_vae import ALPHA_DEFAULT
 from skfairlatent.fldgm import evaluate_synthetic
 from skfairlatent.nn.losses import distance_correlation_sq
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METRICS = ["precision", "recall", "auroc", "ftu", "dp", "positive_rate", "density", "coverage",
+METRICS = ["precision", "recall", "auroc", "ftu", "dp", "positive_rate", "dp_threshold_control",
+           "density", "coverage",
            "alpha_precision", "beta_recall", "authenticity"]
 # Adult: Table 1 (precision, recall, AUROC, FTU, DP) and Table 3 (density, coverage) of the
 # paper; its alpha=0 reference is WGAN-GP without fairness. The paper has no COMPAS table.
@@ -99,10 +107,24 @@ def run(dataset, args):
     plan = [("FLD-DM alpha=0 (control)", dict(alpha=0.0), args.variants[:1]),
             (f"FLD-DM alpha={ALPHA_DEFAULT:g} (default)", dict(alpha=ALPHA_DEFAULT), args.variants)]
     plan += [(f"FLD-DM alpha={a:g}", dict(alpha=a), args.variants[:1]) for a in args.extra_alphas]
+    # encoder="blind": q(z | x without s); the VAE batch of 512 is the one of the tuning split
+    plan += [(f"FLD-DM blind alpha={a:g}" + (" batch 512" if b == 512 else ""),
+              dict(alpha=a, condition_encoder=False, batch_size=b), args.variants[:1])
+             for a, b in args.blind]
+    plan += [(f"FLD-DM alpha={a:g} batch 512", dict(alpha=a, batch_size=512), args.variants[:1])
+             for a in args.batch512_alphas]
+    # the setting chosen on tuning seeds 100-102 (fldgm_tune_label_penalty.py): blind encoder,
+    # label penalty alpha_target=1, label read back from the decoded features
+    plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} alpha_target={a:g} label_from=features",
+              dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
+                   label_from="features"), args.variants[:1])
+             for a in args.label_alphas]
     if dataset == "adult" and args.ablation:
         plan.append((f"ablation: label from p(y|z,s), alpha={ALPHA_DEFAULT:g}",
                      dict(alpha=ALPHA_DEFAULT, condition_target=True), args.variants[:1]))
     rows = {"Real data": []}
+    if args.expgrad:
+        rows["ExpGrad DP on real rows"] = []
     for name, _, variants in plan:
         rows.update({variant_name(name, v, args): [] for v in variants})
     timings = {}
@@ -112,20 +134,29 @@ def run(dataset, args):
         real_tr, real_te = X_tr.assign(**{target: y_tr}), X_te.assign(**{target: y_te})
 
         prevalence = float(np.mean(y_te == pos))
+        real_scores = real_forest_scores(real_tr, real_te, target, pos, seed)
 
         def evaluate(S):
             scores = evaluate_synthetic(real_tr, real_te, S, target=target, sensitive="sex",
                                         pos_label=pos, random_state=seed)
             # share of real test rows the forest labels positive: recall · P(y=pos) / precision
             scores["positive_rate"] = scores["recall"] * prevalence / max(scores["precision"], 1e-12)
+            scores["dp_threshold_control"] = dp_at_positive_rate(
+                real_scores, X_te["sex"].to_numpy(), scores["positive_rate"])
             return scores
 
         rows["Real data"].append(evaluate(real_tr))
+        if args.expgrad:
+            rows["ExpGrad DP on real rows"].append(expgrad_dp(real_tr, real_te, target, pos))
         for name, vae_params, variants in plan:
+            vae_params = dict(dict(batch_size=256), **vae_params)
+            label_from = vae_params.pop("label_from", "latent")
             vae = FairLatentVAE(kl_weight=args.kl_weight, max_epochs=args.vae_epochs,
-                                batch_size=256, random_state=seed, **vae_params)
+                                random_state=seed, **vae_params)
+            encoder = "conditional" if vae_params.get("condition_encoder", True) else "blind"
             syn = FairLatentSynthesizer(vae=vae, generator_max_epochs=args.dm_epochs,
-                                        batch_size=256, random_state=seed)
+                                        batch_size=256, encoder=encoder, label_from=label_from,
+                                        random_state=seed)
             t = time.perf_counter()
             syn.fit(X_tr, y_tr, sensitive_features=A_tr)
             timings.setdefault(f"{name} fit (s)", []).append(time.perf_counter() - t)
@@ -138,6 +169,45 @@ def run(dataset, args):
                 print(dataset, seed, label, {k: round(v, 3) for k, v in rows[label][-1].items()},
                       flush=True)
     return rows, timings
+
+
+def real_forest_scores(real_tr, real_te, target, pos, seed):
+    """Scores P(y = pos) on the real test rows of the forest of the "Real data" row
+    (the same classifier evaluate_synthetic trains: one-hot categoricals, sex a feature)."""
+    features = [c for c in real_tr.columns if c != target]
+    model = make_pipeline(make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include="category")),
+        remainder="passthrough"), RandomForestClassifier(n_estimators=100, random_state=seed))
+    model.fit(real_tr[features], real_tr[target])
+    return model.predict_proba(real_te[features])[:, list(model.classes_).index(pos)]
+
+
+def dp_at_positive_rate(scores, sensitive, rate):
+    """DP of the real-data forest thresholded to label a share ``rate`` of rows positive.
+
+    The threshold control: a classifier that labels almost every row alike has a
+    small DP whatever its training data, so a synthesizer's DP is compared with the
+    real-data forest moved to the same positive rate (no fairness method at all).
+    """
+    positive = scores >= np.quantile(scores, 1.0 - min(max(rate, 0.0), 1.0))
+    rates = [positive[sensitive == g].mean() for g in np.unique(sensitive)]
+    return float(max(rates) - min(rates))
+
+
+def expgrad_dp(real_tr, real_te, target, pos):
+    """What a user would pick instead: fairlearn's ExponentiatedGradient with a
+    DemographicParity constraint, logistic regression, trained on the real rows."""
+    features = [c for c in real_tr.columns if c != target]
+    pre = make_preprocessor().fit(real_tr[features])
+    X_tr, X_te = pre.transform(real_tr[features]), pre.transform(real_te[features])
+    y_tr, y_te = real_tr[target].to_numpy() == pos, real_te[target].to_numpy() == pos
+    model = ExponentiatedGradient(LogisticRegression(max_iter=2000), DemographicParity())
+    model.fit(X_tr, y_tr, sensitive_features=real_tr["sex"].to_numpy())
+    proba = model._pmf_predict(X_te)[:, 1]  # the randomized classifier's P(y = pos)
+    y_hat = model.predict(X_te, random_state=0).astype(bool)
+    return dict(precision=precision_score(y_te, y_hat), recall=recall_score(y_te, y_hat),
+                auroc=roc_auc_score(y_te, proba), positive_rate=float(y_hat.mean()),
+                dp=delta_dp(y_te, y_hat, sensitive_features=real_te["sex"].to_numpy()))
 
 
 def latent_scores(vae, Z, data):
@@ -231,7 +301,7 @@ def markdown(dataset, rows, timings, args):
              "|---" * (len(METRICS) + 1) + "|"]
     for name, results in rows.items():
         lines.append(f"| {name} (ours) | " + " | ".join(
-            fmt([r[m] for r in results]) for m in METRICS) + " |")
+            fmt([r[m] for r in results]) if m in results[0] else "" for m in METRICS) + " |")
         if dataset == "adult":
             for ref_name in PAPER_ROWS.get(name, []):
                 ref = PAPER[ref_name]
@@ -252,6 +322,16 @@ def main():
     parser.add_argument("--variants", nargs="+", default=["independent:sample", "shared:sample"],
                         help="decoder_sensitive:decode combinations; the first is the default")
     parser.add_argument("--extra-alphas", type=float, nargs="*", default=[])
+    parser.add_argument("--blind", type=lambda v: tuple(float(x) if "." in x else int(x)
+                                                      for x in v.split(":")),
+                        nargs="*", default=[(1, 256), (3, 512)],
+                        help="encoder='blind' rows as alpha:vae_batch_size")
+    parser.add_argument("--batch512-alphas", type=float, nargs="*", default=[3.0],
+                        help="conditional-encoder rows with the blind rows' VAE batch of 512")
+    parser.add_argument("--label-alphas", type=float, nargs="*", default=[1.0],
+                        help="alpha_target of the blind, label_from='features' rows")
+    parser.add_argument("--no-expgrad", dest="expgrad", action="store_false",
+                        help="leave out the ExponentiatedGradient reference row")
     parser.add_argument("--kl-weight", type=float, default=0.1)
     parser.add_argument("--ablation", action="store_true",
                         help="Adult: also the label decoded by p(y | z, s)")

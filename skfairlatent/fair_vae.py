@@ -151,6 +151,16 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         probe to 0.59 (0.69 at the default). Must be finite and >= 0.
     kl_weight : float, default=1.0
         Weight of the KL term (finite, >= 0).
+    alpha_target : float, default=0.0
+        Weight of a penalty on the decoded label: the bias-corrected dCor^2
+        between the target head's class probabilities and s on each batch
+        (:class:`~skfairlatent.nn.autoencoders.VAELoss`), which is zero when
+        the label decoded from z is independent of s (demographic parity of
+        p(y | z)). The paper names a DP variant of each model and says the
+        stage-1 fairness objective depends on the target constraint
+        (section 4.1) without giving it; this term is our reading of it,
+        not the paper's Eq. 8. 0 (default) is Eq. 8 alone; ignored without
+        ``y``. Must be finite and >= 0.
     condition_encoder : bool, default=True
         True: q(z | x, s) as in Eq. 7. False: q(z | x), an encoder that never
         needs s (then ``transform`` ignores ``sensitive_features``).
@@ -250,11 +260,13 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
 
     def __init__(self, latent_dim=8, hidden_layer_sizes=(64,), penalty="dcor", alpha=ALPHA_DEFAULT,
                  kl_weight=1.0, condition_encoder=True, condition_target=False, max_epochs=50,
-                 batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0):
+                 batch_size=256, lr=1e-3, alpha_target=0.0, device="auto", random_state=None,
+                 verbose=0):
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.penalty = penalty
         self.alpha = alpha
+        self.alpha_target = alpha_target
         self.kl_weight = kl_weight
         self.condition_encoder = condition_encoder
         self.condition_target = condition_target
@@ -275,12 +287,13 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
     # Parameters and input encoding
     # ------------------------------------------------------------------ #
     def _check_params(self):
-        check_finite_params(self, ("alpha", "lr", "kl_weight"))
+        check_finite_params(self, ("alpha", "alpha_target", "lr", "kl_weight"))
         check_positive(self.latent_dim, "latent_dim", integer=True)
         check_positive(self.max_epochs, "max_epochs", integer=True)
         check_positive(self.batch_size, "batch_size", integer=True)
         check_positive(self.lr, "lr")
         check_positive(self.alpha, "alpha", allow_zero=True)
+        check_positive(self.alpha_target, "alpha_target", allow_zero=True)
         check_positive(self.kl_weight, "kl_weight", allow_zero=True)
         if self.penalty not in _PENALTIES:
             raise ValueError(f"penalty must be one of {_PENALTIES}; got {self.penalty!r}.")
@@ -524,6 +537,8 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
                 **{f"module__{k}": v for k, v in module_kwargs.items()},
                 criterion__cardinalities=cardinalities, criterion__n_groups=n_groups,
                 criterion__penalty=self.penalty, criterion__alpha=alpha,
+                criterion__alpha_target=(float(self.alpha_target) if sensitive is not None
+                                         else 0.0),
                 criterion__kl_weight=self.kl_weight, criterion__image=kind == "image",
                 callbacks=[("finite", FiniteLoss(type(self).__name__))],
             )

@@ -259,6 +259,21 @@ class FairLatentSynthesizer(BaseEstimator):
         ``doc/fldgm.md`` for what it changes on Adult. With a prefitted
         ``vae`` it must have ``condition_encoder=False`` (else
         ``ValueError``); one built here gets it.
+    alpha_target : float, default=0.0
+        Weight of the VAE's penalty on the decoded label (dCor^2 between
+        p(y | z) and s; see :class:`~skfairlatent.FairLatentVAE`). Our
+        reading of the paper's DP variants, not its Eq. 8; 0 is Eq. 8 alone.
+        Ignored with a ``vae`` given.
+    label_from : {"latent", "features"}, default="latent"
+        Where a sample's label is decoded from: the generated latent,
+        y' ~ p(y | z') ("latent"), or the decoded features read back by the
+        encoder, y' ~ p(y | E(x')) ("features"; with a conditional encoder
+        E gets the decoder's s''). The two agree for a perfect autoencoder,
+        E(D(z)) = z; with an imperfect one, "features" makes the label the
+        function of the features that the fair head computes, which is what
+        a classifier trained on the samples learns and then applies to real
+        rows (the paper's Theorem 3). The paper does not say how the label
+        is decoded; see ``doc/fldgm.md`` for what this changes.
     sensitive_model : sklearn classifier or None, default=None
         The model of p(s | z) from which s' is drawn given a generated z'
         (fitted on one posterior draw per training row, its
@@ -338,7 +353,8 @@ class FairLatentSynthesizer(BaseEstimator):
                  generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
                  n_critic=5, gp_weight=10.0, batch_size=512, decode="sample",
                  sensitive_model=None, latent_input="draws", decoder_sensitive="independent",
-                 encoder="conditional", device="auto", random_state=None, verbose=0):
+                 encoder="conditional", alpha_target=0.0, label_from="latent", device="auto",
+                 random_state=None, verbose=0):
         self.generator = generator
         self.vae = vae
         self.alpha = alpha
@@ -361,6 +377,8 @@ class FairLatentSynthesizer(BaseEstimator):
         self.latent_input = latent_input
         self.decoder_sensitive = decoder_sensitive
         self.encoder = encoder
+        self.alpha_target = alpha_target
+        self.label_from = label_from
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -382,10 +400,14 @@ class FairLatentSynthesizer(BaseEstimator):
                 and self.vae.get_params()["condition_encoder"]):
             raise ValueError("encoder='blind' needs a FairLatentVAE with condition_encoder=False; "
                              "the given vae has condition_encoder=True.")
+        if self.label_from not in ("latent", "features"):
+            raise ValueError(f"label_from must be 'latent' or 'features'; got {self.label_from!r}.")
         if self.decoder_sensitive not in ("independent", "shared"):
             raise ValueError("decoder_sensitive must be 'independent' or 'shared'; got "
                              f"{self.decoder_sensitive!r}.")
-        check_finite_params(self, ("alpha", "vae_kl_weight", "generator_lr", "gp_weight"))
+        check_finite_params(self, ("alpha", "alpha_target", "vae_kl_weight", "generator_lr",
+                                   "gp_weight"))
+        check_positive(self.alpha_target, "alpha_target", allow_zero=True)
         check_positive(self.generator_max_epochs, "generator_max_epochs", integer=True)
         check_positive(self.batch_size, "batch_size", integer=True)
         check_positive(self.generator_lr, "generator_lr")
@@ -398,7 +420,8 @@ class FairLatentSynthesizer(BaseEstimator):
             return FairLatentVAE(
                 latent_dim=self.latent_dim, hidden_layer_sizes=self.vae_hidden_layer_sizes,
                 penalty=self.penalty, alpha=self.alpha, kl_weight=self.vae_kl_weight,
-                condition_encoder=self.encoder == "conditional", max_epochs=self.vae_max_epochs,
+                condition_encoder=self.encoder == "conditional", alpha_target=self.alpha_target,
+                max_epochs=self.vae_max_epochs,
                 batch_size=self.batch_size, device=self.device, random_state=seed,
                 verbose=self.verbose), False
         try:
@@ -492,6 +515,20 @@ class FairLatentSynthesizer(BaseEstimator):
             net.fit(latents, None)
         self.generator_net_ = net
         return self
+
+    def _label_of_features(self, X, decoder_groups, rng):
+        """The label of decoded rows read back from their features: y' ~ p(y | E(x')).
+
+        The rows are re-encoded (with the decoder's s'' when the encoder is
+        conditional) and the label head decodes the posterior means, so the
+        label is the one the fair head gives these features -- the function
+        a classifier trained on the samples has to learn.
+        """
+        vae = self.vae_
+        sensitive = decoder_groups if vae.condition_encoder else None
+        z = vae.transform(X, sensitive_features=sensitive)
+        return vae._decode(z, decoder_groups, stochastic=self.decode == "sample",
+                           random_state=rng)[1]
 
     def _vae_input(self, X):
         """The columns the VAE sees: X, or X without its sensitive column when blind.
@@ -630,8 +667,11 @@ class FairLatentSynthesizer(BaseEstimator):
             # "independent": a second draw from p(s | z'), so that the recorded s' and the
             # decoded (x', y') are independent given z' (see Notes)
             s_decoder = draw() if self.decoder_sensitive == "independent" else s
-        X, y, _ = vae._decode(z, groups[s_decoder] if len(s) else np.empty(0, dtype=object),
-                              stochastic=self.decode == "sample", random_state=rng)
+        decoder_groups = groups[s_decoder] if len(s) else np.empty(0, dtype=object)
+        X, y, _ = vae._decode(z, decoder_groups, stochastic=self.decode == "sample",
+                              random_state=rng)
+        if self.label_from == "features" and y is not None and len(X):
+            y = self._label_of_features(X, decoder_groups, rng)
         codes = s
         if not isinstance(X, pd.DataFrame):
             X = pd.DataFrame(X, columns=[str(c) for c in

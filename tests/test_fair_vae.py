@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent import FairLatentVAE
 from skfairlatent.datasets import load_adult, load_colored_mnist
-from skfairlatent.nn.autoencoders import bias_corrected_distance_correlation_sq
+from skfairlatent.nn.autoencoders import VAELoss, bias_corrected_distance_correlation_sq
 from skfairlatent.nn.losses import distance_correlation_sq, fairdisco_v2
 
 
@@ -83,6 +83,30 @@ def test_bias_corrected_distance_correlation_matches_dcor_and_is_unbiased():
     zz = torch.randn(64, 2, generator=gen, dtype=torch.float64, requires_grad=True)
     bias_corrected_distance_correlation_sq(zz, (zz[:, 0] > 0).double()).backward()
     assert torch.isfinite(zz.grad).all()
+
+
+def test_label_penalty_is_dcor_of_the_label_probabilities_and_s():
+    """VAELoss(alpha_target): the bias-corrected dCor^2 between the label head's
+    softmax and one-hot s -- about 0 for a label independent of s, large for a label
+    that follows s, and it adds alpha_target times itself to the loss."""
+    gen = torch.Generator().manual_seed(0)
+    s = torch.randint(0, 2, (512,), generator=gen)
+    independent = torch.randn(512, 2, generator=gen)
+    follows_s = independent + 4.0 * torch.nn.functional.one_hot(s, 2)
+    loss = VAELoss([], 2, alpha=0.0, alpha_target=2.0)
+    expected = bias_corrected_distance_correlation_sq(
+        torch.softmax(follows_s, 1), torch.nn.functional.one_hot(s, 2).float())
+    assert loss.label_penalty({"target": follows_s}, s) == pytest.approx(expected.item())
+    assert abs(loss.label_penalty({"target": independent}, s).item()) < 0.01
+    assert loss.label_penalty({"target": follows_s}, s).item() > 0.5
+    # its weight in the loss: only the label term differs between the two losses
+    mean = torch.zeros(512, 3)
+    outputs = {"logits": torch.zeros(512, 0), "numeric": torch.zeros(512, 0), "target": follows_s}
+    target = torch.randint(0, 2, (512,), generator=gen)
+    args = dict(s=s, cat=torch.zeros(512, 0), num=torch.zeros(512, 0), target=target)
+    with_term = loss((mean, mean, mean, outputs), **args)
+    without = VAELoss([], 2, alpha=0.0)((mean, mean, mean, outputs), **args)
+    assert (with_term - without).item() == pytest.approx(2.0 * expected.item(), rel=1e-5)
 
 
 def test_fairdisco_v2_equals_numerical_integral_in_one_dimension():
@@ -222,7 +246,7 @@ def test_bad_input(adult):
 def test_non_finite_hyperparameters_and_losses(adult):
     X, y, A = adult
     X, y, A = X.iloc[:300], y.iloc[:300], A.iloc[:300]
-    for name in ("alpha", "lr", "kl_weight"):
+    for name in ("alpha", "alpha_target", "lr", "kl_weight"):
         for bad in (np.inf, np.nan):
             with pytest.raises(ValueError, match=f"{name} must be"):
                 FairLatentVAE(**{name: bad}).fit(X, y, sensitive_features=A)

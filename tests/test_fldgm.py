@@ -257,6 +257,29 @@ def test_blind_encoder_leaves_the_sensitive_column_out(adult_split):
         FairLatentSynthesizer(encoder="aware").fit(X_tr, y_tr, sensitive_features=A_tr)
 
 
+def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
+    """label_from="features": the label of a sample is the label head applied to its
+    own decoded features, re-encoded (decode="mode": its most likely class). On the
+    control, whose mode labels take both classes."""
+    control = fitted_pair[1]
+    synth = clone(control)
+    synth.__dict__.update({k: v for k, v in control.__dict__.items() if k.endswith("_")})
+    synth.set_params(decode="mode", label_from="features", decoder_sensitive="shared")
+    S = synth.sample(400, random_state=0)
+    vae = synth.vae_
+    X = S[list(vae.feature_names_in_)]
+    z = vae.transform(X, sensitive_features=S["sex"])
+    expected = vae.inverse_transform(z, sensitive_features=S["sex"], return_y=True)[1]
+    np.testing.assert_array_equal(S["income"].to_numpy(), np.asarray(expected).astype(int))
+    assert S["income"].nunique() == 2
+    # "latent" decodes the label from the generated z' instead: not the same labels
+    latent = synth.set_params(label_from="latent").sample(400, random_state=0)
+    pd.testing.assert_frame_equal(latent.drop(columns="income"), S.drop(columns="income"))
+    assert (latent["income"] != S["income"]).any()
+    with pytest.raises(ValueError, match="label_from"):
+        synth.set_params(label_from="x")._check_params()
+
+
 @pytest.mark.parametrize("generator", ["wgan-gp", "lsgan"])
 def test_gan_synthesizers_with_prefitted_vae(adult_split, fitted_synth, generator):
     X_tr, _, y_tr, _, A_tr, _ = adult_split

@@ -275,10 +275,19 @@ class VAELoss(nn.Module):
         Weight of the penalty; 0 switches it off.
     kl_weight : float, default=1.0
     image : bool, default=False
+    alpha_target : float, default=0.0
+        Weight of a second penalty, on the decoded label rather than on z:
+        :func:`bias_corrected_distance_correlation_sq` between the target
+        head's output (class probabilities, or the value of a numeric
+        target) and one-hot s on the batch. Zero in the population exactly
+        when the decoded label is independent of s, i.e. demographic parity
+        of the label head (the FLDGM paper's DP variants choose the stage-1
+        objective by the target constraint, section 4.1; this form is ours).
+        0 switches it off.
     """
 
     def __init__(self, cardinalities, n_groups, penalty="dcor", alpha=1.0, kl_weight=1.0,
-                 image=False):
+                 image=False, alpha_target=0.0):
         super().__init__()
         self.cardinalities = [int(c) for c in cardinalities]
         self.n_groups = int(n_groups)
@@ -286,6 +295,7 @@ class VAELoss(nn.Module):
         self.alpha = float(alpha)
         self.kl_weight = float(kl_weight)
         self.image = bool(image)
+        self.alpha_target = float(alpha_target)
 
     def reconstruction(self, outputs, x=None, cat=None, num=None, target=None):
         """Per-batch mean reconstruction negative log-likelihood (up to constants)."""
@@ -316,6 +326,16 @@ class VAELoss(nn.Module):
             return dcor(mean, F.one_hot(s.long(), self.n_groups).to(mean.dtype))
         return fairdisco_v2(mean, torch.exp(logvar), s.long(), self.n_groups)
 
+    def label_penalty(self, outputs, s):
+        """dCor^2 between the decoded label and s (0 without a target head)."""
+        if "target" not in outputs:
+            return outputs["logits"].new_zeros(())
+        label = outputs["target"]
+        if label.shape[1] > 1:
+            label = torch.softmax(label, dim=1)
+        return bias_corrected_distance_correlation_sq(
+            label, F.one_hot(s.long(), self.n_groups).to(label.dtype))
+
     def n_elements(self, x=None, num=None, target=None):
         """D, the number of reconstructed elements per row."""
         if self.image:
@@ -330,4 +350,6 @@ class VAELoss(nn.Module):
         loss = (loss + self.kl_weight * kl) / self.n_elements(x=x, num=num, target=target)
         if self.alpha > 0 and s is not None:
             loss = loss + self.alpha * self.fairness_penalty(mean, logvar, z, s)
+        if self.alpha_target > 0 and s is not None:
+            loss = loss + self.alpha_target * self.label_penalty(outputs, s)
         return loss
