@@ -182,25 +182,32 @@ def _label_gap(frame):
     return float(abs(rates["Male"] - rates["Female"]))
 
 
+def _scores_of_pair(adult_split, fair, control):
+    """Downstream scores of the real rows, the fair synthesizer and its control (two
+    sampling seeds each), and the label gap in the samples of each."""
+    X_tr, X_te, y_tr, y_te, _, _ = adult_split
+    real_tr, real_te = X_tr.assign(income=y_tr), X_te.assign(income=y_te)
+    real = evaluate_synthetic(real_tr, real_te, real_tr, target="income", sensitive="sex",
+                              random_state=0)
+    gaps = {name: np.mean([_label_gap(m.sample(len(real_tr), random_state=k)) for k in (0, 1)])
+            for name, m in (("fair", fair), ("control", control))}
+    gaps["real"] = _label_gap(real_tr)
+    return (real, _dp_over_samples(fair, real_tr, real_te),
+            _dp_over_samples(control, real_tr, real_te), gaps)
+
+
 def test_penalty_removes_the_unfairness_that_alpha_zero_keeps(adult_split, fitted_pair):
     """The fairness comes from the fair latent: the same pipeline with alpha=0
     keeps the real label gap and DP (the control); the penalty removes them and
     leaves the classifier nothing to read in the sex column (FTU)."""
-    X_tr, X_te, y_tr, y_te, _, _ = adult_split
     fair, control = fitted_pair
-    real_tr, real_te = X_tr.assign(income=y_tr), X_te.assign(income=y_te)
-    real = evaluate_synthetic(real_tr, real_te, real_tr, target="income", sensitive="sex",
-                              random_state=0)
-    syn = _dp_over_samples(fair, real_tr, real_te)
-    ctl = _dp_over_samples(control, real_tr, real_te)
+    real, syn, ctl, gaps = _scores_of_pair(adult_split, fair, control)
     # p(s | z) is informative without the penalty, nearly flat with it
     z = control.sample_latents(2000, 0)
     assert control.sensitive_proba(z).std(0).max() > 3 * fair.sensitive_proba(
         fair.sample_latents(2000, 0)).std(0).max()
     # in the data themselves: the label gap between the recorded groups
-    gaps = {name: np.mean([_label_gap(m.sample(len(real_tr), random_state=k)) for k in (0, 1)])
-            for name, m in (("fair", fair), ("control", control))}
-    assert gaps["control"] > 0.5 * _label_gap(real_tr), (gaps, _label_gap(real_tr))
+    assert gaps["control"] > 0.5 * gaps["real"], gaps
     assert gaps["fair"] < 0.3 * gaps["control"], gaps
     # downstream, a random forest trained on the samples, tested on real rows
     assert real["dp"] > 0.12
@@ -228,16 +235,8 @@ def fitted_blind_pair(adult_split):
 # 0.56-0.60 -- the fixture is too small for utility (benchmark: fldgm_table1_adult.md).
 def test_blind_label_penalty_removes_the_unfairness_its_control_keeps(adult_split,
                                                                      fitted_blind_pair):
-    X_tr, X_te, y_tr, y_te, _, _ = adult_split
-    fair, control = fitted_blind_pair
-    real_tr, real_te = X_tr.assign(income=y_tr), X_te.assign(income=y_te)
-    real = evaluate_synthetic(real_tr, real_te, real_tr, target="income", sensitive="sex",
-                              random_state=0)
-    syn = _dp_over_samples(fair, real_tr, real_te)
-    ctl = _dp_over_samples(control, real_tr, real_te)
-    gaps = {name: np.mean([_label_gap(m.sample(len(real_tr), random_state=k)) for k in (0, 1)])
-            for name, m in (("fair", fair), ("control", control))}
-    assert gaps["control"] > 0.4 * _label_gap(real_tr), gaps
+    real, syn, ctl, gaps = _scores_of_pair(adult_split, *fitted_blind_pair)
+    assert gaps["control"] > 0.4 * gaps["real"], gaps
     assert gaps["fair"] < 0.3 * gaps["control"], gaps
     assert ctl["dp"] > MEASURED_CONTROL_FRACTION * real["dp"], (real, ctl)
     assert syn["dp"] < MEASURED_FAIR_FRACTION * ctl["dp"], (syn, ctl)
