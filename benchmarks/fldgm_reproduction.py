@@ -8,7 +8,16 @@ fairness penalty); FLD-DM with the default penalty (dCor^2 on the posterior
 means, ``alpha=1`` per element, chosen on the tuning subsample of
 ``fldgm_tune_alpha.py``), a weaker ``alpha=0.3`` and a stronger ``alpha=3``; and on Adult an ablation
 whose label is decoded by p(y | z, s) (``condition_target=True``) at the
-default alpha. GAN generators are left out to fit a CPU budget.
+default alpha. Also: ``encoder="blind"`` rows (``--blind``), conditional rows
+with the blind rows' VAE batch (``--batch512-alphas``), the DP setting chosen
+on tuning seeds 100-102 by ``fldgm_tune_label_penalty.py`` (blind,
+``alpha_target``, ``label_from="features"``; ``--label-alphas``), and
+fairlearn's ExponentiatedGradient with DemographicParity trained on the real
+rows (what a user would pick for a fair classifier; ``--no-expgrad`` drops
+it). Every row gets ``dp_threshold_control``: the DP of the real-data forest
+moved to label the same share of real test rows positive, the control for a
+DP that only comes from labelling almost every row alike. GAN generators
+are left out to fit a CPU budget.
 
 Protocol (CPU-sized): Adult subsampled to ``--n-rows`` (stratified on the
 label; say so when comparing with the paper's full data), COMPAS all 7,214

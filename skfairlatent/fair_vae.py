@@ -145,8 +145,8 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         1e7 against a summed reconstruction. Stronger weights trade fidelity
         for fairness: in :class:`~skfairlatent.FairLatentSynthesizer` on
         Adult, ``alpha=40`` (chosen on seed 100) brings the real-row DP of a
-        forest trained on synthetic rows to 0.017 +- 0.002 (seeds 0-2;
-        default 0.101) at AUROC 0.750 and alpha-precision 0.52 (default
+        forest trained on synthetic rows to 0.020 +- 0.003 (seeds 0-2;
+        default 0.093) at AUROC 0.752 and alpha-precision 0.52 (default
         0.90), and on coloured digits ``alpha=10`` already lowers the digit
         probe to 0.59 (0.69 at the default). Must be finite and >= 0.
     kl_weight : float, default=1.0

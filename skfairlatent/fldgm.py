@@ -190,14 +190,15 @@ class FairLatentSynthesizer(BaseEstimator):
         baseline, the control of the tests and benchmark). On Adult
         (``benchmarks/results/fldgm_table1_adult.md``, seeds 0-2, random
         forest trained on synthetic rows, DP/FTU on 12,000 real test rows)
-        the default gives DP 0.101 +- 0.007, FTU 0.020, AUROC 0.848. The
+        the default gives DP 0.093 +- 0.002, FTU 0.018, AUROC 0.848. The
         smallest alpha of {5, 10, 20, 40} meeting DP <= 0.02, FTU <= 0.02 at
         AUROC >= 0.75 on the tuning split (seed 100) is ``alpha=40``: on
-        seeds 0-2 DP 0.017 +- 0.002, FTU 0.003, AUROC 0.750 +- 0.006, but
-        the forest then labels 97 % of real rows alike (real data 78 %) and
+        seeds 0-2 DP 0.020 +- 0.003, FTU 0.005, AUROC 0.752 +- 0.004, but
+        the forest then labels 97 % of real rows alike (real data 78 %; the
+        real-data forest moved to that rate already has DP 0.039) and
         alpha-precision falls from 0.90 to 0.52, coverage from 0.70 to 0.46;
         alpha=10 already degrades the digits of Fig. 2, so the default stays
-        1 (see ``doc/fldgm.md``).
+        1 (see ``doc/fldgm.md``; for DP on real rows see Notes).
     penalty : {"dcor", "fairdisco"}, default="dcor"
     latent_dim : int, default=8
     vae_hidden_layer_sizes : tuple of int, default=(64,)
