@@ -181,8 +181,12 @@ def run(dataset, args):
 
 
 def real_forest_scores(real_tr, real_te, target, pos, seed):
-    """Scores P(y = pos) on the real test rows of the forest of the "Real data" row
-    (the same classifier evaluate_synthetic trains: one-hot categoricals, sex a feature)."""
+    """Scores P(y = pos) on the real test rows of a forest trained on the real rows.
+
+    Built like the forest of ``evaluate_synthetic`` (100 trees, one-hot
+    categoricals, sex a feature) but seeded with ``seed``, so it is the same
+    kind of classifier as the "Real data" row, not the identical fit.
+    """
     features = [c for c in real_tr.columns if c != target]
     model = make_pipeline(make_column_transformer(
         (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include="category")),

@@ -32,24 +32,15 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 
 from fldgm_reproduction import dp_at_positive_rate, real_forest_scores
-from fldgm_tune_sampling import parse
+from fldgm_tune_sampling import parse, split
 from skfairlatent import FairLatentVAE
-from skfairlatent.datasets import load_adult
 from skfairlatent.fldgm import evaluate_synthetic
 from skfairlatent.metrics import delta_dp
 
 RESULTS = Path(__file__).resolve().parent / "results"
 POS = "<=50K"
-
-
-def split(n_rows, seed):
-    X, y, A = load_adult(return_X_y_A=True)
-    y = pd.Series(np.where(y == 1, ">50K", "<=50K"), name="income")
-    X, _, y, _, A, _ = train_test_split(X, y, A, train_size=n_rows, stratify=y, random_state=seed)
-    return train_test_split(X, y, A, test_size=0.3, stratify=y, random_state=seed)
 
 
 def head_proba(vae, Z):

@@ -60,11 +60,11 @@ def quad_model():
                          LogisticRegression(max_iter=2000))
 
 
-def split(n_rows):
+def split(n_rows, seed=SEED):
     X, y, A = load_adult(return_X_y_A=True)
     y = pd.Series(np.where(y == 1, ">50K", "<=50K"), name="income")
-    X, _, y, _, A, _ = train_test_split(X, y, A, train_size=n_rows, stratify=y, random_state=SEED)
-    return train_test_split(X, y, A, test_size=0.3, stratify=y, random_state=SEED)
+    X, _, y, _, A, _ = train_test_split(X, y, A, train_size=n_rows, stratify=y, random_state=seed)
+    return train_test_split(X, y, A, test_size=0.3, stratify=y, random_state=seed)
 
 
 def parse(setting):
