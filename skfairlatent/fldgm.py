@@ -341,8 +341,10 @@ class FairLatentSynthesizer(BaseEstimator):
     near the real data's (0.78); the real-data forest moved to that rate
     has DP 0.158 (``benchmarks/results/fldgm_table1_adult.md``, seeds 0-2).
     fairlearn's ``ExponentiatedGradient`` with ``DemographicParity``
-    trained on the real rows reaches DP 0.009 at AUROC 0.744: for a fair
-    classifier rather than a fair table, use it.
+    trained on the real rows, without the sex column, reaches DP 0.011 at
+    AUROC 0.878 (AUROC of its predictors' probabilities;
+    ``benchmarks/results/fldgm_dp_frontier.md``): for a fair classifier
+    rather than a fair table, use it.
 
     References
     ----------
