@@ -25,9 +25,7 @@ Writes ``benchmarks/results/fldgm_dp_frontier.{md,json}``.
 import argparse
 import json
 
-import numpy as np
-
-from fldgm_reproduction import RESULTS, expgrad_dp, frames
+from fldgm_reproduction import RESULTS, expgrad_dp, frames, mean_std
 
 BOUNDS = [0.005, 0.01, 0.02, 0.05, 0.1, 1.0]  # 1.0: no constraint in effect
 
@@ -56,8 +54,7 @@ def main():
              "|---" * (len(metrics) + 1) + "|"]
     for key, results in rows.items():
         lines.append(f"| {key} | " + " | ".join(
-            f"{np.mean([r[m] for r in results]):.3f} ± {np.std([r[m] for r in results]):.3f}"
-            for m in metrics) + " |")
+            mean_std([r[m] for r in results]) for m in metrics) + " |")
     text = "\n".join(lines) + "\n"
     (RESULTS / "fldgm_dp_frontier.md").write_text(text)
     (RESULTS / "fldgm_dp_frontier.json").write_text(json.dumps(

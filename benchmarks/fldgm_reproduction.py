@@ -303,10 +303,12 @@ def fig2(args):
     return path
 
 
-def markdown(dataset, rows, timings, args):
-    def fmt(values):
-        return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+def mean_std(values):
+    """A table cell: mean ± standard deviation over seeds."""
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
+
+def markdown(dataset, rows, timings, args):
     if dataset == "adult":
         n = (f"{args.n_train:,} training rows (stratified subsample of 45,222), tested on "
              f"{args.n_test:,} other real rows")
@@ -315,14 +317,15 @@ def markdown(dataset, rows, timings, args):
     lines = [f"# FLDGM on {dataset} (ours vs paper)\n",
              f"{n}; seeds {args.seeds}; VAE {args.vae_epochs} epochs (kl_weight={args.kl_weight}),"
              f" DDPM {args.dm_epochs} epochs (200 steps); synthetic sets of "
-             f"{args.synthetic_ratio:g}x the training rows; random forest trained on the rows of each line, tested on the real test rows; "
-             "mean ± std over seeds. Sampling variant of each row: decoder_sensitive:decode, "
-             f"default {args.variants[0]}. Machine shared with other jobs.\n",
+             f"{args.synthetic_ratio:g}x the training rows; random forest trained on the rows of "
+             "each line, tested on the real test rows; mean ± std over seeds. Sampling variant "
+             f"of each row: decoder_sensitive:decode, default {args.variants[0]}. "
+             "Machine shared with other jobs.\n",
              "| method | " + " | ".join(METRICS) + " |",
              "|---" * (len(METRICS) + 1) + "|"]
     for name, results in rows.items():
         lines.append(f"| {name} (ours) | " + " | ".join(
-            fmt([r[m] for r in results]) if m in results[0] else "" for m in METRICS) + " |")
+            mean_std([r[m] for r in results]) if m in results[0] else "" for m in METRICS) + " |")
         if dataset == "adult":
             for ref_name in PAPER_ROWS.get(name, []):
                 ref = PAPER[ref_name]
