@@ -128,6 +128,12 @@ def run(dataset, args):
               dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
                    label_from="features"), args.variants[:1])
              for a in args.label_alphas]
+    # the same with the label penalty on the groups' mean soft decisions (target_penalty="dp")
+    plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} alpha_target={a:g} target_penalty=dp "
+              "label_from=features",
+              dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
+                   target_penalty="dp", label_from="features"), args.variants[:1])
+             for a in args.dp_label_alphas]
     if dataset == "adult" and args.ablation:
         plan.append((f"ablation: label from p(y|z,s), alpha={ALPHA_DEFAULT:g}",
                      dict(alpha=ALPHA_DEFAULT, condition_target=True), args.variants[:1]))
@@ -354,6 +360,8 @@ def main():
                         help="conditional-encoder rows with the blind rows' VAE batch of 512")
     parser.add_argument("--label-alphas", type=float, nargs="*", default=[1.0],
                         help="alpha_target of the blind, label_from='features' rows")
+    parser.add_argument("--dp-label-alphas", type=float, nargs="*", default=[],
+                        help="alpha_target of blind rows with target_penalty='dp'")
     parser.add_argument("--no-expgrad", dest="expgrad", action="store_false",
                         help="leave out the ExponentiatedGradient reference row")
     parser.add_argument("--kl-weight", type=float, default=0.1)

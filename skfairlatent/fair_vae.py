@@ -75,6 +75,7 @@ from .nn.autoencoders import ConvVAE, TabularVAE, VAELoss
 __all__ = ["FairLatentVAE"]
 
 _PENALTIES = ("dcor", "dcor-biased", "fairdisco")
+_TARGET_PENALTIES = ("dcor", "dp")
 ALPHA_DEFAULT = 1.0
 
 
@@ -161,6 +162,17 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         (section 4.1) without giving it; this term is our reading of it,
         not the paper's Eq. 8. 0 (default) is Eq. 8 alone; ignored without
         ``y``. Must be finite and >= 0.
+    target_penalty : {"dcor", "dp"}, default="dcor"
+        Which label penalty ``alpha_target`` weighs: ``"dcor"`` the dCor^2
+        above; ``"dp"`` the demographic-parity gap of the head's soft
+        decisions on each batch, max over classes of the spread of the
+        groups' mean softmax(logits / ``target_temperature``)
+        (:func:`~skfairlatent.nn.losses.soft_demographic_parity_gap`; ours,
+        not the paper's). ``"dp"`` asks only for equal decision rates, not
+        for independence of the whole output distribution.
+    target_temperature : float, default=1.0
+        Temperature of ``target_penalty="dp"`` (finite, > 0): 1 compares mean
+        probabilities, smaller values approach the argmax decision.
     condition_encoder : bool, default=True
         True: q(z | x, s) as in Eq. 7. False: q(z | x), an encoder that never
         needs s (then ``transform`` ignores ``sensitive_features``).
@@ -260,13 +272,15 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
 
     def __init__(self, latent_dim=8, hidden_layer_sizes=(64,), penalty="dcor", alpha=ALPHA_DEFAULT,
                  kl_weight=1.0, condition_encoder=True, condition_target=False, max_epochs=50,
-                 batch_size=256, lr=1e-3, alpha_target=0.0, device="auto", random_state=None,
-                 verbose=0):
+                 batch_size=256, lr=1e-3, alpha_target=0.0, target_penalty="dcor",
+                 target_temperature=1.0, device="auto", random_state=None, verbose=0):
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.penalty = penalty
         self.alpha = alpha
         self.alpha_target = alpha_target
+        self.target_penalty = target_penalty
+        self.target_temperature = target_temperature
         self.kl_weight = kl_weight
         self.condition_encoder = condition_encoder
         self.condition_target = condition_target
@@ -287,7 +301,8 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
     # Parameters and input encoding
     # ------------------------------------------------------------------ #
     def _check_params(self):
-        check_finite_params(self, ("alpha", "alpha_target", "lr", "kl_weight"))
+        check_finite_params(self, ("alpha", "alpha_target", "lr", "kl_weight",
+                                   "target_temperature"))
         check_positive(self.latent_dim, "latent_dim", integer=True)
         check_positive(self.max_epochs, "max_epochs", integer=True)
         check_positive(self.batch_size, "batch_size", integer=True)
@@ -295,6 +310,10 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         check_positive(self.alpha, "alpha", allow_zero=True)
         check_positive(self.alpha_target, "alpha_target", allow_zero=True)
         check_positive(self.kl_weight, "kl_weight", allow_zero=True)
+        check_positive(self.target_temperature, "target_temperature")
+        if self.target_penalty not in _TARGET_PENALTIES:
+            raise ValueError(f"target_penalty must be one of {_TARGET_PENALTIES}; got "
+                             f"{self.target_penalty!r}.")
         if self.penalty not in _PENALTIES:
             raise ValueError(f"penalty must be one of {_PENALTIES}; got {self.penalty!r}.")
         return check_hidden_layer_sizes(self.hidden_layer_sizes)
@@ -539,6 +558,8 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
                 criterion__penalty=self.penalty, criterion__alpha=alpha,
                 criterion__alpha_target=(float(self.alpha_target) if sensitive is not None
                                          else 0.0),
+                criterion__target_penalty=self.target_penalty,
+                criterion__target_temperature=float(self.target_temperature),
                 criterion__kl_weight=self.kl_weight, criterion__image=kind == "image",
                 callbacks=[("finite", FiniteLoss(type(self).__name__))],
             )

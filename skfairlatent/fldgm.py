@@ -265,6 +265,14 @@ class FairLatentSynthesizer(BaseEstimator):
         p(y | z) and s; see :class:`~skfairlatent.FairLatentVAE`). Our
         reading of the paper's DP variants, not its Eq. 8; 0 is Eq. 8 alone.
         Ignored with a ``vae`` given.
+    target_penalty : {"dcor", "dp"}, default="dcor"
+        Which label penalty ``alpha_target`` weighs: dCor^2 between
+        p(y | z) and s, or ``"dp"``, the gap between the groups' mean soft
+        decisions of the label head (demographic parity of the decoded
+        label; see :class:`~skfairlatent.FairLatentVAE`). Ignored with a
+        ``vae`` given.
+    target_temperature : float, default=1.0
+        Temperature of ``target_penalty="dp"``. Ignored with a ``vae`` given.
     label_from : {"latent", "features"}, default="latent"
         Where a sample's label is decoded from: the generated latent,
         y' ~ p(y | z') ("latent"), or the decoded features read back by the
@@ -367,7 +375,8 @@ class FairLatentSynthesizer(BaseEstimator):
                  generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
                  n_critic=5, gp_weight=10.0, batch_size=512, decode="sample",
                  sensitive_model=None, latent_input="draws", decoder_sensitive="independent",
-                 encoder="conditional", alpha_target=0.0, label_from="latent", device="auto",
+                 encoder="conditional", alpha_target=0.0, target_penalty="dcor",
+                 target_temperature=1.0, label_from="latent", device="auto",
                  random_state=None, verbose=0):
         self.generator = generator
         self.vae = vae
@@ -392,6 +401,8 @@ class FairLatentSynthesizer(BaseEstimator):
         self.decoder_sensitive = decoder_sensitive
         self.encoder = encoder
         self.alpha_target = alpha_target
+        self.target_penalty = target_penalty
+        self.target_temperature = target_temperature
         self.label_from = label_from
         self.device = device
         self.random_state = random_state
@@ -435,6 +446,7 @@ class FairLatentSynthesizer(BaseEstimator):
                 latent_dim=self.latent_dim, hidden_layer_sizes=self.vae_hidden_layer_sizes,
                 penalty=self.penalty, alpha=self.alpha, kl_weight=self.vae_kl_weight,
                 condition_encoder=self.encoder == "conditional", alpha_target=self.alpha_target,
+                target_penalty=self.target_penalty, target_temperature=self.target_temperature,
                 max_epochs=self.vae_max_epochs,
                 batch_size=self.batch_size, device=self.device, random_state=seed,
                 verbose=self.verbose), False

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import sklearn
 import torch
+from fairlearn.metrics import demographic_parity_difference
 from scipy import integrate, stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -16,7 +17,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skfairlatent import FairLatentVAE
 from skfairlatent.datasets import load_adult, load_colored_mnist
 from skfairlatent.nn.autoencoders import VAELoss, bias_corrected_distance_correlation_sq
-from skfairlatent.nn.losses import distance_correlation_sq, fairdisco_v2
+from skfairlatent.nn.losses import (
+    distance_correlation_sq,
+    fairdisco_v2,
+    soft_demographic_parity_gap,
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -107,6 +112,51 @@ def test_label_penalty_is_dcor_of_the_label_probabilities_and_s():
     with_term = loss((mean, mean, mean, outputs), **args)
     without = VAELoss([], 2, alpha=0.0)((mean, mean, mean, outputs), **args)
     assert (with_term - without).item() == pytest.approx(2.0 * expected.item(), rel=1e-5)
+
+
+def test_soft_demographic_parity_gap_by_hand_and_against_fairlearn():
+    """The gap of the groups' mean soft decisions: by hand at T = 1, fairlearn's
+    demographic_parity_difference of the argmax decision as T -> 0, groups absent
+    from the batch left out, and a gradient that moves the decisions together."""
+    logits = torch.tensor([[0.0, 2.0], [0.0, -1.0], [0.0, 0.5], [0.0, 3.0], [0.0, 1.0]])
+    s = torch.tensor([0, 0, 1, 1, 2])
+    p = torch.sigmoid(torch.tensor([2.0, -1.0, 0.5, 3.0, 1.0]))
+    means = torch.stack([p[:2].mean(), p[2:4].mean(), p[4:].mean()])
+    expected = means.max() - means.min()  # class 1; class 0's spread is the same
+    assert soft_demographic_parity_gap(logits, s, 3).item() == pytest.approx(expected.item())
+    # group 3 of 4 is absent: it does not count as a group with rate 0
+    assert soft_demographic_parity_gap(logits, s, 4).item() == pytest.approx(expected.item())
+    assert soft_demographic_parity_gap(logits, torch.zeros(5, dtype=torch.long), 2).item() == 0
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(400, 2, generator=gen) * 3
+    s = torch.randint(0, 2, (400,), generator=gen)
+    hard = demographic_parity_difference(
+        logits.argmax(1).numpy(), logits.argmax(1).numpy(), sensitive_features=s.numpy())
+    assert soft_demographic_parity_gap(logits, s, 2, temperature=1e-4).item() == pytest.approx(
+        hard, abs=1e-6)
+    leaf = logits.clone().requires_grad_(True)
+    gap = soft_demographic_parity_gap(leaf, s, 2)
+    gap.backward()
+    with torch.no_grad():
+        assert soft_demographic_parity_gap(leaf - 0.5 * leaf.grad, s, 2) < gap
+
+
+def test_dp_label_penalty_is_weighted_into_the_loss():
+    """VAELoss(target_penalty="dp"): alpha_target times the soft DP gap of the head."""
+    gen = torch.Generator().manual_seed(1)
+    s = torch.randint(0, 2, (256,), generator=gen)
+    head = torch.randn(256, 2, generator=gen) + 2.0 * torch.nn.functional.one_hot(s, 2)
+    loss = VAELoss([], 2, alpha=0.0, alpha_target=3.0, target_penalty="dp",
+                   target_temperature=0.5)
+    expected = soft_demographic_parity_gap(head, s, 2, temperature=0.5)
+    assert loss.label_penalty({"target": head}, s).item() == pytest.approx(expected.item())
+    mean = torch.zeros(256, 3)
+    outputs = {"logits": torch.zeros(256, 0), "numeric": torch.zeros(256, 0), "target": head}
+    args = dict(s=s, cat=torch.zeros(256, 0), num=torch.zeros(256, 0),
+                target=torch.randint(0, 2, (256,), generator=gen))
+    difference = (loss((mean, mean, mean, outputs), **args)
+                  - VAELoss([], 2, alpha=0.0)((mean, mean, mean, outputs), **args))
+    assert difference.item() == pytest.approx(3.0 * expected.item(), rel=1e-5)
 
 
 def test_fairdisco_v2_equals_numerical_integral_in_one_dimension():
@@ -246,10 +296,14 @@ def test_bad_input(adult):
 def test_non_finite_hyperparameters_and_losses(adult):
     X, y, A = adult
     X, y, A = X.iloc[:300], y.iloc[:300], A.iloc[:300]
-    for name in ("alpha", "alpha_target", "lr", "kl_weight"):
+    for name in ("alpha", "alpha_target", "lr", "kl_weight", "target_temperature"):
         for bad in (np.inf, np.nan):
             with pytest.raises(ValueError, match=f"{name} must be"):
                 FairLatentVAE(**{name: bad}).fit(X, y, sensitive_features=A)
+    with pytest.raises(ValueError, match="target_temperature must be"):
+        FairLatentVAE(target_temperature=0.0).fit(X, y, sensitive_features=A)
+    with pytest.raises(ValueError, match="target_penalty must be one of"):
+        FairLatentVAE(target_penalty="eo").fit(X, y, sensitive_features=A)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         FairLatentVAE(hidden_layer_sizes=(0,)).fit(X, sensitive_features=A)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):

@@ -23,7 +23,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .losses import _pairwise_distances_safe, distance_correlation_sq, fairdisco_v2
+from .losses import (
+    _pairwise_distances_safe,
+    distance_correlation_sq,
+    fairdisco_v2,
+    soft_demographic_parity_gap,
+)
 from .modules import MLP
 
 __all__ = ["TabularVAE", "ConvVAE", "VAELoss", "reparametrise",
@@ -284,10 +289,21 @@ class VAELoss(nn.Module):
         of the label head (the FLDGM paper's DP variants choose the stage-1
         objective by the target constraint, section 4.1; this form is ours).
         0 switches it off.
+    target_penalty : {"dcor", "dp"}, default="dcor"
+        The label penalty weighted by ``alpha_target``. ``"dcor"``: the
+        dCor^2 above (independence of the whole output distribution from
+        s). ``"dp"``: :func:`~skfairlatent.nn.losses.soft_demographic_parity_gap`
+        of a categorical head's logits at ``target_temperature``, the gap
+        between the groups' mean soft decisions: demographic parity of the
+        decision itself, a weaker demand than independence (a numeric
+        target falls back to ``"dcor"``).
+    target_temperature : float, default=1.0
+        Temperature T of the ``"dp"`` penalty: 1 compares mean
+        probabilities, smaller values approach the argmax decision.
     """
 
     def __init__(self, cardinalities, n_groups, penalty="dcor", alpha=1.0, kl_weight=1.0,
-                 image=False, alpha_target=0.0):
+                 image=False, alpha_target=0.0, target_penalty="dcor", target_temperature=1.0):
         super().__init__()
         self.cardinalities = [int(c) for c in cardinalities]
         self.n_groups = int(n_groups)
@@ -296,6 +312,8 @@ class VAELoss(nn.Module):
         self.kl_weight = float(kl_weight)
         self.image = bool(image)
         self.alpha_target = float(alpha_target)
+        self.target_penalty = target_penalty
+        self.target_temperature = float(target_temperature)
 
     def reconstruction(self, outputs, x=None, cat=None, num=None, target=None):
         """Per-batch mean reconstruction negative log-likelihood (up to constants)."""
@@ -327,10 +345,12 @@ class VAELoss(nn.Module):
         return fairdisco_v2(mean, torch.exp(logvar), s.long(), self.n_groups)
 
     def label_penalty(self, outputs, s):
-        """dCor^2 between the decoded label and s (0 without a target head)."""
+        """Dependence of the decoded label on s (0 without a target head)."""
         if "target" not in outputs:
             return outputs["logits"].new_zeros(())
         label = outputs["target"]
+        if self.target_penalty == "dp" and label.shape[1] > 1:
+            return soft_demographic_parity_gap(label, s, self.n_groups, self.target_temperature)
         if label.shape[1] > 1:
             label = torch.softmax(label, dim=1)
         return bias_corrected_distance_correlation_sq(

@@ -80,6 +80,40 @@ def _group_indicators(sensitive):
     return torch.stack([(sensitive == g).float() for g in groups], dim=-1)
 
 
+def soft_demographic_parity_gap(logits, sensitive, n_groups, temperature=1.0):
+    """Demographic-parity gap of a classifier's soft decisions on a batch.
+
+    The soft decision for class c is softmax(logits / T)_c; the gap is
+    max over c of (max over groups g of its mean over the rows of g, minus
+    the min over g), the groups absent from the batch left out. With T = 1
+    it is the gap in mean predicted probability; as T -> 0 it tends to
+    ΔDP = max_g P(ŷ = c | s = g) - min_g P(ŷ = c | s = g) of the argmax
+    decision (for two classes, the decision at the 0.5 threshold).
+
+    Parameters
+    ----------
+    logits : Tensor of shape (N, C), C >= 2
+    sensitive : Tensor of shape (N,)
+        Integer group codes in [0, n_groups).
+    n_groups : int
+    temperature : float, default=1.0
+        T > 0.
+
+    Returns
+    -------
+    Tensor of shape ()
+        In [0, 1]; 0 when fewer than two groups are in the batch.
+    """
+    decisions = torch.softmax(logits / temperature, dim=1)
+    members = F.one_hot(sensitive.long(), n_groups).to(decisions.dtype)
+    counts = members.sum(0)
+    present = counts > 0
+    if int(present.sum()) < 2:
+        return decisions.new_zeros(())
+    group_means = (members.T @ decisions)[present] / counts[present, None]
+    return (group_means.max(0).values - group_means.min(0).values).max()
+
+
 def covariance(u, v):
     """Column-wise covariance matrix ``Cov(u_j, v_k)`` (1/N normalisation).
 
