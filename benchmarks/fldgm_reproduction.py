@@ -129,6 +129,12 @@ def run(dataset, args):
                    label_from="features"), args.variants[:1])
              for a in args.label_alphas]
     # the same with the label penalty on the groups' mean soft decisions (target_penalty="dp")
+    # the same with the label set to the fair head's most likely class (label_decode="mode")
+    plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} alpha_target={a:g} label_from=features "
+              "label_decode=mode",
+              dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
+                   label_from="features", label_decode="mode"), args.variants[:1])
+             for a in args.mode_label_alphas]
     plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} alpha_target={a:g} target_penalty=dp "
               "label_from=features",
               dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
@@ -166,12 +172,13 @@ def run(dataset, args):
         for name, vae_params, variants in plan:
             vae_params = dict(dict(batch_size=256), **vae_params)
             label_from = vae_params.pop("label_from", "latent")
+            label_decode = vae_params.pop("label_decode", None)
             vae = FairLatentVAE(kl_weight=args.kl_weight, max_epochs=args.vae_epochs,
                                 random_state=seed, **vae_params)
             encoder = "conditional" if vae_params.get("condition_encoder", True) else "blind"
             syn = FairLatentSynthesizer(vae=vae, generator_max_epochs=args.dm_epochs,
                                         batch_size=256, encoder=encoder, label_from=label_from,
-                                        random_state=seed)
+                                        label_decode=label_decode, random_state=seed)
             t = time.perf_counter()
             syn.fit(X_tr, y_tr, sensitive_features=A_tr)
             timings.setdefault(f"{name} fit (s)", []).append(time.perf_counter() - t)
@@ -360,6 +367,9 @@ def main():
                         help="conditional-encoder rows with the blind rows' VAE batch of 512")
     parser.add_argument("--label-alphas", type=float, nargs="*", default=[1.0],
                         help="alpha_target of the blind, label_from='features' rows")
+    parser.add_argument("--mode-label-alphas", type=float, nargs="*", default=[],
+                        help="alpha_target of blind, label_from='features' rows whose label is "
+                             "the head's most likely class (label_decode='mode')")
     parser.add_argument("--dp-label-alphas", type=float, nargs="*", default=[],
                         help="alpha_target of blind rows with target_penalty='dp'")
     parser.add_argument("--no-expgrad", dest="expgrad", action="store_false",

@@ -14,7 +14,9 @@ rows (``evaluate_synthetic``). Rules of decoding (``--rules``):
 * ``+relabel``: the label of a decoded row drawn from p(y | E(x')), the fair
   head applied to the re-encoded synthetic features;
 * ``realx``: the real training features with labels drawn from the fair head of
-  their own encoding, p(y | E(x)): what a perfect generator could give.
+  their own encoding, p(y | E(x)): what a perfect generator could give;
+* ``+relabelmode`` / ``realxmode``: as ``+relabel`` / ``realx`` with the head's
+  most likely label instead of a draw.
 
 Also the label head on the real test rows (``head_dp``, ``head_auroc``), the
 DP of the real-data forest moved to each rule's positive rate
@@ -33,7 +35,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from fldgm_reproduction import dp_at_positive_rate, real_forest_scores
+from fldgm_reproduction import dp_at_positive_rate, frames, real_forest_scores
 from fldgm_tune_sampling import parse, split
 from skfairlatent import FairLatentVAE
 from skfairlatent.fldgm import evaluate_synthetic
@@ -53,8 +55,17 @@ def draw_labels(p_pos, rng):
     return np.where(rng.random_sample(len(p_pos)) < p_pos, POS, ">50K")
 
 
+def label_rule(p_pos, argmax, rng):
+    """Labels from the head's P(y = pos): drawn, or its most likely class (``argmax``)."""
+    return np.where(p_pos > 0.5, POS, ">50K") if argmax else draw_labels(p_pos, rng)
+
+
 def run(setting, seed, args):
-    X_tr, X_te, y_tr, y_te, A_tr, A_te = split(args.n_rows, seed)
+    if args.n_test:  # the reproduction's split: 4,200 training rows, n_test other real rows
+        X_tr, X_te, y_tr, y_te, A_tr, A_te, _ = frames(
+            "adult", argparse.Namespace(n_train=round(0.7 * args.n_rows), n_test=args.n_test), seed)
+    else:
+        X_tr, X_te, y_tr, y_te, A_tr, A_te = split(args.n_rows, seed)
     real_tr, real_te = X_tr.assign(income=y_tr), X_te.assign(income=y_te)
     Xb, Xb_te = X_tr.drop(columns="sex"), X_te.drop(columns="sex")
     params = dict(kl_weight=0.1, max_epochs=args.epochs, batch_size=256)
@@ -74,15 +85,15 @@ def run(setting, seed, args):
     prevalence = float(np.mean(y_te == POS))
     for rule in args.rules:
         how, _, relabel = rule.partition("+")
-        if how == "realx":
+        if how in ("realx", "realxmode"):
             Xs = Xb.reset_index(drop=True)
-            ys = draw_labels(head_proba(vae, mean), rng)
+            ys = label_rule(head_proba(vae, mean), how == "realxmode", rng)
         else:
             s_dec = (rng.random_sample(len(draws)) < male_share).astype(int)
             Xs, ys, _ = vae._decode(draws, groups[s_dec], stochastic=how == "sample",
                                     random_state=rng)
             if relabel:
-                ys = draw_labels(head_proba(vae, vae.transform(Xs)), rng)
+                ys = label_rule(head_proba(vae, vae.transform(Xs)), relabel == "relabelmode", rng)
         S = pd.DataFrame(Xs).reset_index(drop=True)
         S["sex"] = pd.Series(groups[(rng.random_sample(len(S)) < male_share).astype(int)],
                              dtype=object).astype(X_tr["sex"].dtype)
@@ -110,9 +121,13 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
     parser.add_argument("--n-rows", type=int, default=6000)
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--n-test", type=int, default=0,
+                        help="test on this many other real rows (the reproduction's split) "
+                             "instead of the 30 %% of --n-rows")
+    parser.add_argument("--tag", default="", help="suffix of the result files")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    path = RESULTS / "fldgm_tune_label_penalty.json"
+    path = RESULTS / f"fldgm_tune_label_penalty{args.tag}.json"
     rows = json.loads(path.read_text()) if path.exists() else []
     for setting in args.settings:
         for seed in args.seeds:
@@ -134,7 +149,7 @@ def main():
              "| setting | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for setting, r in summary.iterrows():
         lines.append(f"| {setting} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
-    (RESULTS / "fldgm_tune_label_penalty.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"fldgm_tune_label_penalty{args.tag}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -238,6 +238,14 @@ class FairLatentSynthesizer(BaseEstimator):
     decode : {"sample", "mode"}, default="sample"
         Categorical columns and the label are drawn from the decoder's
         softmax ("sample") or set to its most likely value ("mode").
+    label_decode : {"sample", "mode"} or None, default=None
+        How the label alone is decoded: drawn from the label head's softmax
+        ("sample") or set to its most likely class ("mode"); None follows
+        ``decode``. With "mode" the label is a deterministic function of
+        the latent (or, with ``label_from="features"``, of the decoded
+        features), so a classifier trained on the samples learns the fair
+        head's *decision* rather than re-estimating its probability from
+        noisy draws.
     decoder_sensitive : {"independent", "shared"}, default="independent"
         The s'' given to the decoder p(x | z', s''): a second draw from
         p(s | z'), independent of the recorded s' given z' ("independent"),
@@ -374,7 +382,7 @@ class FairLatentSynthesizer(BaseEstimator):
                  generator_hidden_layer_sizes=(256, 256), generator_max_epochs=200,
                  generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
                  n_critic=5, gp_weight=10.0, batch_size=512, decode="sample",
-                 sensitive_model=None, latent_input="draws", decoder_sensitive="independent",
+                 label_decode=None, sensitive_model=None, latent_input="draws", decoder_sensitive="independent",
                  encoder="conditional", alpha_target=0.0, target_penalty="dcor",
                  target_temperature=1.0, label_from="latent", device="auto",
                  random_state=None, verbose=0):
@@ -396,6 +404,7 @@ class FairLatentSynthesizer(BaseEstimator):
         self.gp_weight = gp_weight
         self.batch_size = batch_size
         self.decode = decode
+        self.label_decode = label_decode
         self.sensitive_model = sensitive_model
         self.latent_input = latent_input
         self.decoder_sensitive = decoder_sensitive
@@ -415,6 +424,9 @@ class FairLatentSynthesizer(BaseEstimator):
             raise ValueError(f"generator must be one of {_GENERATORS}; got {self.generator!r}.")
         if self.decode not in ("sample", "mode"):
             raise ValueError(f"decode must be 'sample' or 'mode'; got {self.decode!r}.")
+        if self.label_decode not in (None, "sample", "mode"):
+            raise ValueError("label_decode must be 'sample', 'mode' or None; got "
+                             f"{self.label_decode!r}.")
         if self.vae is not None and not isinstance(self.vae, FairLatentVAE):
             raise ValueError(f"vae must be a FairLatentVAE or None; got {type(self.vae).__name__}.")
         if self.latent_input not in ("draws", "mean"):
@@ -553,8 +565,11 @@ class FairLatentSynthesizer(BaseEstimator):
         vae = self.vae_
         sensitive = decoder_groups if vae.condition_encoder else None
         z = vae.transform(X, sensitive_features=sensitive)
-        return vae._decode(z, decoder_groups, stochastic=self.decode == "sample",
+        return vae._decode(z, decoder_groups, stochastic=self._label_decode() == "sample",
                            random_state=rng)[1]
+
+    def _label_decode(self):
+        return self.decode if self.label_decode is None else self.label_decode
 
     def _vae_input(self, X):
         """The columns the VAE sees: X, or X without its sensitive column when blind.
@@ -698,6 +713,9 @@ class FairLatentSynthesizer(BaseEstimator):
                               random_state=rng)
         if self.label_from == "features" and y is not None and len(X):
             y = self._label_of_features(X, decoder_groups, rng)
+        elif self._label_decode() != self.decode and y is not None and len(X):
+            y = vae._decode(z, decoder_groups, stochastic=self._label_decode() == "sample",
+                            random_state=rng)[1]
         codes = s
         if not isinstance(X, pd.DataFrame):
             X = pd.DataFrame(X, columns=[str(c) for c in

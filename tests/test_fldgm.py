@@ -311,6 +311,37 @@ def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
         synth.set_params(label_from="x")._check_params()
 
 
+def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blind_pair):
+    """label_decode="mode": drawn features, the label the head's most likely class (of
+    the decoded row's features with label_from="features", of z' with "latent");
+    None follows decode. On the blind control, whose encoder reads the row as written."""
+    control = fitted_blind_pair[1]
+    synth = clone(control)
+    synth.__dict__.update({k: v for k, v in control.__dict__.items() if k.endswith("_")})
+    synth.set_params(decode="sample", label_decode="mode", label_from="features")
+    S = synth.sample(400, random_state=0)
+    vae = synth.vae_
+    z = vae.transform(S[list(vae.feature_names_in_)])
+    with torch.no_grad():
+        head = vae.net_.module_.target_head(torch.as_tensor(z))
+    np.testing.assert_array_equal(S["income"].to_numpy(),
+                                  vae.target_classes_[head.argmax(1).numpy()])
+    assert S["income"].nunique() == 2
+    drawn = synth.set_params(label_decode=None).sample(400, random_state=0)
+    pd.testing.assert_frame_equal(drawn.drop(columns="income"), S.drop(columns="income"))
+    assert (drawn["income"] != S["income"]).any()  # decode="sample" draws the label
+    latent = synth.set_params(label_from="latent", label_decode="mode").sample(400, random_state=0)
+    plain = synth.set_params(label_decode=None).sample(400, random_state=0)
+    pd.testing.assert_frame_equal(latent.drop(columns="income"), plain.drop(columns="income"))
+    with torch.no_grad():
+        head = vae.net_.module_.target_head(torch.as_tensor(
+            synth.sample_latents(400, np.random.RandomState(0))))
+    np.testing.assert_array_equal(latent["income"].to_numpy(),
+                                  vae.target_classes_[head.argmax(1).numpy()])
+    with pytest.raises(ValueError, match="label_decode must be"):
+        synth.set_params(label_decode="argmax")._check_params()
+
+
 @pytest.mark.parametrize("generator", ["wgan-gp", "lsgan"])
 def test_gan_synthesizers_with_prefitted_vae(adult_split, fitted_synth, generator):
     X_tr, _, y_tr, _, A_tr, _ = adult_split
