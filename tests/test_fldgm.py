@@ -243,14 +243,20 @@ def test_blind_label_penalty_removes_the_unfairness_its_control_keeps(adult_spli
     assert syn["auroc"] > 0.52 and ctl["auroc"] > 0.78
 
 
+def _refitted_copy(fitted, **sampling_params):
+    """A copy of a fitted synthesizer with other sampling parameters (no refit): the
+    fitted attributes are shared, so the fixture itself is left as it was."""
+    synth = clone(fitted)
+    synth.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    return synth.set_params(**sampling_params)
+
+
 def test_decoder_gets_an_independent_draw_of_s(fitted_synth):
     """decoder_sensitive="independent": the features are decoded from a second draw
     s'' of p(s | z'), so with a fair latent the recorded sex no longer shows in
     them; "shared" gives the decoder the recorded s' and the features follow it as
     in the real data (Adult's "Husband" is nearly only decoded for men)."""
-    shared = clone(fitted_synth)
-    shared.__dict__.update({k: v for k, v in fitted_synth.__dict__.items() if k.endswith("_")})
-    shared.set_params(decoder_sensitive="shared")
+    shared = _refitted_copy(fitted_synth, decoder_sensitive="shared")
 
     def husband_among_women(model):
         S = model.sample(2000, random_state=0)
@@ -292,10 +298,8 @@ def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
     """label_from="features": the label of a sample is the label head applied to its
     own decoded features, re-encoded (decode="mode": its most likely class). On the
     control, whose mode labels take both classes."""
-    control = fitted_pair[1]
-    synth = clone(control)
-    synth.__dict__.update({k: v for k, v in control.__dict__.items() if k.endswith("_")})
-    synth.set_params(decode="mode", label_from="features", decoder_sensitive="shared")
+    synth = _refitted_copy(fitted_pair[1], decode="mode", label_from="features",
+                           decoder_sensitive="shared")
     S = synth.sample(400, random_state=0)
     vae = synth.vae_
     X = S[list(vae.feature_names_in_)]
@@ -315,10 +319,8 @@ def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blin
     """label_decode="mode": drawn features, the label the head's most likely class (of
     the decoded row's features with label_from="features", of z' with "latent");
     None follows decode. On the blind control, whose encoder reads the row as written."""
-    control = fitted_blind_pair[1]
-    synth = clone(control)
-    synth.__dict__.update({k: v for k, v in control.__dict__.items() if k.endswith("_")})
-    synth.set_params(decode="sample", label_decode="mode", label_from="features")
+    synth = _refitted_copy(fitted_blind_pair[1], decode="sample", label_decode="mode",
+                           label_from="features")
     S = synth.sample(400, random_state=0)
     vae = synth.vae_
     z = vae.transform(S[list(vae.feature_names_in_)])
