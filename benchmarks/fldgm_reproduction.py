@@ -11,7 +11,11 @@ whose label is decoded by p(y | z, s) (``condition_target=True``) at the
 default alpha. Also: ``encoder="blind"`` rows (``--blind``), conditional rows
 with the blind rows' VAE batch (``--batch512-alphas``), the DP setting chosen
 on tuning seeds 100-102 by ``fldgm_tune_label_penalty.py`` (blind,
-``alpha_target``, ``label_from="features"``; ``--label-alphas``), and
+``alpha_target``, ``label_from="features"``; ``--label-alphas``), the same
+with the label set to the fair head's most likely class
+(``label_decode="mode"``; ``--mode-label-alphas``) or with the label penalty
+on the groups' mean soft decisions (``target_penalty="dp"``;
+``--dp-label-alphas``), and
 fairlearn's ExponentiatedGradient with DemographicParity trained on the real
 rows (what a user would pick for a fair classifier; ``--no-expgrad`` drops
 it). Every row gets ``dp_threshold_control``: the DP of the real-data forest
