@@ -15,7 +15,7 @@ on tuning seeds 100-102 by ``fldgm_tune_label_penalty.py`` (blind,
 with the label set to the fair head's most likely class
 (``label_decode="mode"``; ``--mode-label-alphas``) or with the label penalty
 on the groups' mean soft decisions (``target_penalty="dp"``;
-``--dp-label-alphas``), and
+``--dp-label-alphas``) or any other such setting (``--label-settings``), and
 fairlearn's ExponentiatedGradient with DemographicParity trained on the real
 rows (what a user would pick for a fair classifier; ``--no-expgrad`` drops
 it). Every row gets ``dp_threshold_control``: the DP of the real-data forest
@@ -105,6 +105,18 @@ def frames(dataset, args, seed):
     return train_test_split(X, y, A, test_size=0.3, stratify=y, random_state=seed) + [1]
 
 
+def parse_setting(setting):
+    """``"alpha_target=1,label_decode=mode"`` -> ``{"alpha_target": 1.0, "label_decode": "mode"}``."""
+    params = {}
+    for item in setting.split(","):
+        key, value = item.split("=")
+        try:
+            params[key] = float(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
 def variant_name(name, variant, args):
     """Row label: the model's name, plus the sampling variant when it is not the default."""
     return name if variant == args.variants[0] else f"{name} [{variant}]"
@@ -144,6 +156,11 @@ def run(dataset, args):
               dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
                    target_penalty="dp", label_from="features"), args.variants[:1])
              for a in args.dp_label_alphas]
+    # any other blind, label_from="features" setting, e.g. "alpha_target=1,label_decode=mode"
+    plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} label_from=features {setting}",
+              dict(dict(alpha=ALPHA_DEFAULT, condition_encoder=False, label_from="features"),
+                   **parse_setting(setting)), args.variants[:1])
+             for setting in args.label_settings]
     if dataset == "adult" and args.ablation:
         plan.append((f"ablation: label from p(y|z,s), alpha={ALPHA_DEFAULT:g}",
                      dict(alpha=ALPHA_DEFAULT, condition_target=True), args.variants[:1]))
@@ -374,6 +391,9 @@ def main():
     parser.add_argument("--mode-label-alphas", type=float, nargs="*", default=[],
                         help="alpha_target of blind, label_from='features' rows whose label is "
                              "the head's most likely class (label_decode='mode')")
+    parser.add_argument("--label-settings", nargs="*", default=[],
+                        help="blind, label_from='features' rows with these FairLatentVAE / "
+                             "sampling parameters, e.g. 'alpha_target=1,label_decode=mode'")
     parser.add_argument("--dp-label-alphas", type=float, nargs="*", default=[],
                         help="alpha_target of blind rows with target_penalty='dp'")
     parser.add_argument("--no-expgrad", dest="expgrad", action="store_false",

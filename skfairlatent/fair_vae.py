@@ -75,7 +75,7 @@ from .nn.autoencoders import ConvVAE, TabularVAE, VAELoss
 __all__ = ["FairLatentVAE"]
 
 _PENALTIES = ("dcor", "dcor-biased", "fairdisco")
-_TARGET_PENALTIES = ("dcor", "dp")
+_TARGET_PENALTIES = ("dcor", "dp", "dp-base-rate")
 ALPHA_DEFAULT = 1.0
 
 
@@ -162,14 +162,17 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         (section 4.1) without giving it; this term is our reading of it,
         not the paper's Eq. 8. 0 (default) is Eq. 8 alone; ignored without
         ``y``. Must be finite and >= 0.
-    target_penalty : {"dcor", "dp"}, default="dcor"
+    target_penalty : {"dcor", "dp", "dp-base-rate"}, default="dcor"
         Which label penalty ``alpha_target`` weighs: ``"dcor"`` the dCor^2
         above; ``"dp"`` the demographic-parity gap of the head's soft
         decisions on each batch, max over classes of the spread of the
         groups' mean softmax(logits / ``target_temperature``)
         (:func:`~skfairlatent.nn.losses.soft_demographic_parity_gap`; ours,
-        not the paper's). ``"dp"`` asks only for equal decision rates, not
-        for independence of the whole output distribution.
+        not the paper's); ``"dp-base-rate"`` the largest distance of a
+        group's mean soft decision from the batch's base rate of the label,
+        so that parity is not reached by deciding every group towards the
+        majority class. Both ask only for equal decision rates, not for
+        independence of the whole output distribution.
     target_temperature : float, default=1.0
         Temperature of ``target_penalty="dp"`` (finite, > 0): 1 compares mean
         probabilities, smaller values approach the argmax decision.

@@ -273,12 +273,13 @@ class FairLatentSynthesizer(BaseEstimator):
         p(y | z) and s; see :class:`~skfairlatent.FairLatentVAE`). Our
         reading of the paper's DP variants, not its Eq. 8; 0 is Eq. 8 alone.
         Ignored with a ``vae`` given.
-    target_penalty : {"dcor", "dp"}, default="dcor"
+    target_penalty : {"dcor", "dp", "dp-base-rate"}, default="dcor"
         Which label penalty ``alpha_target`` weighs: dCor^2 between
-        p(y | z) and s, or ``"dp"``, the gap between the groups' mean soft
+        p(y | z) and s, ``"dp"``, the gap between the groups' mean soft
         decisions of the label head (demographic parity of the decoded
-        label; see :class:`~skfairlatent.FairLatentVAE`). Ignored with a
-        ``vae`` given.
+        label), or ``"dp-base-rate"``, each group's distance from the base
+        rate of the label (see :class:`~skfairlatent.FairLatentVAE`).
+        Ignored with a ``vae`` given.
     target_temperature : float, default=1.0
         Temperature of ``target_penalty="dp"``. Ignored with a ``vae`` given.
     label_from : {"latent", "features"}, default="latent"

@@ -141,6 +141,24 @@ def test_soft_demographic_parity_gap_by_hand_and_against_fairlearn():
         assert soft_demographic_parity_gap(leaf - 0.5 * leaf.grad, s, 2) < gap
 
 
+def test_parity_at_the_base_rate_by_hand():
+    """reference=r: the largest |group mean - r_c|, so that equal rates away from the
+    base rate (every row decided alike) are penalised while the spread is 0."""
+    s = torch.tensor([0, 0, 1, 1])
+    alike = torch.tensor([[0.0, 5.0]] * 4)  # both groups decided as class 1
+    base_rate = torch.tensor([0.25, 0.75])
+    assert soft_demographic_parity_gap(alike, s, 2).item() == pytest.approx(0.0)
+    p1 = torch.sigmoid(torch.tensor(5.0)).item()
+    assert soft_demographic_parity_gap(alike, s, 2, reference=base_rate).item() == pytest.approx(
+        p1 - 0.75)
+    head = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 5.0], [0.0, 5.0]])
+    loss = VAELoss([], 2, alpha=0.0, alpha_target=1.0, target_penalty="dp-base-rate")
+    # base rate of the batch's labels 3/4: group 0 is at 0.5 (0.25 off), group 1 at p1
+    target = torch.tensor([1, 0, 1, 1])
+    assert loss.label_penalty({"target": head}, s, target).item() == pytest.approx(
+        max(0.25, p1 - 0.75))
+
+
 def test_dp_label_penalty_is_weighted_into_the_loss():
     """VAELoss(target_penalty="dp"): alpha_target times the soft DP gap of the head."""
     gen = torch.Generator().manual_seed(1)

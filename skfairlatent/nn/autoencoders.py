@@ -289,14 +289,17 @@ class VAELoss(nn.Module):
         of the label head (the FLDGM paper's DP variants choose the stage-1
         objective by the target constraint, section 4.1; this form is ours).
         0 switches it off.
-    target_penalty : {"dcor", "dp"}, default="dcor"
+    target_penalty : {"dcor", "dp", "dp-base-rate"}, default="dcor"
         The label penalty weighted by ``alpha_target``. ``"dcor"``: the
         dCor^2 above (independence of the whole output distribution from
         s). ``"dp"``: :func:`~skfairlatent.nn.losses.soft_demographic_parity_gap`
         of a categorical head's logits at ``target_temperature``, the gap
         between the groups' mean soft decisions: demographic parity of the
-        decision itself, a weaker demand than independence (a numeric
-        target falls back to ``"dcor"``).
+        decision itself, a weaker demand than independence.
+        ``"dp-base-rate"``: the largest distance of a group's mean soft
+        decision from the batch's base rate of the label (parity at the
+        data's own positive rate). A numeric target falls back to
+        ``"dcor"``.
     target_temperature : float, default=1.0
         Temperature T of the ``"dp"`` penalty: 1 compares mean
         probabilities, smaller values approach the argmax decision.
@@ -344,13 +347,17 @@ class VAELoss(nn.Module):
             return dcor(mean, F.one_hot(s.long(), self.n_groups).to(mean.dtype))
         return fairdisco_v2(mean, torch.exp(logvar), s.long(), self.n_groups)
 
-    def label_penalty(self, outputs, s):
+    def label_penalty(self, outputs, s, target=None):
         """Dependence of the decoded label on s (0 without a target head)."""
         if "target" not in outputs:
             return outputs["logits"].new_zeros(())
         label = outputs["target"]
         if self.target_penalty == "dp" and label.shape[1] > 1:
             return soft_demographic_parity_gap(label, s, self.n_groups, self.target_temperature)
+        if self.target_penalty == "dp-base-rate" and label.shape[1] > 1 and target is not None:
+            base_rate = F.one_hot(target.long(), label.shape[1]).to(label.dtype).mean(0)
+            return soft_demographic_parity_gap(label, s, self.n_groups, self.target_temperature,
+                                               reference=base_rate)
         if label.shape[1] > 1:
             label = torch.softmax(label, dim=1)
         return bias_corrected_distance_correlation_sq(
@@ -371,5 +378,5 @@ class VAELoss(nn.Module):
         if self.alpha > 0 and s is not None:
             loss = loss + self.alpha * self.fairness_penalty(mean, logvar, z, s)
         if self.alpha_target > 0 and s is not None:
-            loss = loss + self.alpha_target * self.label_penalty(outputs, s)
+            loss = loss + self.alpha_target * self.label_penalty(outputs, s, target)
         return loss

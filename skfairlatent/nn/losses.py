@@ -80,7 +80,7 @@ def _group_indicators(sensitive):
     return torch.stack([(sensitive == g).float() for g in groups], dim=-1)
 
 
-def soft_demographic_parity_gap(logits, sensitive, n_groups, temperature=1.0):
+def soft_demographic_parity_gap(logits, sensitive, n_groups, temperature=1.0, reference=None):
     """Demographic-parity gap of a classifier's soft decisions on a batch.
 
     The soft decision for class c is softmax(logits / T)_c; the gap is
@@ -90,6 +90,13 @@ def soft_demographic_parity_gap(logits, sensitive, n_groups, temperature=1.0):
     ΔDP = max_g P(ŷ = c | s = g) - min_g P(ŷ = c | s = g) of the argmax
     decision (for two classes, the decision at the 0.5 threshold).
 
+    With ``reference`` (the class frequencies r_c a decision rate should
+    have, e.g. the batch's base rates of the label), the gap is instead
+    max over g and c of |mean_g softmax_c - r_c|: zero only when every group
+    is decided at the reference rates, so that parity cannot be bought by
+    moving every group towards the majority class (the base rate is kept as
+    in the "massaging" of Kamiran and Calders, 2012).
+
     Parameters
     ----------
     logits : Tensor of shape (N, C), C >= 2
@@ -98,6 +105,8 @@ def soft_demographic_parity_gap(logits, sensitive, n_groups, temperature=1.0):
     n_groups : int
     temperature : float, default=1.0
         T > 0.
+    reference : Tensor of shape (C,) or None, default=None
+        Class rates each group's mean decision is compared with.
 
     Returns
     -------
@@ -111,6 +120,8 @@ def soft_demographic_parity_gap(logits, sensitive, n_groups, temperature=1.0):
     if int(present.sum()) < 2:
         return decisions.new_zeros(())
     group_means = (members.T @ decisions)[present] / counts[present, None]
+    if reference is not None:
+        return (group_means - reference.to(group_means.dtype)).abs().max()
     return (group_means.max(0).values - group_means.min(0).values).max()
 
 
