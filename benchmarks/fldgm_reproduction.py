@@ -138,28 +138,26 @@ def run(dataset, args):
              for a, b in args.blind]
     plan += [(f"FLD-DM alpha={a:g} batch 512", dict(alpha=a, batch_size=512), args.variants[:1])
              for a in args.batch512_alphas]
+    def blind_label_row(name, **params):
+        """A row with the blind encoder and the label read back from the decoded features."""
+        return (f"FLD-DM blind alpha={ALPHA_DEFAULT:g} {name}",
+                dict(alpha=ALPHA_DEFAULT, condition_encoder=False, label_from="features",
+                     **params), args.variants[:1])
+
     # the setting chosen on tuning seeds 100-102 (fldgm_tune_label_penalty.py): blind encoder,
     # label penalty alpha_target=1, label read back from the decoded features
-    plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} alpha_target={a:g} label_from=features",
-              dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
-                   label_from="features"), args.variants[:1])
+    plan += [blind_label_row(f"alpha_target={a:g} label_from=features", alpha_target=a)
              for a in args.label_alphas]
-    # the same with the label penalty on the groups' mean soft decisions (target_penalty="dp")
     # the same with the label set to the fair head's most likely class (label_decode="mode")
-    plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} alpha_target={a:g} label_from=features "
-              "label_decode=mode",
-              dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
-                   label_from="features", label_decode="mode"), args.variants[:1])
+    plan += [blind_label_row(f"alpha_target={a:g} label_from=features label_decode=mode",
+                             alpha_target=a, label_decode="mode")
              for a in args.mode_label_alphas]
-    plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} alpha_target={a:g} target_penalty=dp "
-              "label_from=features",
-              dict(alpha=ALPHA_DEFAULT, condition_encoder=False, alpha_target=a,
-                   target_penalty="dp", label_from="features"), args.variants[:1])
+    # the same with the label penalty on the groups' mean soft decisions (target_penalty="dp")
+    plan += [blind_label_row(f"alpha_target={a:g} target_penalty=dp label_from=features",
+                             alpha_target=a, target_penalty="dp")
              for a in args.dp_label_alphas]
-    # any other blind, label_from="features" setting, e.g. "alpha_target=1,label_decode=mode"
-    plan += [(f"FLD-DM blind alpha={ALPHA_DEFAULT:g} label_from=features {setting}",
-              dict(dict(alpha=ALPHA_DEFAULT, condition_encoder=False, label_from="features"),
-                   **parse_setting(setting)), args.variants[:1])
+    # any other such setting, e.g. "alpha_target=1,label_decode=mode"
+    plan += [blind_label_row(f"label_from=features {setting}", **parse_setting(setting))
              for setting in args.label_settings]
     if dataset == "adult" and args.ablation:
         plan.append((f"ablation: label from p(y|z,s), alpha={ALPHA_DEFAULT:g}",

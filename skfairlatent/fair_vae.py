@@ -174,8 +174,9 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         majority class. Both ask only for equal decision rates, not for
         independence of the whole output distribution.
     target_temperature : float, default=1.0
-        Temperature of ``target_penalty="dp"`` (finite, > 0): 1 compares mean
-        probabilities, smaller values approach the argmax decision.
+        Temperature of ``target_penalty="dp"`` and ``"dp-base-rate"``
+        (finite, > 0): 1 compares mean probabilities, smaller values
+        approach the argmax decision.
     condition_encoder : bool, default=True
         True: q(z | x, s) as in Eq. 7. False: q(z | x), an encoder that never
         needs s (then ``transform`` ignores ``sensitive_features``).

@@ -281,7 +281,8 @@ class FairLatentSynthesizer(BaseEstimator):
         rate of the label (see :class:`~skfairlatent.FairLatentVAE`).
         Ignored with a ``vae`` given.
     target_temperature : float, default=1.0
-        Temperature of ``target_penalty="dp"``. Ignored with a ``vae`` given.
+        Temperature of the ``"dp"`` and ``"dp-base-rate"`` penalties. Ignored
+        with a ``vae`` given.
     label_from : {"latent", "features"}, default="latent"
         Where a sample's label is decoded from: the generated latent,
         y' ~ p(y | z') ("latent"), or the decoded features read back by the
@@ -391,8 +392,8 @@ class FairLatentSynthesizer(BaseEstimator):
                  generator_hidden_layer_sizes=(256, 256), generator_max_epochs=200,
                  generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
                  n_critic=5, gp_weight=10.0, batch_size=512, decode="sample",
-                 label_decode=None, sensitive_model=None, latent_input="draws", decoder_sensitive="independent",
-                 encoder="conditional", alpha_target=0.0, target_penalty="dcor",
+                 label_decode=None, sensitive_model=None, latent_input="draws",
+                 decoder_sensitive="independent", encoder="conditional", alpha_target=0.0, target_penalty="dcor",
                  target_temperature=1.0, label_from="latent", device="auto",
                  random_state=None, verbose=0):
         self.generator = generator

@@ -301,8 +301,9 @@ class VAELoss(nn.Module):
         data's own positive rate). A numeric target falls back to
         ``"dcor"``.
     target_temperature : float, default=1.0
-        Temperature T of the ``"dp"`` penalty: 1 compares mean
-        probabilities, smaller values approach the argmax decision.
+        Temperature T of the ``"dp"`` and ``"dp-base-rate"`` penalties: 1
+        compares mean probabilities, smaller values approach the argmax
+        decision.
     """
 
     def __init__(self, cardinalities, n_groups, penalty="dcor", alpha=1.0, kl_weight=1.0,
