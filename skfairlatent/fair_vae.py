@@ -672,9 +672,14 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         return (X, y) if return_y else X
 
     @torch.no_grad()
-    def _decode(self, Z, sensitive_features=None, *, stochastic=False, random_state=None,
-                batch_size=4096):
-        """Decode; returns ``(X, y, codes)`` with the group codes used."""
+    def _decode(self, Z, sensitive_features=None, *, stochastic=False, stochastic_label=None,
+                random_state=None, batch_size=4096):
+        """Decode; returns ``(X, y, codes)`` with the group codes used.
+
+        ``stochastic_label`` (default: ``stochastic``) draws the label or takes
+        its most likely class, independently of how the features are decoded;
+        the features' draws are the same either way.
+        """
         check_is_fitted(self)
         Z = check_array(Z, dtype=np.float32, ensure_min_samples=0)
         if Z.shape[1] != self.latent_dim:
@@ -695,19 +700,26 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
             X = 1.0 / (1.0 + np.exp(-outputs["logits"]))
             return X.astype(np.float32), None, codes
 
-        def pick(logits):
-            if not stochastic:
+        def uniforms():
+            return rng.random_sample((n, 1))
+
+        def pick(logits, u):
+            """The class drawn by the uniforms ``u``, or the most likely one when ``u`` is None."""
+            if u is None:
                 return logits.argmax(1)
             p = np.exp(logits - logits.max(1, keepdims=True))
             p /= p.sum(1, keepdims=True)
-            u = rng.random_sample((len(p), 1))
             return np.minimum((p.cumsum(1) < u).sum(1), p.shape[1] - 1)
 
         num = outputs["numeric"].astype(np.float64) * self.numeric_scale_ + self.numeric_mean_
         num = np.clip(num, self.numeric_min_, self.numeric_max_)
         y = None
         if self.target_kind_ == "categorical":
-            y = self.target_classes_[pick(outputs["target"])]
+            label_stochastic = stochastic if stochastic_label is None else stochastic_label
+            # the label's uniforms are drawn whenever the features are, even for its most
+            # likely class, so that the features do not change with how the label is decoded
+            u = uniforms() if stochastic or label_stochastic else None
+            y = self.target_classes_[pick(outputs["target"], u if label_stochastic else None)]
         elif self.target_kind_ == "numeric":
             y = outputs["target"][:, 0] * self.target_scale_ + self.target_mean_
         if self.input_kind_ == "array":
@@ -715,7 +727,8 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         columns, left = {}, 0
         for c in self.categorical_columns_:
             size = len(self.categories_[c])
-            values = self.categories_[c][pick(outputs["logits"][:, left:left + size])]
+            values = self.categories_[c][pick(outputs["logits"][:, left:left + size],
+                                              uniforms() if stochastic else None)]
             left += size
             dtype = self.dtypes_[c]
             columns[c] = pd.Series(values, dtype=object).astype(

@@ -575,7 +575,7 @@ class FairLatentSynthesizer(BaseEstimator):
         vae = self.vae_
         sensitive = decoder_groups if vae.condition_encoder else None
         z = vae.transform(X, sensitive_features=sensitive)
-        return vae._decode(z, decoder_groups, stochastic=self._label_decode() == "sample",
+        return vae._decode(z, decoder_groups, stochastic_label=self._label_decode() == "sample",
                            random_state=rng)[1]
 
     def _label_decode(self):
@@ -720,12 +720,10 @@ class FairLatentSynthesizer(BaseEstimator):
             s_decoder = draw() if self.decoder_sensitive == "independent" else s
         decoder_groups = groups[s_decoder] if len(s) else np.empty(0, dtype=object)
         X, y, _ = vae._decode(z, decoder_groups, stochastic=self.decode == "sample",
+                              stochastic_label=self._label_decode() == "sample",
                               random_state=rng)
         if self.label_from == "features" and y is not None and len(X):
             y = self._label_of_features(X, decoder_groups, rng)
-        elif self._label_decode() != self.decode and y is not None and len(X):
-            y = vae._decode(z, decoder_groups, stochastic=self._label_decode() == "sample",
-                            random_state=rng)[1]
         codes = s
         if not isinstance(X, pd.DataFrame):
             X = pd.DataFrame(X, columns=[str(c) for c in
