@@ -287,7 +287,8 @@ class FairLatentSynthesizer(BaseEstimator):
         Where a sample's label is decoded from: the generated latent,
         y' ~ p(y | z') ("latent"), or the decoded features read back by the
         encoder, y' ~ p(y | E(x')) ("features"; with a conditional encoder
-        E gets the decoder's s''). The two agree for a perfect autoencoder,
+        E gets the decoder's s'', and a column of X that holds s is read as
+        decoded, before ``sample`` writes the recorded s' into it). The two agree for a perfect autoencoder,
         E(D(z)) = z; with an imperfect one, "features" makes the label the
         function of the features that the fair head computes, which is what
         a classifier trained on the samples learns and then applies to real
