@@ -684,6 +684,8 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         Z = check_array(Z, dtype=np.float32, ensure_min_samples=0)
         if Z.shape[1] != self.latent_dim:
             raise ValueError(f"Z has {Z.shape[1]} columns; the latent size is {self.latent_dim}.")
+        if stochastic_label is None:
+            stochastic_label = stochastic
         rng = check_random_state(random_state)
         n = len(Z)
         codes = self._group_codes(sensitive_features, n, allow_scalar=True, rng=rng)
@@ -715,11 +717,10 @@ class FairLatentVAE(TransformerMixin, BaseEstimator):
         num = np.clip(num, self.numeric_min_, self.numeric_max_)
         y = None
         if self.target_kind_ == "categorical":
-            label_stochastic = stochastic if stochastic_label is None else stochastic_label
             # the label's uniforms are drawn whenever the features are, even for its most
             # likely class, so that the features do not change with how the label is decoded
-            u = uniforms() if stochastic or label_stochastic else None
-            y = self.target_classes_[pick(outputs["target"], u if label_stochastic else None)]
+            u = uniforms() if stochastic or stochastic_label else None
+            y = self.target_classes_[pick(outputs["target"], u if stochastic_label else None)]
         elif self.target_kind_ == "numeric":
             y = outputs["target"][:, 0] * self.target_scale_ + self.target_mean_
         if self.input_kind_ == "array":

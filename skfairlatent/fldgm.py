@@ -288,11 +288,12 @@ class FairLatentSynthesizer(BaseEstimator):
         y' ~ p(y | z') ("latent"), or the decoded features read back by the
         encoder, y' ~ p(y | E(x')) ("features"; with a conditional encoder
         E gets the decoder's s'', and a column of X that holds s is read as
-        decoded, before ``sample`` writes the recorded s' into it). The two agree for a perfect autoencoder,
-        E(D(z)) = z; with an imperfect one, "features" makes the label the
-        function of the features that the fair head computes, which is what
-        a classifier trained on the samples learns and then applies to real
-        rows (the paper's Theorem 3). The paper does not say how the label
+        decoded, before ``sample`` writes the recorded s' into it). The two
+        agree for a perfect autoencoder, E(D(z)) = z; with an imperfect one,
+        "features" makes the label the function of the features that the
+        fair head computes, which is what a classifier trained on the
+        samples learns and then applies to real rows (the paper's
+        Theorem 3). The paper does not say how the label
         is decoded; see ``doc/fldgm.md`` for what this changes.
     sensitive_model : sklearn classifier or None, default=None
         The model of p(s | z) from which s' is drawn given a generated z'
@@ -365,18 +366,13 @@ class FairLatentSynthesizer(BaseEstimator):
     ``benchmarks/results/fldgm_dp_frontier.md``): for a fair classifier
     rather than a fair table, use it. With the label set to the fair head's
     decision (``label_decode="mode"``) and ``alpha_target=2`` (chosen on
-    tuning seeds 100-102), DP is 0.031 +- 0.007, FTU 0.005, AUROC 0.764, at
-    a positive rate of 0.88 (``fldgm_table1_adult_label_mode.md``, seeds 0-2);
-    trained on 12,000 rows instead of 4,200 the same setting gives DP
-    0.016 +- 0.005, FTU 0.001, AUROC 0.798 at a positive rate of 0.86 on
-    seeds 0-2, and 0.025 on seeds 100-102
-    (``fldgm_table1_adult_label_mode_n12000.md``): the fair label head's DP
-    on new rows tightens with the training size. On the full training set
-    (33,000 rows, the paper's protocol) it gives DP 0.005 +- 0.005, FTU
-    0.002, AUROC 0.808 on seeds 0-2 and DP 0.007, FTU 0.005, AUROC 0.807 on
-    seeds 100-102 (every seed DP <= 0.012), where the control (``alpha=0``)
-    keeps DP 0.173 against the real data's 0.188
-    (``fldgm_table1_adult_label_mode_n33000.md``).
+    tuning seeds 100-102), trained on the full training set (33,000 rows,
+    the paper's protocol), DP is 0.005 +- 0.005, FTU 0.002, AUROC 0.808 on
+    seeds 0-2 and DP 0.007, FTU 0.005, AUROC 0.807 on seeds 100-102, where
+    the control (``alpha=0``) keeps DP 0.173 against the real data's 0.188
+    (``fldgm_table1_adult_label_mode_n33000.md``). The fair head's DP on
+    new rows tightens with the training size: the same setting gives 0.031
+    with 4,200 training rows and 0.016 with 12,000 (seeds 0-2).
 
     References
     ----------
@@ -399,8 +395,8 @@ class FairLatentSynthesizer(BaseEstimator):
                  generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
                  n_critic=5, gp_weight=10.0, batch_size=512, decode="sample",
                  label_decode=None, sensitive_model=None, latent_input="draws",
-                 decoder_sensitive="independent", encoder="conditional", alpha_target=0.0, target_penalty="dcor",
-                 target_temperature=1.0, label_from="latent", device="auto",
+                 decoder_sensitive="independent", encoder="conditional", alpha_target=0.0,
+                 target_penalty="dcor", target_temperature=1.0, label_from="latent", device="auto",
                  random_state=None, verbose=0):
         self.generator = generator
         self.vae = vae
