@@ -14,9 +14,11 @@
   extras (sample weights, sensitive codes, perturbed latents) travel inside a
   dict ``X`` so skorch batches them with the rows.
 
-Estimators call these functions rather than inheriting from a common base
-class, so that their MRO stays ``ClassifierMixin, BaseEstimator`` (or
-``TransformerMixin, BaseEstimator``) as scikit-learn expects.
+* :class:`_FairLatentEstimator` -- the private base every estimator lists
+  after its scikit-learn mixin (``ClassifierMixin, _FairLatentEstimator``):
+  it owns the shared start of ``fit`` (parameter validation through
+  ``_parameter_constraints``, data validation, target and sensitive-feature
+  encoding, seeding, device) and ``__sklearn_is_fitted__``.
 """
 
 from __future__ import annotations
@@ -34,9 +36,15 @@ from skorch.callbacks import Callback, ProgressBar
 from skorch.utils import to_tensor
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import validate_data
+
+from .exceptions import NonFiniteLossError, NonFiniteOutputError
 
 __all__ = [
+    "FitStart",
     "resolve_device",
     "derive_seed",
     "torch_seeded",
@@ -517,12 +525,12 @@ def check_hidden_layer_sizes(hidden_layer_sizes, name="hidden_layer_sizes", *,
 
     Raises
     ------
-    TypeError
-        If it is neither an int nor a sequence of ints (a string such as
-        ``"abc"``, a float, ``None``, a sequence holding non-integers or bools).
-    ValueError
-        If a width is ``< 1`` (``(-4,)``, ``(0,)``, ``0``), or it is empty
-        where ``allow_empty`` is false.
+    InvalidParameterError
+        (a ``ValueError`` and a ``TypeError``) If it is neither an int nor a
+        sequence of ints (a string such as ``"abc"``, a float, ``None``, a
+        sequence holding non-integers or bools), if a width is ``< 1``
+        (``(-4,)``, ``(0,)``, ``0``), or if it is empty where ``allow_empty``
+        is false.
     """
     accepted = ("an int >= 1 or a tuple of ints >= 1"
                 + (" (() for no hidden layer)" if allow_empty else ""))
@@ -530,22 +538,22 @@ def check_hidden_layer_sizes(hidden_layer_sizes, name="hidden_layer_sizes", *,
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         sizes = (value,)
     elif isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"{name} must be {accepted}; got {value!r}.")
+        raise InvalidParameterError(f"{name} must be {accepted}; got {value!r}.")
     else:
         sizes = tuple(value)
         bad = [v for v in sizes if not isinstance(v, numbers.Integral) or isinstance(v, bool)]
         if bad:
-            raise TypeError(
+            raise InvalidParameterError(
                 f"{name} must be {accepted}; got {value!r}, whose entries "
                 f"{bad!r} are not integers."
             )
     if any(v < 1 for v in sizes):
-        raise ValueError(
+        raise InvalidParameterError(
             f"{name} must be {accepted}; got {value!r}: every layer needs at "
             "least one unit."
         )
     if not sizes and not allow_empty:
-        raise ValueError(f"{name} must be {accepted}; got an empty sequence {value!r}.")
+        raise InvalidParameterError(f"{name} must be {accepted}; got an empty sequence {value!r}.")
     return tuple(int(v) for v in sizes)
 
 
@@ -571,8 +579,8 @@ def check_finite_output(values, what, estimator=None):
 
     Raises
     ------
-    FloatingPointError
-        Saying how many entries are not finite and the usual causes
+    NonFiniteOutputError
+        A ``FloatingPointError`` saying how many entries are not finite and the usual causes
         (unscaled input such as ``X * 1e30``, too large a learning rate).
     """
     if isinstance(values, torch.Tensor):
@@ -581,7 +589,7 @@ def check_finite_output(values, what, estimator=None):
         bad = int((~np.isfinite(np.asarray(values, dtype=float))).sum())
     if bad:
         owner = f"{type(estimator).__name__}: " if estimator is not None else ""
-        raise FloatingPointError(
+        raise NonFiniteOutputError(
             f"{owner}{what} has {bad} non-finite values (nan or inf). The input "
             "is probably too large or unscaled (standardise X, e.g. with "
             "StandardScaler) or the learning rate too high."
@@ -603,8 +611,124 @@ class FiniteLoss(Callback):
         loss = net.history[-1, "batches", -1].get("train_loss" if training else "valid_loss")
         if loss is not None and not np.isfinite(loss):
             owner = f"{self.estimator_name}: " if self.estimator_name else ""
-            raise FloatingPointError(
+            raise NonFiniteLossError(
                 f"{owner}the training loss became {loss} at epoch {len(net.history)}. "
                 "The input is probably too large or unscaled (standardise X, e.g. "
                 "with StandardScaler) or the learning rate too high."
             )
+
+
+# --------------------------------------------------------------------------- #
+# The private base estimator
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class FitStart:
+    """What :meth:`_FairLatentEstimator._start_fit` hands to an estimator's ``fit``.
+
+    Attributes
+    ----------
+    X : ndarray
+        The validated input (``float32`` unless the estimator asked otherwise).
+    y : ndarray or None
+        The validated target as given (labels of any type), or ``None``.
+    y_encoded : ndarray of int64 or None
+        ``y`` encoded as ``0 .. n_classes - 1`` (``classes_`` is set on the
+        estimator), or ``None`` when the estimator does not encode targets.
+    sensitive : SensitiveFeatures or None
+        The validated, integer-coded sensitive features; ``None`` when the
+        caller gave none (a ``UserWarning`` has then been issued).
+    seed : int
+        The one seed derived from ``random_state`` for this fit.
+    device : str
+        The resolved torch device (also stored as ``device_``).
+    """
+
+    X: object
+    y: object
+    y_encoded: object
+    sensitive: object
+    seed: int
+    device: str
+
+
+class _FairLatentEstimator(BaseEstimator):
+    """Private base of every skfairlatent estimator: the shared start of ``fit``.
+
+    Subclasses list it after their scikit-learn mixin
+    (``class ALFAClassifier(ClassifierMixin, _FairLatentEstimator)``), declare
+    their hyperparameters in ``_parameter_constraints`` (checked by
+    scikit-learn's ``_validate_params``, which raises
+    :class:`~sklearn.utils._param_validation.InvalidParameterError`) and call
+    :meth:`_start_fit` first thing in ``fit``. Checks that tie two parameters
+    together (or a parameter to the data) go in :meth:`_check_param_relations`.
+
+    ``_fitted_attribute`` names the attribute whose presence means "fitted"
+    (``net_`` by default); hyperparameters such as ``lambda_`` end with an
+    underscore, so scikit-learn's default trailing-underscore rule misfires.
+    """
+
+    _parameter_constraints: dict = {
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+    _fitted_attribute = "net_"
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, self._fitted_attribute)
+
+    def _check_param_relations(self):
+        """Check what ``_parameter_constraints`` cannot: parameters that tie together.
+
+        Raise :class:`~sklearn.utils._param_validation.InvalidParameterError`.
+        The default checks nothing.
+        """
+
+    def _start_fit(self, X, y=None, sensitive_features=None, *, encode_y=True,
+                   allow_multilabel=False, validate=True, **check_params):
+        """Validate parameters and data, encode targets and groups, seed, pick the device.
+
+        Parameters
+        ----------
+        X, y : array-like
+            As given to ``fit``; ``y=None`` for unsupervised estimators.
+        sensitive_features : array-like or None
+            As given to ``fit``; ``None`` warns (no mitigation).
+        encode_y : bool, default=True
+            Set ``classes_`` and return the integer-coded target.
+        allow_multilabel : bool, default=False
+            Passed to :func:`encode_target`.
+        validate : bool, default=True
+            Run ``validate_data(self, X, y, **check_params)`` (``dtype``
+            defaults to ``float32``); ``False`` for estimators that validate
+            a DataFrame themselves.
+        **check_params
+            Passed to ``validate_data``.
+
+        Returns
+        -------
+        start : FitStart
+
+        Raises
+        ------
+        InvalidParameterError
+            For a hyperparameter outside its constraints.
+        ValueError
+            For bad ``X``, ``y`` or ``sensitive_features``.
+        """
+        self._validate_params()
+        self._check_param_relations()
+        if validate:
+            check_params.setdefault("dtype", np.float32)
+            if y is None:
+                X = validate_data(self, X, **check_params)
+            else:
+                X, y = validate_data(self, X, y, **check_params)
+        y_encoded = None
+        if encode_y and y is not None:
+            self.classes_, y_encoded = encode_target(y, allow_multilabel=allow_multilabel)
+        sensitive = check_fit_sensitive_features(sensitive_features, len(X), self)
+        seed = derive_seed(self.random_state)
+        self.device_ = resolve_device(self.device)
+        return FitStart(X=X, y=y, y_encoded=y_encoded, sensitive=sensitive,
+                        seed=seed, device=self.device_)
