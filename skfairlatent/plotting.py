@@ -10,8 +10,16 @@
   features with the pretrained and fine-tuned decision boundaries (ALFA
   Figures 1 and 8).
 
-Both draw on ``ax`` (a new figure when ``ax=None``) and return the Axes.
+These draw on ``ax`` (a new figure when ``ax=None``) and return the Axes.
 matplotlib is imported here only; pick a backend (e.g. ``"Agg"``) as usual.
+
+The figures of :mod:`skfairlatent.experiments` (the ``skfairlatent``
+command) are saved to a PNG file with the Agg backend:
+
+* :func:`plot_summary` -- :func:`plot_tradeoff_summary` of a grid's summary.
+* :func:`plot_lassi_radii` -- histograms of LASSI's certified radii.
+* :func:`plot_fldgm` -- marginals and label rates by group, real versus
+  synthetic.
 """
 
 from __future__ import annotations
@@ -19,15 +27,16 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
-import matplotlib.colors as mcolors
 from sklearn.utils import check_random_state
 
 from . import metrics as _metrics
 from .model_selection import _get_cv_results, _pareto_mask, _score_and_gap
 
-__all__ = ["plot_tradeoff", "plot_tradeoff_summary", "plot_unfair_region"]
+__all__ = ["plot_tradeoff", "plot_tradeoff_summary", "plot_unfair_region", "plot_summary",
+           "plot_lassi_radii", "plot_fldgm"]
 
 _PRETTY = {
     "delta_eod": "ΔEOd",
@@ -607,3 +616,126 @@ def plot_unfair_region(estimator=None, *, latents=None, perturbed_latents=None, 
     ax.set_ylabel(axis_labels[1])
     ax.legend(fontsize=7, loc="best")
     return ax
+
+
+# --------------------------------------------------------------------------- #
+# Figures of the experiments (skfairlatent.experiments, the skfairlatent command)
+# --------------------------------------------------------------------------- #
+def plot_summary(summary, path, title):
+    """Accuracy against ΔEOd for every setting, error bars and the Pareto front.
+
+    ``summary`` is :func:`skfairlatent.experiments.summarize`'s table; the
+    figure is saved to ``path`` (PNG, 120 dpi) and closed.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    shown = summary.rename(index=lambda s: s.replace("ALFA ", "").replace(" (baseline)", ""))
+    plot_tradeoff_summary(shown, group="family", ax=ax,
+                          markers={"ALFA, α chosen on validation": "*"})
+    ax.set_title(title, fontsize=10)
+    if summary.uses_sensitive_at_predict.any():
+        fig.text(0.01, 0.01, "† uses the sensitive attribute at predict time", fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_lassi_radii(radii, path, title):
+    """Histograms of d_cs (representation radius) and d_rs (classifier radius) per method.
+
+    ``radii`` is the second table of :func:`skfairlatent.experiments.run_lassi`;
+    the figure is saved to ``path`` (PNG, 120 dpi) and closed.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(dict.fromkeys(radii.method))
+    fig, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 3.8), squeeze=False)
+    values = np.concatenate([radii.d_cs.dropna(), radii.d_rs.dropna()])
+    positive = values[values > 0]
+    lo, hi = (positive.min(), positive.max()) if len(positive) else (1e-3, 1.0)
+    bins = np.geomspace(max(lo, 1e-4) / 1.1, hi * 1.1, 40)
+    for ax, method in zip(axes[0], methods):
+        part = radii[radii.method == method]
+        ax.hist(part.d_cs.dropna().clip(lower=bins[0]), bins=bins, alpha=0.6,
+                label="d_cs (center smoothing of R)")
+        ax.hist(part.d_rs.dropna().clip(lower=bins[0]), bins=bins, alpha=0.6,
+                label="d_rs (certified radius of C)")
+        ax.set_xscale("log")
+        ax.set_xlabel("radius (representation units, log scale)")
+        ax.set_ylabel("test rows")
+        ax.set_title(f"{method}: certified {100 * part.certified.mean():.0f}% "
+                     f"(d_cs < d_rs), abstain {100 * part.abstain.mean():.0f}%", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_fldgm(samples, meta, path, title, n_columns=3):
+    """Marginals of a few columns and P(label | group), real versus synthetic.
+
+    ``samples`` and ``meta`` are the second and third outputs of
+    :func:`skfairlatent.experiments.run_fldgm`; ``n_columns`` feature columns
+    are shown (categorical first). The figure is saved to ``path`` (PNG,
+    120 dpi) and closed.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    real = samples["real"]
+    target, sensitive = meta["target"], meta["sensitive"]
+    features = [c for c in real.columns if c not in (target, sensitive)]
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(real[c])]
+    numeric = sorted((c for c in features if c not in categorical),
+                     key=lambda c: -real[c].nunique())   # the most informative first
+    shown = (categorical[:n_columns - 1] + numeric[:1])
+    shown = (shown + [c for c in features if c not in shown])[:n_columns]
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(4.2 * (len(shown) + 1), 3.8))
+    names = list(samples)
+    width = 0.8 / len(names)
+    for ax, col in zip(axes, shown):
+        if col in categorical:
+            cats = list(pd.Series(real[col]).astype(str).value_counts().index[:8])
+            for k, name in enumerate(names):
+                freq = samples[name][col].astype(str).value_counts(normalize=True)
+                ax.bar(np.arange(len(cats)) + k * width, [freq.get(c, 0.0) for c in cats],
+                       width=width, label=name)
+            ax.set_xticks(np.arange(len(cats)) + 0.4 - width / 2)
+            ax.set_xticklabels([c[:14] for c in cats], rotation=35, ha="right", fontsize=7)
+            ax.set_ylabel("frequency")
+        else:
+            values = pd.to_numeric(real[col], errors="coerce").dropna()
+            bins = np.histogram_bin_edges(values, bins=20)
+            for name in names:
+                ax.hist(pd.to_numeric(samples[name][col], errors="coerce").dropna(), bins=bins,
+                        density=True, histtype="step", linewidth=1.5, label=name)
+            ax.set_ylabel("density")
+        ax.set_title(col, fontsize=9)
+    ax = axes[-1]
+    groups = sorted(pd.unique(real[sensitive].astype(str)))
+    pos = sorted(pd.unique(real[target]))[-1]
+    for k, name in enumerate(names):
+        frame = samples[name]
+        rates = [float((frame.loc[frame[sensitive].astype(str) == g, target] == pos).mean())
+                 for g in groups]
+        ax.bar(np.arange(len(groups)) + k * width, rates, width=width, label=name)
+    ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
+    ax.set_xticklabels(groups, fontsize=8)
+    ax.set_title(f"P({target} = {pos} | {sensitive})", fontsize=9)
+    handles, legend_labels = ax.get_legend_handles_labels()
+    fig.legend(handles, legend_labels, loc="lower center", ncol=len(names), fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
