@@ -1,10 +1,7 @@
 """FairLatentFlow: an invertible fair latent space with counterfactual explanations.
 
-Paper: "Constructing Fair Latent Space for Intersection of Fairness and
-Explainability", arXiv 2412.17523 (the authors are not named in the summary
-we have); summary in ``papers/fair_latent_space_invertible_network_summary.txt``.
-
-The algorithm, step by step:
+Implements "Constructing Fair Latent Space for Intersection of Fairness and
+Explainability" (arXiv:2412.17523). The algorithm, step by step:
 
 1. The input ``E`` is a given latent space: the output of a pretrained
    encoder (an upstream pipeline step) or standardised features.
@@ -42,27 +39,24 @@ without matched samples) the choices are stated in the docstrings of
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import GradientNormClipping
 from skorch.utils import to_tensor
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
 from skfairlatent.base import (
     FiniteLoss,
     RowExtrasNet,
+    _FairLatentEstimator,
     as_label_column,
-    check_fit_sensitive_features,
-    check_positive,
-    derive_seed,
-    encode_target,
     make_net,
-    resolve_device,
     torch_seeded,
 )
 from skfairlatent.nn.flows import VectorFlow, standard_normal_nll
@@ -73,7 +67,7 @@ from skfairlatent.nn.losses import (
     variance_equality_loss,
 )
 
-__all__ = ["FairLatentFlow", "FairFlowNetwork", "FairFlowLoss"]
+__all__ = ["FairFlowLoss", "FairFlowNetwork", "FairLatentFlow"]
 
 _OUTPUTS = ("label", "sensitive", "all")
 
@@ -228,14 +222,14 @@ class _StratifiedDiNet(RowExtrasNet):
 # --------------------------------------------------------------------------- #
 # The estimator
 # --------------------------------------------------------------------------- #
-class FairLatentFlow(TransformerMixin, BaseEstimator):
+class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
     """Invertible fair latent space with counterfactual explanations.
 
     A Glow-style invertible network maps a given latent space ``E`` (the
     output of any encoder, or standardised features) to
     ``Z = [Z_Y, Z_S, Z_R]`` in which the label information sits in ``Z_Y``
-    and the sensitive information in ``Z_S`` (arXiv 2412.17523,
-    section 3). ``transform`` returns ``Z_Y``, so
+    and the sensitive information in ``Z_S`` (arXiv:2412.17523, section 3).
+    ``transform`` returns ``Z_Y``, so
     ``make_pipeline(FairLatentFlow(), LogisticRegression())`` is a fair
     classifier; ``inverse_transform`` inverts exactly and ``counterfactual``
     edits ``Z_S`` or ``Z_Y`` and maps the result back to ``E``.
@@ -243,78 +237,97 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     n_label_dims : int, default=2
-        Dimensions of ``Z_Y`` (the first ones of ``Z``).
+        Dimensions of ``Z_Y`` (the first ones of ``Z``; section 3). Tuned
+        default: see the Defaults table in :doc:`/fair_flow`.
     n_sensitive_dims : int, default=2
         Dimensions of ``Z_S`` (the next ones). ``n_label_dims +
-        n_sensitive_dims`` must not exceed the number of input features.
+        n_sensitive_dims`` must not exceed the number of input features, and
+        must be ``>= 1`` when ``sensitive_features`` are given. Tuned
+        default: see the Defaults table in :doc:`/fair_flow`.
     n_blocks : int, default=4
-        Glow blocks (ActNorm, invertible linear, affine coupling).
+        Glow blocks (ActNorm, invertible linear, affine coupling). Tuned
+        default: see the Defaults table in :doc:`/fair_flow`.
     hidden_size : int, default=64
-        Width of the coupling networks' two hidden layers.
+        Width of the coupling networks' two hidden layers. Tuned default:
+        see the Defaults table in :doc:`/fair_flow`.
     lambda_sensitive : float, default=1.0
-        Weight of the cross-entropy of the sensitive head on ``Z_S``.
+        Weight of the cross-entropy of the linear sensitive head on ``Z_S``
+        (section 3.2), which draws the sensitive information into ``Z_S``.
+        Tuned default: see the Defaults table in :doc:`/fair_flow`.
     lambda_dg : float, default=1.0
-        Weight of L_dg, the squared off-diagonal covariance of ``Z``.
+        Weight of L_dg, the squared off-diagonal of the batch covariance of
+        ``Z`` divided by its width (section 3.2, "subtract the term
+        element-wise multiplied by the identity";
+        :func:`~skfairlatent.nn.losses.decorrelation_loss`). Tuned default:
+        see the Defaults table in :doc:`/fair_flow`.
     lambda_eq : float, default=1.0
-        Weight of L_eq, the spread of the variances of ``Z``.
+        Weight of L_eq, the spread of the variances of ``Z`` around their
+        mean (section 3.1, equal eigenvalues of ``C_{Z_Y}``;
+        :func:`~skfairlatent.nn.losses.variance_equality_loss`). Tuned
+        default: see the Defaults table in :doc:`/fair_flow`.
     lambda_di : float, default=2.0
-        Weight of L_di on ``Z_Y``: the squared L2 distance between paired rows
-        of opposite sensitive groups with the same label, plus a hinge keeping
-        different labels ``di_margin`` apart. The fairness term proper; with
-        ``lambda_di=0`` and ``lambda_sensitive=0`` nothing removes the
-        sensitive attribute from ``Z_Y`` (the control of
-        ``tests/test_fair_flow.py``).
+        Weight of L_di on ``Z_Y`` (sections 3.1-3.2): the squared L2 distance
+        per dimension between paired rows of opposite sensitive groups with
+        the same label, plus a hinge keeping different labels ``di_margin``
+        apart (:func:`~skfairlatent.nn.losses.group_pair_distance_loss`).
+        The fairness term proper: with ``lambda_di=0`` and
+        ``lambda_sensitive=0`` nothing removes the sensitive attribute from
+        ``Z_Y``. Tuned default: see the Defaults table in :doc:`/fair_flow`.
     lambda_g : float, default=0.1
         Weight of L_g, the standard-normal negative log-likelihood of the
-        flow in nats per dimension.
+        flow in nats per dimension (the Gaussianisation of section 3;
+        :func:`~skfairlatent.nn.flows.standard_normal_nll`). Tuned default:
+        see the Defaults table in :doc:`/fair_flow`.
     di_margin : float, default=4.0
-        Margin of L_di's hinge, in squared distance per dimension.
-    di_pairing : {"quantile", "matched", "random", "nearest", "all"}, default="quantile"
-        Which rows of opposite groups with the same label L_di pairs within a
-        batch (the paper pairs ``x^y_s0,i`` with ``x^y_s1,i``; neither its
-        images nor tabular rows come with given pairs). ``"quantile"``:
-        rank-matched pairs on the axes of ``Z_Y`` and 8 random directions (a
-        sliced 2-Wasserstein distance); ``"matched"``: one-to-one matched
-        pairs of least total squared distance (Hungarian algorithm per batch
-        and label); ``"random"``: one-to-one random pairs; ``"nearest"``: each
-        row with its nearest counterpart; ``"all"``: every cross-group pair
-        (on COMPAS this shrinks the minority group's cells and makes the
-        downstream classifier less fair). See
-        :func:`skfairlatent.nn.losses.group_pair_distance_loss` and
-        ``doc/fair_flow.md`` for the measured differences.
+        Margin of L_di's hinge between rows of different labels, in squared
+        distance per dimension; 0 switches the hinge off (see Notes). Tuned
+        default: see the Defaults table in :doc:`/fair_flow`.
+    di_pairing : {"quantile", "matched", "random", "nearest", "all"}, \
+            default="quantile"
+        Which rows of opposite groups with the same label L_di pairs
+        (see Notes). ``"quantile"``: rank-matched pairs on the axes of
+        ``Z_Y`` and 8 random directions (a sliced 2-Wasserstein distance);
+        ``"matched"``: one-to-one pairs of least total squared distance
+        (Hungarian algorithm per batch and label); ``"random"``: one-to-one
+        random pairs; ``"nearest"``: each row with its nearest counterpart;
+        ``"all"``: every cross-group pair. Tuned default: see the Defaults
+        table in :doc:`/fair_flow`.
     di_cell_size : int or None, default=None
         ``None``: L_di pairs the rows of each training batch, so a (label,
         group) cell holding a fraction ``p`` of the data contributes about
-        ``p * batch_size`` rows per step (Adult: women earning >50K, 3.7 %,
-        about 9 rows in a batch of 256). An int ``m``: at every step L_di is
+        ``p * batch_size`` rows per step. An int ``m``: at every step L_di is
         computed instead on its own draw of ``m`` rows from *each* (label,
-        group) cell of the training set (uniform, with replacement), so that
-        each group is represented by equally many rows ``x^y_s0,i``,
-        ``x^y_s1,i``, ``i = 1..m``, as the paper's pairs are written
+        group) cell of the training set (uniform, with replacement), the
+        paper's equal-size pairs ``x^y_s0,i``, ``x^y_s1,i``, ``i = 1..m``
         (section 3.2); the batch still trains every other term. Costs a flow
-        pass over ``m * n_classes * n_groups`` extra rows per step.
+        pass over ``m * n_classes * n_groups`` extra rows per step. Tuned
+        default: see the Defaults table in :doc:`/fair_flow`.
     covariance_on : {"all", "parts"}, default="all"
         L_dg and L_eq on the covariance of all of ``Z`` or, as the paper's
-        ``C_{Z_Y}`` (section 3.1), on ``Z_Y`` and ``Z_S`` separately.
+        ``C_{Z_Y}`` (section 3.1), on ``Z_Y`` and ``Z_S`` separately. Tuned
+        default: see the Defaults table in :doc:`/fair_flow`.
     output : {"label", "sensitive", "all"}, default="label"
         What :meth:`transform` returns: ``Z_Y``, ``Z_S`` or all of ``Z``.
     noise_std : float, default=0.0
-        Gaussian noise added to ``E`` during training (dequantisation; useful
-        when ``E`` has discrete columns, whose likelihood is otherwise
-        unbounded). Never applied by ``transform``.
+        Standard deviation of the Gaussian noise added to ``E`` during
+        training only (dequantisation of discrete columns, whose likelihood
+        is otherwise unbounded).
     max_epochs : int, default=50
+        Passes over the training data. Tuned default: see the Defaults table
+        in :doc:`/fair_flow`.
     batch_size : int, default=256
-        The covariance and pair losses are computed per batch, so batches
-        should be large enough to hold every (label, group) cell.
+        Rows per step. L_dg, L_eq and (with ``di_cell_size=None``) L_di are
+        batch statistics, so a batch should hold every (label, group) cell.
+        Tuned default: see the Defaults table in :doc:`/fair_flow`.
     lr : float, default=1e-3
-        Adam learning rate; gradients are clipped to norm 10. A training loss
-        that becomes NaN or infinite stops ``fit`` with a ``FloatingPointError``
-        naming the epoch.
-    device : {"auto", "cpu", "cuda"} or str, default="auto"
+        Adam learning rate; gradients are clipped to norm 10. Tuned default:
+        see the Defaults table in :doc:`/fair_flow`.
+    device : {"auto", "cpu", "cuda"} or str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available.
     random_state : None, int or RandomState, default=None
-        Seeds flow initialisation, noise and batch order; on CPU two fits with
-        the same seed give identical results.
+        Seeds flow initialisation, training noise, the stratified draws and
+        batch order; on CPU two fits with the same seed give identical
+        results.
     verbose : int, default=0
         0 silent, 1 a progress bar over epochs.
 
@@ -333,13 +346,70 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
     device_ : str
         The device the net was trained on.
     n_features_in_ : int
+        Width of ``E`` (and of ``Z``).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when ``X`` has string column names.
+
+    Raises
+    ------
+    InvalidParameterError
+        From ``fit``, for a hyperparameter outside its constraints (a
+        ``ValueError`` and a ``TypeError``).
+    ValueError
+        From ``fit``, for bad ``X``, ``y`` or ``sensitive_features``, fewer
+        features than ``n_label_dims + n_sensitive_dims``, or sensitive
+        features with ``n_sensitive_dims=0``.
+    NonFiniteLossError
+        From ``fit``, when the training loss becomes NaN or infinite (a
+        ``FloatingPointError``; unscaled inputs or too large a ``lr``).
 
     See Also
     --------
     skfairlatent.nn.flows.VectorFlow : the invertible network.
+    skfairlatent.ALFAClassifier : fair classifier by latent augmentation.
     skfairlatent.metrics.delta_eod, skfairlatent.metrics.worst_group_accuracy
+
+    Notes
+    -----
+    The objective is the paper's (section 3.2) with linear heads ``h_Y`` on
+    ``Z_Y`` and ``h_S`` on ``Z_S``::
+
+        L = CE(h_Y(Z_Y), y) + lambda_sensitive CE(h_S(Z_S), s)
+            + lambda_dg L_dg(Z) + lambda_eq L_eq(Z) + lambda_di L_di(Z_Y; y, s)
+            + lambda_g L_g
+
+    Where the code departs from the paper:
+
+    * **Pairs in L_di.** The paper's L_di is the L2 distance between matched
+      samples ``x^y_s0,i`` and ``x^y_s1,i``; neither its images nor tabular
+      rows come with given pairs, so pairs are formed per batch (or per
+      stratified draw), per label and per pair of groups, by ``di_pairing``.
+      The default quantile pairing matches the two groups' whole
+      distributions; pairing every cross-group row (``"all"``) minimises
+      ``|mu_0 - mu_1|^2 + tr C_0 + tr C_1`` and collapses the minority
+      group's cells instead.
+    * **The hinge** ``max(0, di_margin - d)`` between different labels is
+      our reading of the contrastive "reducing g(x_s0,i, x_s1,j)" of
+      section 3.1; the paper's final L_di is the L2 term alone.
+    * **Normalisations** the text leaves open: L_dg is divided by the width
+      (as VICReg), L_di distances and L_g are per dimension.
+    * L_dg and L_eq act on all of ``Z`` by default (``covariance_on``).
+    * The input is any vector latent rather than the 512-d latent of a
+      pretrained diffusion autoencoder, and the paper's CLIP reader of
+      counterfactual images is left to the user (e.g. a probe trained on
+      ``E``).
+
+    A classifier on ``Z_Y`` is unchanged by ``counterfactual(flip=
+    "sensitive")`` by construction (``Z_Y`` is not edited), whatever the
+    flow learned; fairness is measured by a probe of the sensitive attribute
+    on ``Z_Y`` and by the label edit (:doc:`/fair_flow`).
+
+    References
+    ----------
+    .. [1] "Constructing Fair Latent Space for Intersection of Fairness and
+       Explainability", arXiv:2412.17523, 2024.
+    .. [2] D. P. Kingma, P. Dhariwal, "Glow: Generative Flow with Invertible
+       1x1 Convolutions", NeurIPS 2018 (arXiv:1807.03039).
 
     Examples
     --------
@@ -358,6 +428,29 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
     >>> E_cf.shape
     (3, 4)
     """
+
+    _parameter_constraints: dict = {
+        **_FairLatentEstimator._parameter_constraints,
+        "n_label_dims": [Interval(Integral, 1, None, closed="left")],
+        "n_sensitive_dims": [Interval(Integral, 0, None, closed="left")],
+        "n_blocks": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        # right=np.inf with an open right end rejects inf; Interval rejects nan
+        "lambda_sensitive": [Interval(Real, 0, np.inf, closed="left")],
+        "lambda_dg": [Interval(Real, 0, np.inf, closed="left")],
+        "lambda_eq": [Interval(Real, 0, np.inf, closed="left")],
+        "lambda_di": [Interval(Real, 0, np.inf, closed="left")],
+        "lambda_g": [Interval(Real, 0, np.inf, closed="left")],
+        "di_margin": [Interval(Real, 0, np.inf, closed="left")],
+        "di_pairing": [StrOptions(set(_PAIRINGS))],
+        "di_cell_size": [Interval(Integral, 1, None, closed="left"), None],
+        "covariance_on": [StrOptions({"all", "parts"})],
+        "output": [StrOptions(set(_OUTPUTS))],
+        "noise_std": [Interval(Real, 0, np.inf, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, np.inf, closed="neither")],
+    }
 
     def __init__(self, n_label_dims=2, n_sensitive_dims=2, *, n_blocks=4, hidden_size=64,
                  lambda_sensitive=1.0, lambda_dg=1.0, lambda_eq=1.0, lambda_di=2.0,
@@ -394,37 +487,14 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
         return tags
 
     # ----------------------------------------------------------------- fit
-    def _check_params(self, n_features):
-        for name in ("n_label_dims", "n_blocks", "hidden_size", "max_epochs", "batch_size"):
-            check_positive(getattr(self, name), name, integer=True)
-        check_positive(self.n_sensitive_dims, "n_sensitive_dims", integer=True, allow_zero=True)
-        for name in ("lambda_sensitive", "lambda_dg", "lambda_eq", "lambda_di", "lambda_g",
-                     "di_margin", "noise_std"):
-            check_positive(getattr(self, name), name, allow_zero=True)
-        check_positive(self.lr, "lr")  # check_positive also rejects inf and nan
-        if self.di_cell_size is not None:
-            check_positive(self.di_cell_size, "di_cell_size", integer=True)
-        if self.di_pairing not in _PAIRINGS:
-            raise ValueError(f"di_pairing must be one of {_PAIRINGS}; got {self.di_pairing!r}.")
-        if self.covariance_on not in ("all", "parts"):
-            raise ValueError(f"covariance_on must be 'all' or 'parts'; got {self.covariance_on!r}.")
-        if self.output not in _OUTPUTS:
-            raise ValueError(f"output must be one of {_OUTPUTS}; got {self.output!r}.")
-        needed = self.n_label_dims + self.n_sensitive_dims
-        if needed > n_features:
-            raise ValueError(
-                f"FairLatentFlow assigns n_label_dims + n_sensitive_dims = {needed} "
-                f"dimensions of Z but X has only {n_features} feature(s); lower them "
-                "or pass a wider latent space."
-            )
-
     def fit(self, X, y, *, sensitive_features=None):
         """Train the invertible network on the latent space ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            The latent space ``E`` (converted to float32).
+            The latent space ``E`` (converted to float32), at least 2 rows
+            and ``n_label_dims + n_sensitive_dims`` columns.
         y : array-like of shape (n_samples,)
             Class labels of any type.
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes), \
@@ -439,32 +509,37 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
 
         Raises
         ------
+        InvalidParameterError
+            For a hyperparameter outside its constraints (negative, non-finite,
+            of the wrong type, an unknown option).
         ValueError
-            For invalid (negative, non-finite, unknown) hyperparameters, too
-            few features for ``n_label_dims + n_sensitive_dims``, fewer than
-            two classes, or invalid sensitive features.
-        FloatingPointError
+            For too few samples, too few features for ``n_label_dims +
+            n_sensitive_dims``, sensitive features with ``n_sensitive_dims=0``,
+            fewer than two classes, or invalid sensitive features.
+        NonFiniteLossError
             If the training loss becomes NaN or infinite (e.g. inputs of
             extreme magnitude, or too large a learning rate).
         """
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        self._check_params(X.shape[1])
-        if X.shape[0] < 2:
-            raise ValueError(f"FairLatentFlow needs at least 2 samples; got n_samples = "
-                             f"{X.shape[0]}.")
-        self.classes_, y_enc = encode_target(y)
-        sensitive = check_fit_sensitive_features(sensitive_features, X.shape[0], self)
+        start = self._start_fit(X, y, sensitive_features, ensure_min_samples=2)
+        X, y_enc, sensitive = start.X, start.y_encoded, start.sensitive
+        if y_enc is None:
+            raise ValueError("FairLatentFlow requires y to be passed, but the target y is None.")
+        needed = self.n_label_dims + self.n_sensitive_dims
+        if needed > X.shape[1]:
+            raise ValueError(
+                f"FairLatentFlow assigns n_label_dims + n_sensitive_dims = {needed} "
+                f"dimensions of Z but X has only {X.shape[1]} feature(s); lower them "
+                "or pass a wider latent space."
+            )
         if sensitive is not None and self.n_sensitive_dims == 0:
             raise ValueError("n_sensitive_dims must be >= 1 to use sensitive_features.")
         self.sensitive_groups_ = None if sensitive is None else sensitive.groups
         n_groups = 0 if sensitive is None else sensitive.n_groups
-        self.device_ = resolve_device(self.device)
-        seed = derive_seed(self.random_state)
 
         X_fit = {"X": X}
         if sensitive is not None:
             X_fit["sensitive"] = sensitive.codes
-        with torch_seeded(seed, self.device_):
+        with torch_seeded(start.seed, self.device_):
             self.net_ = make_net(
                 FairFlowNetwork,
                 FairFlowLoss,
@@ -671,7 +746,7 @@ class FairLatentFlow(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        if not isinstance(strength, numbers.Real) or isinstance(strength, bool):
+        if not isinstance(strength, Real) or isinstance(strength, bool):
             raise ValueError(f"strength must be a number; got {strength!r}.")
         z = self._latent(X)
         k, m = self.n_label_dims, self.n_sensitive_dims

@@ -301,8 +301,8 @@ def test_outputs_pickle_and_feature_names():
     (dict(lambda_di=-1.0), "lambda_di"),
     (dict(output="both"), "output"),
     (dict(di_pairing="optimal"), "pairing"),
-    (dict(lr=float("inf")), "lr must be a finite"),
-    (dict(lambda_g=float("inf")), "lambda_g must be a finite"),
+    (dict(lr=float("inf")), r"'lr' parameter .* Got inf"),
+    (dict(lambda_g=float("inf")), r"'lambda_g' parameter .* Got inf"),
     (dict(lambda_di=float("nan")), "lambda_di"),
     (dict(covariance_on="Z"), "covariance_on"),
     (dict(di_cell_size=0), "di_cell_size"),
@@ -312,6 +312,26 @@ def test_outputs_pickle_and_feature_names():
 def test_bad_parameters(params, match):
     E, y, A = _toy(60)
     with pytest.raises((ValueError, TypeError), match=match):
+        FairLatentFlow(**{**SMALL, **params}).fit(E, y, sensitive_features=A)
+
+
+_NAN, _INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("params", [
+    dict(n_label_dims=0), dict(n_label_dims=1.5), dict(n_sensitive_dims=-1),
+    dict(n_blocks=0), dict(hidden_size="8"), dict(lambda_sensitive=-0.1),
+    dict(lambda_dg=_NAN), dict(lambda_eq=_INF), dict(lambda_di="2"), dict(lambda_g=-1.0),
+    dict(di_margin=_INF), dict(di_pairing="hungarian"), dict(di_cell_size=-3),
+    dict(covariance_on=None), dict(output="Z"), dict(noise_std=-1e-3), dict(noise_std=_NAN),
+    dict(max_epochs=0), dict(batch_size=2.0), dict(lr=0.0), dict(lr=_NAN), dict(lr="1e-3"),
+    dict(device=3), dict(random_state="seed"), dict(verbose="loud"),
+])
+def test_every_bad_parameter_is_an_invalid_parameter_error(params):
+    from skfairlatent.exceptions import InvalidParameterError
+    E, y, A = _toy(60)
+    name = next(iter(params))
+    with pytest.raises(InvalidParameterError, match=name):
         FairLatentFlow(**{**SMALL, **params}).fit(E, y, sensitive_features=A)
 
 
@@ -344,8 +364,10 @@ def test_multigroup_and_multiclass():
 
 def test_non_finite_training_loss_is_a_clear_error():
     E, y, A = _toy(120)
-    with pytest.raises(FloatingPointError, match="training loss became nan"):
+    from skfairlatent.exceptions import NonFiniteLossError
+    with pytest.raises(NonFiniteLossError, match="training loss became nan"):
         FairLatentFlow(**{**SMALL, "lr": 1e12}).fit(E, y, sensitive_features=A)
+    assert issubclass(NonFiniteLossError, FloatingPointError)
 
 
 def test_set_output_pandas():
