@@ -1,32 +1,29 @@
 """ALFAClassifier: Adversarial Latent Feature Augmentation for group fairness.
 
-Jung, Chai & Wang, "Adversarial Latent Feature Augmentation for
-Fairness", ICLR 2025 (``shared/papers/alfa_adversarial_latent_feature_augmentation.txt``).
+H. Jung, J. Chai, X. Wang, "Adversarial Latent Feature Augmentation for
+Fairness", ICLR 2025.
 
 Algorithm 1, as ``fit`` runs it:
 
 1. pretrain an encoder f and a linear head g by cross-entropy (Sec. 3.3);
-2. balanced upsampling: the same number of rows from every (a, y) cell,
-   N_p = 4·max n_ay (Sec. 3.1), or, by default, balanced batches of the
-   authors' code (N_p ≈ n);
+2. balanced upsampling: the same number of rows from every (a, y) cell
+   (Sec. 3.1; by default per attack batch, as the authors' code);
 3. ε, the mean absolute distance from the latent features to the decision
-   boundary (per (a, y) cell, as the authors' code does);
+   boundary, per (a, y) cell;
 4. the fairness attack δ* = argmax_{‖δ‖₂ ≤ ε} L_fair - α·D(z, z + δ)/s with f
-   and g frozen (Eq. 2-4, App. B.2, App. D); s is the unit of the Sinkhorn
-   cost (``sinkhorn_scale``, our normalisation), all attack batches are one
-   stacked problem and the Sinkhorn potentials are warm-started across
-   Adam steps (:func:`skfairlatent.nn.attacks.fairness_attack`);
-5. fine-tune a (freshly initialised) last layer on the original and the
-   perturbed latents, weighted (1 - λ) and λ (Eq. 5, App. N): with the
-   latents fixed a weighted logistic regression, solved by L-BFGS.
+   and g frozen (Eq. 2-4, App. B.2, App. D;
+   :func:`skfairlatent.nn.attacks.fairness_attack`);
+5. fine-tune a freshly initialised last layer on the original and the
+   perturbed latents, weighted (1 - λ) and λ (Eq. 5, App. N).
 """
 
 import copy
-import numbers
 import sys
 import time
 from contextlib import contextmanager
 from functools import partial
+from numbers import Integral, Real
+from typing import ClassVar
 
 try:
     import resource
@@ -35,181 +32,162 @@ except ImportError:  # Windows
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from tqdm.auto import tqdm
 
 from .base import (
-    check_finite_positive,
-    check_fit_sensitive_features,
+    FiniteLoss,
+    _FairLatentEstimator,
     check_hidden_layer_sizes,
-    check_positive,
-    derive_seed,
     encode_target,
     make_net,
-    resolve_device,
     torch_seeded,
 )
+from .exceptions import NonFiniteLossError
 from .metrics import delta_dp, delta_eod
 from .nn.attacks import (
     balanced_upsampling,
     batch_cell_radius,
+    distance_to_boundary,
     fairness_attack,
     per_batch_upsampling,
+    sinkhorn_cost_scale,
 )
 from .nn.losses import (
     WeightedBCEWithLogitsLoss,
     convex_fairness_loss,
     covariance_attack_signs,
     covariance_fairness_loss,
-    squared_distances,
 )
 from .nn.modules import MLP, EncoderHead
 
 __all__ = ["ALFAClassifier"]
 
+_POSITIVE = Interval(Real, 0, np.inf, closed="neither")      # finite, > 0
+_COUNT = Interval(Integral, 1, None, closed="left")
 
-class ALFAClassifier(ClassifierMixin, BaseEstimator):
+
+class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
     """Adversarial Latent Feature Augmentation (ALFA) classifier.
 
-    A neural classifier (encoder f + linear head g) made fairer in the sense
-    of equalized odds by augmenting its latent space with adversarial
-    features: a *fairness attack* moves balanced latent features into the
-    unfair region of the pretrained classifier, then the last layer is
-    fine-tuned on the original and the perturbed features so the decision
-    boundary covers that region (Jung et al., ICLR 2025, Algorithm 1).
+    A neural classifier, an encoder f followed by a linear head g, made fairer
+    in the sense of equalized odds by augmenting its latent space. After
+    pretraining, a *fairness attack* moves cell-balanced latent features into
+    the region where the frozen classifier is most unfair; the last layer is
+    then fine-tuned on the original and the perturbed features, so that the
+    decision boundary covers that region (Jung, Chai & Wang, ICLR 2025,
+    Algorithm 1). Predicting needs no sensitive features. User guide,
+    defaults and measured results: :doc:`/alfa`.
 
     Parameters
     ----------
-    alpha : float, default=0.1
+    alpha : float >= 0, default=0.1
         Weight α of the Sinkhorn distance in the attack objective
-        L_fair - α·D(z, z + δ)/s (Eq. 4), with s set by ``sinkhorn_scale``.
-        Larger α keeps perturbed features closer to the clean distribution.
-        The paper searches {0, 0.001, 0.01, 0.1, 1, 10} per dataset (App. F);
-        grid-search it. With the default ``sinkhorn_scale="epsilon"`` α is
-        dimensionless: α ≲ 0.1 leaves the ε-ball as the only limit (every
-        ‖δ_i‖ = ε_i, the full attack), α ≈ 1 pulls δ to a third to a half of its
-        budget, α ≈ 10 leaves little more than δ's random start (measured
-        on COMPAS, Drug; see ``doc/alfa.md``).
+        L_fair - α·D(z, z + δ)/s (Eq. 4); a larger α keeps the perturbed
+        features closer to the clean ones. The paper searches
+        {0, 0.001, 0.01, 0.1, 1, 10} per dataset (App. F); grid-search it.
+        The default was chosen on tuning seeds: see the Defaults table in
+        :doc:`/alfa`.
     lambda_ : float in [0, 1], default=0.5
         Weight λ of the perturbed latents in fine-tuning, (1 - λ) for the
-        originals (App. N). 0.5 is Eq. 5. 0 is the baseline "same model
+        originals (App. N); 0.5 is Eq. 5. ``0`` is the baseline "same model
         without ALFA": no attack is run and the last layer is fine-tuned on
         the original latents only.
-    hidden_layer_sizes : tuple of int, default=(128, 128)
-        Hidden layers of the MLP encoder (ReLU). ``()`` is the paper's
-        logistic-regression variant: no encoder, the attack perturbs the
-        input features and the head is the whole model.
+    hidden_layer_sizes : int or tuple of int, default=(128, 128)
+        Hidden layers of the ReLU MLP encoder (App. F). ``()`` is the
+        logistic-regression variant (Sec. 3.3): no encoder, the attack
+        perturbs the inputs and the head is the whole model.
     encoder : torch.nn.Module or None, default=None
-        A user-supplied encoder mapping float32 (n, n_features) to
-        (n, latent_dim); replaces the MLP. It is deep-copied at fit.
+        Replaces the MLP: maps float32 (n, n_features) to (n, latent_dim).
+        It is deep-copied at fit; the caller's module is left unchanged.
     train_encoder : bool, default=True
-        Whether pretraining updates the encoder (set False for an already
-        trained ``encoder``; only the head is then pretrained).
-    epsilon : "auto" or float, default="auto"
-        Radius ε of the L2 ball of each perturbation. ``"auto"``: for each
-        (a, y) cell, the mean absolute distance |w·z + b| / ‖w‖₂ of the cell's
-        latents to the pretrained boundary (Alg. 1; per cell as the authors'
-        code). In input space with an MLP the distance is linearised,
-        |g(f(x))| / ‖∇ₓ g(f(x))‖₂.
+        Whether pretraining updates the encoder (False for an already trained
+        ``encoder``: only the head is pretrained).
+    epsilon : "auto" or float > 0, default="auto"
+        Radius ε of the L2 ball of each perturbation (Alg. 1). ``"auto"``: per
+        (a, y) cell, the mean distance |w·z + b| / ‖w‖₂ of the cell's latents
+        to the pretrained boundary (per cell as the authors' code; linearised,
+        |g(f(x))| / ‖∇ₓ g(f(x))‖₂, for an input-space attack on an MLP).
     fairness_constraint : {"covariance", "convex"}, default="covariance"
         L_fair of the attack: the covariance constraint with the sign rule of
-        Eq. 3 and the piecewise-linear logit (m = 10 segments, β = 1e-7,
-        App. B.2), or the convex surrogate of App. L (binary attribute and
-        target only).
+        Eq. 3 and the piecewise-linear logit of App. B.2 (m = 10 segments,
+        β = 1e-7), or the convex surrogate of App. L (binary sensitive
+        attribute and binary target only).
     perturbation_space : {"latent", "input"}, default="latent"
-        Where the attack acts. ``"input"`` is App. K: inputs are perturbed
+        Where the attack acts. ``"input"`` is App. K: the inputs are perturbed
         and the whole network is fine-tuned.
-    attack_steps : int, default=10
-        Adam iterations of the attack.
-    attack_lr : float, default=0.1
-        Adam learning rate of the attack.
-    attack_batch_size : int, default=128
-        Rows drawn from each cell per attack batch (the authors' 4 × 128).
-    sinkhorn_reg : float, default=0.1
-        Entropic regularisation of the Sinkhorn distance (App. D).
-    sinkhorn_max_iter : int, default=10
-        Sinkhorn scaling iterations per Adam step of the attack (the authors'
-        10), warm-started from the previous step's potentials.
-    sinkhorn_scale : "epsilon", "median" or float, default="epsilon"
-        The unit s of the squared-distance cost of D (and so of
-        ``sinkhorn_reg``). ``"epsilon"``: s = mean ε_i² over the rows, so D ≈ 1
-        when every row moves by its full radius, whatever the latent scale:
-        α then compares the fairness gain with the spent attack budget.
-        ``"median"``: s = the median squared distance between clean latent
-        features (a 512-row sample). A float fixes s; ``1.0`` is the raw
-        cost of the paper and the authors' code, whose α depends on the
-        latent scale of each dataset. The paper does not normalise the cost;
-        this is our choice, to make α comparable across datasets.
+    attack_steps : int >= 1, default=10
+        Adam iterations of the attack (App. F).
+    attack_lr : float > 0, default=0.1
+        Adam learning rate of the attack (App. F).
+    attack_batch_size : int >= 1, default=128
+        Rows drawn from each (a, y) cell per attack batch (the authors' 4 × 128).
+    sinkhorn_reg : float > 0, default=0.1
+        Entropic regularisation of D (App. D), in units of the scaled cost.
+    sinkhorn_max_iter : int >= 1, default=10
+        Sinkhorn iterations per Adam step of the attack (the authors' 10),
+        warm-started from the previous step's potentials.
+    sinkhorn_scale : "epsilon", "median" or float > 0, default="epsilon"
+        The unit s of D's squared-distance cost (and so of ``sinkhorn_reg``).
+        ``"epsilon"``: s = mean ε² over the attacked rows, so D ≈ 1 when every
+        row moves by its full radius and α is dimensionless. ``"median"``: the
+        median squared distance between 512 clean latents. ``1.0`` is the raw
+        cost of the paper. Not in the paper: see the Defaults table in
+        :doc:`/alfa`.
     upsampling : {"per_batch", "paper"}, default="per_batch"
         How the attacked rows are drawn (step 2). ``"per_batch"`` (the
-        authors' code): the shuffled rows are cut into chunks of n_cells ·
-        ``attack_batch_size``, each chunk gives ``attack_batch_size`` rows of
-        every cell (drawn with replacement when the chunk holds fewer), so
-        N_p ≈ n; with ``epsilon="auto"`` ε is the mean distance to the
-        boundary per cell *of each batch*
-        (:func:`skfairlatent.nn.attacks.per_batch_upsampling`). ``"paper"``:
-        N_p = n_cells · max n_ay rows, every cell upsampled to the largest one
-        over the whole training set (Sec. 3.1), cut into batches of
-        ``attack_batch_size`` rows per cell, ε per cell over the training set.
-        The default follows the authors: as fair on our tuning seeds, and
-        about half the attacked rows where the cells are unequal (Adult: 27k
-        against 50k), which is most of the attack's time.
+        authors' code): every chunk of n_cells · ``attack_batch_size``
+        shuffled rows gives ``attack_batch_size`` rows of every cell (with
+        replacement where the chunk holds fewer), so N_p ≈ n, and
+        ``epsilon="auto"`` is computed per cell of each batch.
+        ``"paper"``: every cell upsampled to the largest, N_p = n_cells ·
+        max n_ay (Sec. 3.1). See the Defaults table in :doc:`/alfa`.
     class_prior : {"data", "balanced"}, default="data"
-        Class shares of the perturbed rows used in fine-tuning. The attack
-        always runs on cell-balanced batches (Thm. B.2 needs equal (a, y)
-        cells). ``"balanced"``: every attacked row is fine-tuned on, so each
-        class is 1/n_classes of them (the paper and the authors' code).
-        ``"data"`` (our choice, not in the paper): the attacked rows are
-        subsampled, the groups still equal within each class, so that each
-        class keeps its share of the training set; cell balancing then
-        equalises the groups without also moving the decision threshold
-        towards the rarer class (on Adult, 24 % positives, balanced classes
-        cost about 1.5 accuracy points). Ignored for multilabel targets.
+        Class shares of the perturbed rows used in fine-tuning; the attack
+        itself always runs on cell-balanced batches (Thm. B.2).
+        ``"balanced"``: every attacked row, 1/n_classes per class (the paper
+        and the authors' code). ``"data"``: a random subset with the
+        training set's class shares, the groups still equal within each
+        class. Ignored for multilabel targets. See the Defaults table in
+        :doc:`/alfa`.
     finetune_on : {"all", "upsampled"}, default="all"
-        The clean rows of fine-tuning. ``"all"``: every original training row
-        beside the N_p perturbed ones (Eq. 5 as the paper writes it).
-        ``"upsampled"``: the N_p cell-balanced clean rows that were attacked,
-        paired 1:1 with their perturbed copies, as the authors' code does.
-        (``lambda_=0`` fine-tunes on the original rows either way.)
+        Clean rows of fine-tuning: every training row beside the N_p
+        perturbed ones (Eq. 5), or the N_p attacked clean rows paired 1:1
+        with their perturbed copies (the authors' code).
     reinit_head : bool, default=True
-        Fine-tune a freshly initialised last layer, as the paper says
-        (Sec. 3.3). False continues from the pretrained head, as the authors'
-        code does.
+        Fine-tune a freshly initialised last layer (Sec. 3.3); False continues
+        from the pretrained head, as the authors' code does.
     finetune_solver : {"lbfgs", "adam"}, default="lbfgs"
         How step 5 fits the last layer. With the features fixed, Eq. 5 is a
-        weighted logistic regression, a convex problem. ``"lbfgs"`` solves it:
-        full-batch L-BFGS (strong-Wolfe line search) in float64 until the
-        largest gradient entry is below 1e-4 or ``finetune_max_iter``
-        iterations, the stopping rule of scikit-learn's
-        ``LogisticRegression``. ``"adam"`` follows the paper's training recipe
-        (App. F: Adam, ``lr``, ``max_epochs``, ``batch_size``), which stops
-        well short of the minimum. The logistic-regression model
-        (``hidden_layer_sizes=()``), whose head is the whole model, is fit
-        the same way. App. K's input-space attack on an MLP always fine-tunes
-        the whole network with Adam (not convex).
-    finetune_max_iter : int, default=100
-        Most L-BFGS iterations of ``finetune_solver="lbfgs"`` (scikit-learn's
+        weighted logistic regression: ``"lbfgs"`` solves it (full-batch L-BFGS
+        in float64, strong-Wolfe line search, until the largest gradient
+        entry is below 1e-4 or after ``finetune_max_iter`` iterations);
+        ``"adam"`` is the paper's recipe (App. F: Adam, ``lr``,
+        ``max_epochs``, ``batch_size``). App. K's input-space attack on an
+        MLP always fine-tunes the whole network with Adam. See the Defaults
+        table in :doc:`/alfa`.
+    finetune_max_iter : int >= 1, default=100
+        Most L-BFGS iterations of step 5 (scikit-learn's
         ``LogisticRegression`` default). On linearly separable fine-tuning
-        data the minimum is at infinity and the cap is what stops the solver.
-    max_epochs : int, default=50
+        rows the minimum is at infinity and this cap stops the solver.
+    max_epochs : int >= 1, default=50
         Epochs of pretraining, and of fine-tuning with
         ``finetune_solver="adam"`` (T = 50, App. F).
-    batch_size : int, default=128
-    lr : float, default=1e-3
-        Adam learning rate of pretraining, and of fine-tuning with
-        ``finetune_solver="adam"``.
+    batch_size : int >= 1, default=128
+        Mini-batch size of pretraining and of Adam fine-tuning (App. F).
+    lr : float > 0, default=1e-3
+        Adam learning rate of pretraining and of Adam fine-tuning (App. F).
     keep_attack_data : bool, default=True
         Keep the attacked and perturbed latents as fitted attributes (for
-        :func:`skfairlatent.plotting.plot_unfair_region`); they take
-        N_p × d × 8 bytes.
-    device : str, default="auto"
+        :func:`skfairlatent.plotting.plot_unfair_region`); N_p × d × 8 bytes.
+    device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available.
-    random_state : int, RandomState or None, default=None
-        Seeds torch, numpy and the data loaders; two fits with the same
-        seed give the same predictions on CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds torch, numpy and the data loaders; on CPU two fits with the
+        same seed give the same predictions.
     verbose : int, default=0
         0 silent; 1 a progress bar per phase.
 
@@ -220,83 +198,110 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X has string column names.
+    n_outputs_ : int
+        Sigmoid outputs of the head: 1 for a binary target, else one per
+        class (one-vs-rest) or label.
+    device_ : str
+        The torch device used.
     net_ : skorch.NeuralNet
         The trained network (encoder + fine-tuned head); ``net_.module_``
         is an :class:`skfairlatent.nn.modules.EncoderHead`.
     sensitive_groups_ : ndarray or None
         Group labels seen at fit, in code order (None without sensitive features).
-    sinkhorn_cost_scale_ : float
-        The unit s of the Sinkhorn cost used by the attack (``sinkhorn_scale``).
+    sinkhorn_cost_scale_ : float or None
+        The unit s of the Sinkhorn cost used by the attack.
     epsilon_ : ndarray of shape (n_groups, n_cells_y) or None
-        Radius ε used for each (a, y) cell (columns: classes; a single
-        column for a multilabel target).
-    attack_signs_ : ndarray
+        Radius ε of each (a, y) cell over the training set (columns: classes;
+        one column for a multilabel target).
+    attack_signs_ : ndarray or None
         Signs of the covariance constraint (Eq. 3), one per group indicator
-        and output.
+        and output (one sign for the convex constraint).
     attack_report_ : dict or None
         ``delta_eod_clean``/``delta_eod_perturbed`` and
         ``delta_dp_clean``/``delta_dp_perturbed``: the frozen pretrained
-        model's gaps on the upsampled clean and perturbed features. A
+        model's gaps on the attacked clean and perturbed features. A
         successful attack raises them (binary target and attribute only).
-    attack_latents_, perturbed_latents_ : ndarray of shape (N_p, d)
-        Clean upsampled features z and z + δ*.
-    attack_sensitive_ : ndarray of shape (N_p,), int
+    attack_latents_, perturbed_latents_ : ndarray of shape (N_p, d) or None
+        Clean attacked features z and z + δ* (with ``keep_attack_data``).
+    attack_sensitive_ : ndarray of shape (N_p,), int, or None
         Sensitive group codes of the attacked rows.
-    attack_targets_ : ndarray of shape (N_p,) or (N_p, T), int
-    attack_radius_ : ndarray of shape (N_p,)
+    attack_targets_ : ndarray of shape (N_p,) or (N_p, T), int, or None
+    attack_radius_ : ndarray of shape (N_p,) or None
         ε of each attacked row.
     finetune_n_iter_ : int or None
-        Iterations of step 5: L-BFGS iterations (``finetune_solver="lbfgs"``)
-        or epochs (``"adam"``); None when nothing was fine-tuned (no
-        sensitive features).
+        L-BFGS iterations (``finetune_solver="lbfgs"``) or epochs (``"adam"``)
+        of step 5; None when nothing was fine-tuned (no sensitive features).
     pretrained_coef_, coef_ : ndarray of shape (n_outputs, d)
         Weights of the pretrained and of the fine-tuned head.
     pretrained_intercept_, intercept_ : ndarray of shape (n_outputs,)
     fit_profile_ : dict
         For each phase run (``"pretrain"``, ``"attack"``, ``"finetune"``):
         ``{"seconds": wall time, "peak_rss_mb": the process's peak resident
-        memory after the phase (``resource.getrusage``; None where that
-        module is missing)}``. The peak is process-wide and never decreases,
-        so a phase's own need shows as the increase over the phase before.
+        memory after the phase}`` (None where ``resource`` is missing). The
+        peak is process-wide and never decreases.
 
     Raises
     ------
+    InvalidParameterError
+        At fit, for a hyperparameter outside its constraints (a subclass of
+        both ``ValueError`` and ``TypeError``).
     ValueError
-        At fit, for NaN/inf in X, a target with one class, bad
-        hyperparameters or unusable sensitive features.
+        At fit, for NaN/inf in X, a target with one class, unusable
+        sensitive features, or ``fairness_constraint="convex"`` with more
+        than two groups or a non-binary target.
+    NonFiniteLossError
+        When a training loss becomes nan or inf (a ``FloatingPointError``;
+        usually unscaled X or too large a learning rate).
+
+    See Also
+    --------
+    fairlearn.reductions.ExponentiatedGradient : in-processing for equalized
+        odds on any estimator; no sensitive features at predict time.
+    fairlearn.postprocessing.ThresholdOptimizer : group thresholds on a
+        trained model's scores; needs the sensitive features at predict time.
+    skfairlatent.plotting.plot_unfair_region : draws the attack (Fig. 1/8).
 
     Notes
     -----
-    * Multi-class targets are handled one-vs-rest (App. J.3): one sigmoid
-      output per class, each attacked with the sign of its own Cov(a, 1[y=k]);
-      ``predict_proba`` normalises the sigmoid scores.
-    * Multilabel targets (a 0/1 indicator matrix, App. J.1) get one sigmoid
-      output per label; L_fair averages the outputs. Upsampling balances the
-      sensitive groups only (cells of label combinations would explode).
-    * Several sensitive groups (App. J.2): every group indicator is attacked
-      towards its own covariance with the label; cells are (group, class).
-    * The paper and the authors' code keep the fine-tuning epoch with the
-      best validation accuracy; this estimator has no validation split and
-      does not (choose ``alpha`` by cross-validation; the default L-BFGS
-      fine-tuning has no epochs to choose from). Measured on a tuning
-      seed (``benchmarks/alfa_diagnose.py``, Adult and COMPAS, MLP) that
-      choice picks early epochs that are less fair (Adult: the control's test
-      ΔEOd 0.097 -> 0.192, ALFA α=0 0.098 -> 0.156) for at most 0.5 accuracy
-      points.
-    * Part of ALFA's effect is the cell-balanced fine-tuning itself: the same
-      pipeline with the attack off (``alpha=0, epsilon=1e-8``, the
-      upsampling-only control) already lowers ΔEOd. Over 5 seeds at the
-      defaults (``benchmarks/alfa_ablation.py``, ``doc/alfa.md``) the attack
-      lowers it further, at equal accuracy, on COMPAS (MLP −0.035, LR −0.057,
-      every seed), Drug (MLP −0.100) and Adult (−0.015, 4 of 5 seeds), and
-      not on German.
-    * ``finetune_solver="lbfgs"`` (default) fine-tunes the λ=0 baseline to
-      Eq. 5's minimum too, which already makes it fairer than the paper's
-      recipe does (COMPAS-MLP test ΔEOd 0.372 → 0.207 over 5 seeds).
-    * On data with Cov(a, y) = 0 (e.g. ALFA's synthetic Gaussians, balanced
-      labels per group) Eq. 3's sign is a tie and the covariance attack may
-      push the wrong way; ``fairness_constraint="convex"`` takes its sign from
-      the clean model's ΔEOd instead.
+    Targets and groups (App. J): a multi-class target is handled one-vs-rest,
+    one sigmoid output per class, each attacked with the sign of its own
+    Cov(a, 1[y = k]), and ``predict_proba`` normalises the sigmoid scores. A
+    multilabel 0/1 target gets one sigmoid per label and L_fair averages the
+    outputs; upsampling then balances the groups only. With more than two
+    groups (or intersections of several columns) every group indicator is
+    attacked towards its own covariance with the label, and the cells are
+    (group, class).
+
+    Where the code departs from the paper. ε per (a, y) cell, per-batch
+    upsampling and the Xavier-uniform start of δ follow the authors' public
+    code. The Sinkhorn cost is divided by s (``sinkhorn_scale``) so that α
+    means the same on every dataset; the attack batches are solved as one
+    stacked problem with warm-started potentials, which is exact (the
+    batches' objectives are separate and Adam is element-wise).
+    ``class_prior="data"`` and ``finetune_solver="lbfgs"`` are our choices
+    (the :doc:`/alfa` page gives the evidence). The paper and the authors
+    keep the fine-tuning epoch of best validation accuracy; this estimator
+    has no validation split and does not, so choose ``alpha`` by
+    cross-validation. For App. L's convex constraint the appendix's rule for
+    a negative gap is mirrored, so the attack always deepens the existing
+    gap, as Eq. 3 does. On data with Cov(a, y) = 0 Eq. 3's sign is a tie;
+    ``fairness_constraint="convex"`` takes its sign from the clean model's
+    gap instead.
+
+    Part of the effect is the cell-balanced fine-tuning itself: the same
+    pipeline with the attack off (``alpha=0, epsilon=1e-8``) already lowers
+    ΔEOd; the user guide reports both.
+
+    Subclasses may override two steps: ``_pretrain(X, targets, device)``
+    (step 1; returns the fitted skorch net and sets ``n_outputs_``) and
+    ``_distance_to_boundary(model, features)`` (step 3; the distance of each
+    row to the boundary, averaged into ε).
+
+    References
+    ----------
+    .. [1] H. Jung, J. Chai, X. Wang, "Adversarial Latent Feature Augmentation
+       for Fairness", International Conference on Learning Representations
+       (ICLR), 2025.
 
     Examples
     --------
@@ -307,6 +312,34 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     >>> clf.predict(X[:3]).shape
     (3,)
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_FairLatentEstimator._parameter_constraints,
+        "alpha": [Interval(Real, 0, np.inf, closed="left")],
+        "lambda_": [Interval(Real, 0, 1, closed="both")],
+        "hidden_layer_sizes": ["array-like", _COUNT],
+        "encoder": [torch.nn.Module, None],
+        "train_encoder": ["boolean"],
+        "epsilon": [StrOptions({"auto"}), _POSITIVE],
+        "fairness_constraint": [StrOptions({"covariance", "convex"})],
+        "perturbation_space": [StrOptions({"latent", "input"})],
+        "attack_steps": [_COUNT],
+        "attack_lr": [_POSITIVE],
+        "attack_batch_size": [_COUNT],
+        "sinkhorn_reg": [_POSITIVE],
+        "sinkhorn_max_iter": [_COUNT],
+        "sinkhorn_scale": [StrOptions({"epsilon", "median"}), _POSITIVE],
+        "upsampling": [StrOptions({"per_batch", "paper"})],
+        "class_prior": [StrOptions({"data", "balanced"})],
+        "finetune_on": [StrOptions({"all", "upsampled"})],
+        "reinit_head": ["boolean"],
+        "finetune_solver": [StrOptions({"lbfgs", "adam"})],
+        "finetune_max_iter": [_COUNT],
+        "max_epochs": [_COUNT],
+        "batch_size": [_COUNT],
+        "lr": [_POSITIVE],
+        "keep_attack_data": ["boolean"],
+    }
 
     def __init__(self, alpha=0.1, lambda_=0.5, hidden_layer_sizes=(128, 128), encoder=None,
                  train_encoder=True, epsilon="auto", fairness_constraint="covariance",
@@ -367,71 +400,34 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : ALFAClassifier
         """
-        self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True,
-                             y_numeric=False)
-        multilabel = type_of_target(y) == "multilabel-indicator"
-        if not multilabel and np.ndim(y) == 2 and np.shape(y)[1] == 1:
+        start = self._start_fit(X, y, sensitive_features, encode_y=False,
+                                multi_output=True, y_numeric=False)
+        X, y, sensitive, device = start.X, start.y, start.sensitive, start.device
+        self._multilabel = type_of_target(y) == "multilabel-indicator"
+        if not self._multilabel and np.ndim(y) == 2 and np.shape(y)[1] == 1:
             y = column_or_1d(y, warn=True)
         self.classes_, y_codes = encode_target(y, allow_multilabel=True)
-        self._multilabel = multilabel
         targets = self._output_targets(y_codes)
-        sensitive = check_fit_sensitive_features(sensitive_features, X.shape[0], self)
 
-        seed = derive_seed(self.random_state)
-        device = resolve_device(self.device)
         self.fit_profile_ = {}
-        with torch_seeded(seed, device):
-            with _profiled(self.fit_profile_, "pretrain"):
+        with torch_seeded(start.seed, device):
+            with _profiled(self.fit_profile_, "pretrain"):          # step 1
                 self.net_ = self._pretrain(X, targets, device)
             self._store_head("pretrained_")
             if sensitive is None:
                 self._skip_attack()
-            else:
-                self._attack_and_finetune(X, y_codes, targets, sensitive, seed, device)
+            else:                                                   # steps 2-5
+                self._attack_and_finetune(X, y_codes, targets, sensitive, start.seed, device)
                 self.sensitive_groups_ = sensitive.groups
         self._store_head("")
         return self
 
-    def _check_params(self):
+    def _check_param_relations(self):
         check_hidden_layer_sizes(self.hidden_layer_sizes)
-        check_finite_positive(self.alpha, "alpha", allow_zero=True)
-        if not (_is_real(self.lambda_) and 0 <= self.lambda_ <= 1):
-            raise ValueError(f"lambda_ must be a number in [0, 1]; got {self.lambda_!r}.")
-        if self.epsilon != "auto" and not (_is_real(self.epsilon) and np.isfinite(self.epsilon)
-                                           and self.epsilon > 0):
-            raise ValueError(f"epsilon must be 'auto' or a finite float > 0; got {self.epsilon!r}.")
-        if not (self.sinkhorn_scale in ("median", "epsilon") or (
-                _is_real(self.sinkhorn_scale) and np.isfinite(self.sinkhorn_scale)
-                and self.sinkhorn_scale > 0)):
-            raise ValueError("sinkhorn_scale must be 'median', 'epsilon' or a finite float > 0; "
-                             f"got {self.sinkhorn_scale!r}.")
-        if self.fairness_constraint not in ("covariance", "convex"):
-            raise ValueError("fairness_constraint must be 'covariance' or 'convex'; "
-                             f"got {self.fairness_constraint!r}.")
-        if self.upsampling not in ("per_batch", "paper"):
-            raise ValueError(f"upsampling must be 'per_batch' or 'paper'; got {self.upsampling!r}.")
-        if self.class_prior not in ("data", "balanced"):
-            raise ValueError(f"class_prior must be 'data' or 'balanced'; got {self.class_prior!r}.")
-        if self.finetune_on not in ("all", "upsampled"):
-            raise ValueError(f"finetune_on must be 'all' or 'upsampled'; got {self.finetune_on!r}.")
-        if self.finetune_solver not in ("lbfgs", "adam"):
-            raise ValueError("finetune_solver must be 'lbfgs' or 'adam'; "
-                             f"got {self.finetune_solver!r}.")
-        if self.perturbation_space not in ("latent", "input"):
-            raise ValueError("perturbation_space must be 'latent' or 'input'; "
-                             f"got {self.perturbation_space!r}.")
-        for name in ("attack_steps", "attack_batch_size", "sinkhorn_max_iter", "max_epochs",
-                     "batch_size", "finetune_max_iter"):
-            check_positive(getattr(self, name), name, integer=True)
-        for name in ("attack_lr", "lr", "sinkhorn_reg"):
-            check_finite_positive(getattr(self, name), name)
 
     def _output_targets(self, y_codes):
         """0/1 float targets, one column per sigmoid output (OvR for multi-class)."""
-        if self._multilabel:
-            return y_codes.astype(np.float32)
-        if len(self.classes_) == 2:
+        if self._multilabel or len(self.classes_) == 2:
             return y_codes.astype(np.float32)
         return np.eye(len(self.classes_), dtype=np.float32)[y_codes]
 
@@ -441,31 +437,20 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             return self.n_outputs_
         return 1
 
-    # -- step 1: pretraining ------------------------------------------- #
-    def _build_module(self, n_features, n_outputs):
-        if self.encoder is not None:
-            encoder = copy.deepcopy(self.encoder)
-            with torch.no_grad():
-                latent_dim = encoder(torch.zeros(2, n_features)).shape[-1]
-        else:
-            encoder = MLP(n_features, check_hidden_layer_sizes(self.hidden_layer_sizes))
-            latent_dim = encoder.out_dim
-        if not self.train_encoder:
-            encoder.requires_grad_(False)
-        return EncoderHead(encoder, latent_dim, n_outputs)
+    @property
+    def _is_logistic(self):
+        return self.encoder is None and len(check_hidden_layer_sizes(self.hidden_layer_sizes)) == 0
 
+    # -- step 1: pretraining ------------------------------------------- #
     def _pretrain(self, X, targets, device):
+        """Step 1: fit encoder f and head g by (weighted) BCE; sets ``n_outputs_``."""
         self.n_outputs_ = 1 if targets.ndim == 1 else targets.shape[1]
-        net = make_net(
-            self._build_module(X.shape[1], self.n_outputs_),
-            WeightedBCEWithLogitsLoss,
-            device=device,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            verbose=self.verbose,
-            callbacks=[("finite_loss", _FiniteLoss())],
-        )
+        module = _build_module(self.encoder, self.hidden_layer_sizes, self.train_encoder,
+                               X.shape[1], self.n_outputs_)
+        net = make_net(module, WeightedBCEWithLogitsLoss, device=device,
+                       max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr,
+                       verbose=self.verbose,
+                       callbacks=[("finite_loss", FiniteLoss(type(self).__name__))])
         return net.fit(X, targets)
 
     def _store_head(self, prefix):
@@ -475,13 +460,9 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
 
     def _skip_attack(self):
         self.finetune_n_iter_ = None
-        self.sensitive_groups_ = None
-        self.sinkhorn_cost_scale_ = None
-        self.epsilon_ = None
-        self.attack_signs_ = None
-        self.attack_report_ = None
-        for name in ("attack_latents_", "perturbed_latents_", "attack_sensitive_", "attack_targets_",
-                     "attack_radius_"):
+        for name in ("sensitive_groups_", "sinkhorn_cost_scale_", "epsilon_", "attack_signs_",
+                     "attack_report_", "attack_latents_", "perturbed_latents_",
+                     "attack_sensitive_", "attack_targets_", "attack_radius_"):
             setattr(self, name, None)
 
     # -- steps 2-5 ---------------------------------------------------- #
@@ -499,12 +480,12 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             with _profiled(self.fit_profile_, "finetune"):
                 self._finetune(features, features[:0], targets, targets[:0], in_input_space, device)
             return
-        attacked_model = self._frozen_copy(module if in_input_space else module.head)
+        attacked_model = _frozen_copy(module if in_input_space else module.head)
 
         a = torch.as_tensor(sensitive.codes, device=device)
         t = torch.as_tensor(targets, device=device)
         cells = self._cell_codes(sensitive.codes, y_codes)
-        radius = self._attack_radius(attacked_model, features, cells, device)
+        radius = self._attack_radius(attacked_model, features, cells, device)      # step 3
         fairness_loss = self._fairness_loss(attacked_model, features, a, t)
 
         rng = np.random.default_rng(seed)
@@ -518,7 +499,7 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
                 radius = radius[torch.as_tensor(batches, device=device)]
         else:                                                # step 2, the paper
             upsampled, batches = balanced_upsampling(cells, rng), None
-        self.sinkhorn_cost_scale_ = self._cost_scale(features, radius, rng)
+        self.sinkhorn_cost_scale_ = sinkhorn_cost_scale(features, radius, self.sinkhorn_scale, rng)
         with _profiled(self.fit_profile_, "attack"):
             rows, delta = fairness_attack(                      # step 4
                 features, attacked_model, fairness_loss,
@@ -530,8 +511,9 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             )
         row_radius = radius.reshape(-1) if batches is not None else radius[
             torch.as_tensor(rows, device=device)]
-        self._report_attack(attacked_model, features[rows], features[rows] + delta,
-                            sensitive.codes[rows], targets[rows])
+        self.attack_report_ = _attack_report(
+            attacked_model, features[rows], features[rows] + delta, sensitive.codes[rows],
+            targets[rows], single_output=self._n_outputs == 1)
         if self.class_prior == "data" and not self._multilabel:
             prior = np.bincount(y_codes, minlength=len(self.classes_)) / len(y_codes)
             keep = _class_prior_subsample(y_codes[rows], sensitive.codes[rows], prior, rng)
@@ -554,33 +536,14 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             self.attack_latents_ = self.perturbed_latents_ = None
             self.attack_sensitive_ = self.attack_targets_ = self.attack_radius_ = None
 
-    def _cost_scale(self, features, radius, rng):
-        """The unit of the Sinkhorn cost (see ``sinkhorn_scale``)."""
-        if not isinstance(self.sinkhorn_scale, str):
-            return float(self.sinkhorn_scale)
-        if self.sinkhorn_scale == "epsilon":
-            return float(radius.pow(2).mean().clamp_min(1e-12))
-        sample = features[torch.as_tensor(rng.choice(len(features), min(len(features), 512),
-                                                     replace=False), device=features.device)]
-        cost = squared_distances(sample, sample)
-        off_diagonal = cost[~torch.eye(len(sample), dtype=torch.bool, device=cost.device)]
-        return float(off_diagonal.median().clamp_min(1e-12))
-
-    @property
-    def _is_logistic(self):
-        return self.encoder is None and len(check_hidden_layer_sizes(self.hidden_layer_sizes)) == 0
-
-    @staticmethod
-    def _frozen_copy(model):
-        frozen = copy.deepcopy(model).eval()
-        frozen.requires_grad_(False)
-        return frozen
-
     def _cell_codes(self, groups, y_codes):
         """(a, y) cell of each row; the group alone for multilabel targets."""
         if self._multilabel:
             return groups
         return groups * len(self.classes_) + y_codes
+
+    # Step 3's distance to the boundary (a subclass may override it).
+    _distance_to_boundary = staticmethod(distance_to_boundary)
 
     def _attack_radius(self, model, features, cells, device):
         """ε per row: the mean distance to the boundary over the row's (a, y) cell (step 3)."""
@@ -596,17 +559,6 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         self.epsilon_ = per_cell.reshape(-1, n_y)
         return torch.as_tensor(per_cell[cells], dtype=features.dtype, device=device)
 
-    @staticmethod
-    def _distance_to_boundary(model, features):
-        """|g(z)| / ‖∇g(z)‖₂, averaged over outputs; exact for a linear head."""
-        features = features.detach().requires_grad_(True)
-        logits = model(features).reshape(len(features), -1)
-        distances = []
-        for k in range(logits.shape[1]):
-            (grad,) = torch.autograd.grad(logits[:, k].sum(), features, retain_graph=True)
-            distances.append(logits[:, k].abs() / grad.norm(dim=1).clamp_min(1e-12))
-        return torch.stack(distances, dim=1).mean(dim=1).detach()
-
     def _fairness_loss(self, model, features, a, t):
         """L_fair as a callable (logits, a, y) -> scalar, its signs fixed on clean data."""
         if self.fairness_constraint == "convex":
@@ -621,21 +573,6 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
         signs = covariance_attack_signs(a, t)
         self.attack_signs_ = signs.cpu().numpy()
         return partial(_covariance_loss, signs=signs)
-
-    def _report_attack(self, model, clean, perturbed, groups, targets):
-        """ΔEOd and ΔDP of the frozen model on clean vs perturbed features."""
-        if self._n_outputs > 1 or len(np.unique(groups)) != 2:
-            self.attack_report_ = None
-            return
-        with torch.no_grad():
-            before = (model(clean).reshape(-1) > 0).cpu().numpy().astype(int)
-            after = (model(perturbed).reshape(-1) > 0).cpu().numpy().astype(int)
-        self.attack_report_ = {
-            "delta_eod_clean": delta_eod(targets, before, sensitive_features=groups),
-            "delta_eod_perturbed": delta_eod(targets, after, sensitive_features=groups),
-            "delta_dp_clean": delta_dp(targets, before, sensitive_features=groups),
-            "delta_dp_perturbed": delta_dp(targets, after, sensitive_features=groups),
-        }
 
     # -- step 5: fine-tuning --------------------------------------------- #
     def _finetune(self, features, perturbed, targets, perturbed_targets, in_input_space, device):
@@ -659,77 +596,15 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             self.net_.partial_fit({"X": inputs, "sample_weight": weights}, all_targets,
                                   epochs=self.max_epochs)
             self.finetune_n_iter_ = self.max_epochs
-            return
-        # Latent space, or logistic regression (identity encoder): only the head learns.
-        if self.finetune_solver == "lbfgs":
-            self._solve_head(module.head, inputs, all_targets, weights, device)
+        elif self.finetune_solver == "lbfgs":
+            # Latent space, or logistic regression (identity encoder): only the head learns.
+            self.finetune_n_iter_ = _solve_head(module.head, inputs, all_targets, weights,
+                                                max_iter=self.finetune_max_iter, device=device)
         else:
-            self._train_head(module.head, inputs, all_targets, weights, device)
-
-    def _solve_head(self, head, inputs, targets, weights, device):
-        """Eq. 5's minimum over the linear head: full-batch L-BFGS in float64.
-
-        Stops when the largest gradient entry is below 1e-4 (scikit-learn's
-        ``LogisticRegression`` tolerance) or after ``finetune_max_iter``
-        iterations. Raises ``ValueError`` when the loss is not finite.
-        """
-        X = torch.as_tensor(inputs, dtype=torch.float64, device=device)
-        Y = torch.as_tensor(targets, dtype=torch.float64, device=device)
-        W = torch.as_tensor(weights, dtype=torch.float64, device=device)
-        weight = head.weight.detach().to(torch.float64).clone().requires_grad_(True)
-        bias = head.bias.detach().to(torch.float64).clone().requires_grad_(True)
-        criterion = WeightedBCEWithLogitsLoss()
-        optimizer = torch.optim.LBFGS([weight, bias], max_iter=self.finetune_max_iter,
-                                      tolerance_grad=1e-4, tolerance_change=1e-12,
-                                      history_size=20, line_search_fn="strong_wolfe")
-
-        def closure():
-            optimizer.zero_grad()
-            logits = X @ weight.T + bias
-            if logits.shape[-1] == 1:
-                logits = logits.squeeze(-1)
-            loss = criterion(logits, Y, W)
-            loss.backward()
-            return loss
-
-        loss = optimizer.step(closure)
-        _check_finite_loss(float(loss.detach()), "fine-tuning", 0)
-        with torch.no_grad():
-            head.weight.copy_(weight)
-            head.bias.copy_(bias)
-        head.eval()
-        self.finetune_n_iter_ = int(optimizer.state[weight]["n_iter"])
-
-    def _train_head(self, head, inputs, targets, weights, device):
-        """Adam on the weighted BCE of the linear head alone, shuffled mini-batches.
-
-        A plain torch loop: the features are fixed tensors, so skorch's
-        per-batch machinery (several times the cost of a 128 × d matmul) buys
-        nothing here. Raises ``ValueError`` when the loss is not finite.
-        """
-        X = torch.as_tensor(inputs, device=device)
-        Y = torch.as_tensor(targets, dtype=torch.float32, device=device)
-        W = torch.as_tensor(weights, device=device)
-        criterion = WeightedBCEWithLogitsLoss()
-        optimizer = torch.optim.Adam(head.parameters(), lr=self.lr)
-        head.train()
-        for epoch in tqdm(range(self.max_epochs), desc="fine-tune", disable=not self.verbose,
-                          leave=False):
-            order = torch.randperm(len(X), device=device)
-            total = 0.0
-            for start in range(0, len(X), self.batch_size):
-                index = order[start:start + self.batch_size]
-                logits = head(X[index])
-                if logits.shape[-1] == 1:
-                    logits = logits.squeeze(-1)
-                loss = criterion(logits, Y[index], W[index])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach())
-            _check_finite_loss(total, "fine-tuning", epoch)
-        head.eval()
-        self.finetune_n_iter_ = self.max_epochs
+            self.finetune_n_iter_ = _train_head(
+                module.head, inputs, all_targets, weights, lr=self.lr,
+                max_epochs=self.max_epochs, batch_size=self.batch_size,
+                verbose=self.verbose, device=device)
 
     # ------------------------------------------------------------------ #
     # prediction
@@ -754,6 +629,10 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
@@ -772,6 +651,10 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Predicted labels, of the type of ``classes_``.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
         Returns
         -------
         ndarray of shape (n_samples,), or (n_samples, n_labels) of 0/1 for a multilabel target
@@ -781,18 +664,144 @@ class ALFAClassifier(ClassifierMixin, BaseEstimator):
             return (proba > 0.5).astype(int)
         return self.classes_[proba.argmax(axis=1)]
 
-    def __sklearn_is_fitted__(self):
-        # ``lambda_`` is a hyperparameter, so the default trailing-underscore rule misfires.
-        return hasattr(self, "net_")
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
 
 
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+# --------------------------------------------------------------------------- #
+# Utilities of the steps above
+# --------------------------------------------------------------------------- #
+def _build_module(encoder, hidden_layer_sizes, train_encoder, n_features, n_outputs):
+    """Encoder (a copy of ``encoder``, or an MLP) and a linear head of ``n_outputs``."""
+    if encoder is not None:
+        encoder = copy.deepcopy(encoder)
+        with torch.no_grad():
+            latent_dim = encoder(torch.zeros(2, n_features)).shape[-1]
+    else:
+        encoder = MLP(n_features, check_hidden_layer_sizes(hidden_layer_sizes))
+        latent_dim = encoder.out_dim
+    if not train_encoder:
+        encoder.requires_grad_(False)
+    return EncoderHead(encoder, latent_dim, n_outputs)
+
+
+def _frozen_copy(model):
+    frozen = copy.deepcopy(model).eval()
+    frozen.requires_grad_(False)
+    return frozen
+
+
+def _attack_report(model, clean, perturbed, groups, targets, *, single_output):
+    """ΔEOd and ΔDP of the frozen model on clean vs perturbed features, or None.
+
+    Only for a single output (binary target) and two groups.
+    """
+    if not single_output or len(np.unique(groups)) != 2:
+        return None
+    with torch.no_grad():
+        before = (model(clean).reshape(-1) > 0).cpu().numpy().astype(int)
+        after = (model(perturbed).reshape(-1) > 0).cpu().numpy().astype(int)
+    return {
+        "delta_eod_clean": delta_eod(targets, before, sensitive_features=groups),
+        "delta_eod_perturbed": delta_eod(targets, after, sensitive_features=groups),
+        "delta_dp_clean": delta_dp(targets, before, sensitive_features=groups),
+        "delta_dp_perturbed": delta_dp(targets, after, sensitive_features=groups),
+    }
+
+
+def _non_finite_loss(loss, where):
+    return NonFiniteLossError(
+        f"ALFAClassifier: the training loss became {loss} {where}. The input is "
+        "probably too large or unscaled (standardise X, e.g. with "
+        "skfairlatent.datasets.make_preprocessor or StandardScaler) or the learning rate "
+        "too high.")
+
+
+def _solve_head(head, inputs, targets, weights, *, max_iter, device):
+    """Eq. 5's minimum over the linear head: full-batch L-BFGS in float64.
+
+    Stops when the largest gradient entry is below 1e-4 (scikit-learn's
+    ``LogisticRegression`` tolerance) or after ``max_iter`` iterations.
+
+    Returns
+    -------
+    n_iter : int
+        L-BFGS iterations run.
+
+    Raises
+    ------
+    NonFiniteLossError
+        When the loss is not finite.
+    """
+    X = torch.as_tensor(inputs, dtype=torch.float64, device=device)
+    Y = torch.as_tensor(targets, dtype=torch.float64, device=device)
+    W = torch.as_tensor(weights, dtype=torch.float64, device=device)
+    weight = head.weight.detach().to(torch.float64).clone().requires_grad_(True)
+    bias = head.bias.detach().to(torch.float64).clone().requires_grad_(True)
+    criterion = WeightedBCEWithLogitsLoss()
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter,
+                                  tolerance_grad=1e-4, tolerance_change=1e-12,
+                                  history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        logits = X @ weight.T + bias
+        if logits.shape[-1] == 1:
+            logits = logits.squeeze(-1)
+        loss = criterion(logits, Y, W)
+        loss.backward()
+        return loss
+
+    loss = float(optimizer.step(closure).detach())
+    if not np.isfinite(loss):
+        raise _non_finite_loss(loss, "in the L-BFGS fine-tuning")
+    with torch.no_grad():
+        head.weight.copy_(weight)
+        head.bias.copy_(bias)
+    head.eval()
+    return int(optimizer.state[weight]["n_iter"])
+
+
+def _train_head(head, inputs, targets, weights, *, lr, max_epochs, batch_size, verbose, device):
+    """Adam on the weighted BCE of the linear head alone, shuffled mini-batches.
+
+    A plain torch loop: the features are fixed tensors, so skorch's
+    per-batch machinery buys nothing here.
+
+    Returns
+    -------
+    n_epochs : int
+
+    Raises
+    ------
+    NonFiniteLossError
+        When an epoch's loss is not finite.
+    """
+    X = torch.as_tensor(inputs, device=device)
+    Y = torch.as_tensor(targets, dtype=torch.float32, device=device)
+    W = torch.as_tensor(weights, device=device)
+    criterion = WeightedBCEWithLogitsLoss()
+    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
+    head.train()
+    for epoch in tqdm(range(max_epochs), desc="fine-tune", disable=not verbose, leave=False):
+        order = torch.randperm(len(X), device=device)
+        total = 0.0
+        for start in range(0, len(X), batch_size):
+            index = order[start:start + batch_size]
+            logits = head(X[index])
+            if logits.shape[-1] == 1:
+                logits = logits.squeeze(-1)
+            loss = criterion(logits, Y[index], W[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+        if not np.isfinite(total):
+            raise _non_finite_loss(total, f"in epoch {epoch + 1} of fine-tuning")
+    head.eval()
+    return max_epochs
 
 
 @contextmanager
@@ -806,22 +815,6 @@ def _profiled(profile, phase):
         scale = 1024 ** 2 if sys.platform == "darwin" else 1024
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
     profile[phase] = {"seconds": time.perf_counter() - start, "peak_rss_mb": peak}
-
-
-def _check_finite_loss(value, phase, epoch):
-    if not np.isfinite(value):
-        raise ValueError(
-            f"ALFAClassifier: the training loss became {value} in epoch {epoch + 1} of {phase}. "
-            "The inputs are probably badly scaled (standardise X, e.g. with "
-            "skfairlatent.datasets.make_preprocessor or StandardScaler) or lr is too large.")
-
-
-class _FiniteLoss(Callback):
-    """skorch callback: stop pretraining with a clear error on a non-finite loss."""
-
-    def on_epoch_end(self, net, **kwargs):
-        _check_finite_loss(net.history[-1, "train_loss"], "pretraining",
-                           len(net.history) - 1)
 
 
 def _covariance_loss(logits, a, t, *, signs):

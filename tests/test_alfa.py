@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent import ALFAClassifier
 from skfairlatent.datasets import load_compas, load_german, make_preprocessor, make_unfair_gaussians
+from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
 from skfairlatent.metrics import delta_dp, delta_eod, make_fairness_scorer
 
 FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), batch_size=32, attack_steps=3)
@@ -289,16 +290,29 @@ def test_lbfgs_iteration_cap_stops_on_separable_rows():
     ({"class_prior": "uniform"}, "class_prior"),
     ({"finetune_solver": "sgd"}, "finetune_solver"),
     ({"finetune_max_iter": 0}, "finetune_max_iter"),
+    ({"attack_steps": 0}, "attack_steps"),
+    ({"attack_batch_size": 2.5}, "attack_batch_size"),
+    ({"sinkhorn_max_iter": 0}, "sinkhorn_max_iter"),
+    ({"batch_size": "32"}, "batch_size"),
+    ({"lambda_": "0.5"}, "lambda_"),
+    ({"alpha": "0.1"}, "alpha"),
+    ({"hidden_layer_sizes": "abc"}, "hidden_layer_sizes"),
+    ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+    ({"encoder": "mlp"}, "encoder"),
+    ({"train_encoder": "yes"}, "train_encoder"),
+    ({"reinit_head": None}, "reinit_head"),
+    ({"keep_attack_data": "no"}, "keep_attack_data"),
 ])
 def test_bad_hyperparameters(gaussians, params, message):
+    # scikit-learn's InvalidParameterError, a ValueError and a TypeError
     X, y, A = gaussians
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidParameterError, match=message):
         ALFAClassifier(**{**FAST, **params}).fit(X, y, sensitive_features=A)
 
 
 def test_diverging_loss_raises_clear_error(gaussians):
     X, y, A = gaussians
-    with pytest.raises(ValueError, match="training loss became nan.*scaled"):
+    with pytest.raises(NonFiniteLossError, match="training loss became nan.*scaled"):
         ALFAClassifier(**FAST, random_state=0).fit(X * 1e30, y, sensitive_features=A)
 
 

@@ -4,8 +4,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .losses import sinkhorn_divergence_step
-
+from .losses import sinkhorn_divergence_step, squared_distances
 
 
 # =========================================================================== #
@@ -117,6 +116,64 @@ def project_to_ball(delta, radius):
     """Rescale each row of ``delta`` into its L2 ball: δ_i / max(1, ‖δ_i‖ / ε_i)."""
     norms = delta.norm(dim=1, keepdim=True)
     return delta / torch.clamp(norms / radius.reshape(-1, 1), min=1.0)
+
+
+def distance_to_boundary(model, features):
+    """Distance of each row to the decision boundary of ``model`` (ALFA step 3).
+
+    |g(z)| / ‖∇_z g(z)‖₂ for each output of ``model``, averaged over the
+    outputs: exact, |w·z + b| / ‖w‖₂, for a linear head; linearised for a
+    whole network (input-space attacks).
+
+    Parameters
+    ----------
+    model : callable
+        Map from features (n, d) to logits (n,) or (n, T).
+    features : torch.Tensor of shape (n, d)
+
+    Returns
+    -------
+    torch.Tensor of shape (n,), detached
+    """
+    features = features.detach().requires_grad_(True)
+    logits = model(features).reshape(len(features), -1)
+    distances = []
+    for k in range(logits.shape[1]):
+        (grad,) = torch.autograd.grad(logits[:, k].sum(), features, retain_graph=True)
+        distances.append(logits[:, k].abs() / grad.norm(dim=1).clamp_min(1e-12))
+    return torch.stack(distances, dim=1).mean(dim=1).detach()
+
+
+def sinkhorn_cost_scale(features, radius, scale, rng, n_sample=512):
+    """The unit s of the attack's squared-distance Sinkhorn cost.
+
+    Parameters
+    ----------
+    features : torch.Tensor of shape (n, d)
+        Clean features.
+    radius : torch.Tensor
+        ε of every attacked row (any shape).
+    scale : "epsilon", "median" or float
+        ``"epsilon"``: s = mean ε², so D ≈ 1 when every row moves by its full
+        radius. ``"median"``: the median squared distance between ``n_sample``
+        clean rows drawn from ``rng`` (off the diagonal). A float is returned
+        as it is (``1.0`` is the raw cost of the paper).
+    rng : numpy.random.Generator
+        Used only by ``"median"``.
+
+    Returns
+    -------
+    float
+    """
+    if not isinstance(scale, str):
+        return float(scale)
+    if scale == "epsilon":
+        return float(radius.pow(2).mean().clamp_min(1e-12))
+    sample = features[torch.as_tensor(rng.choice(len(features), min(len(features), n_sample),
+                                                 replace=False), device=features.device)]
+    cost = squared_distances(sample, sample)
+    off_diagonal = cost[~torch.eye(len(sample), dtype=torch.bool, device=cost.device)]
+    return float(off_diagonal.median().clamp_min(1e-12))
 
 
 def attack_batches(upsampled, batch_size):
