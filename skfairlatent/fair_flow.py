@@ -237,61 +237,62 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
     Parameters
     ----------
     n_label_dims : int, default=2
-        Dimensions of ``Z_Y`` (the first ones of ``Z``; section 3). Tuned
-        default: see the Defaults table in :doc:`/fair_flow`.
+        Dimensions of ``Z_Y`` (the first ones of ``Z``; section 3). Set by
+        hand on COMPAS. See the Defaults table in :doc:`/fair_flow`.
     n_sensitive_dims : int, default=2
         Dimensions of ``Z_S`` (the next ones). ``n_label_dims +
         n_sensitive_dims`` must not exceed the number of input features, and
-        must be ``>= 1`` when ``sensitive_features`` are given. Tuned
-        default: see the Defaults table in :doc:`/fair_flow`.
+        must be ``>= 1`` when ``sensitive_features`` are given. Set by hand on
+        COMPAS. See the Defaults table in :doc:`/fair_flow`.
     n_blocks : int, default=4
-        Glow blocks (ActNorm, invertible linear, affine coupling). Tuned
-        default: see the Defaults table in :doc:`/fair_flow`.
+        Glow blocks (ActNorm, invertible linear, affine coupling). Set by hand
+        on COMPAS. See the Defaults table in :doc:`/fair_flow`.
     hidden_size : int, default=64
-        Width of the coupling networks' two hidden layers. Tuned default:
-        see the Defaults table in :doc:`/fair_flow`.
+        Width of the coupling networks' two hidden layers. Set by hand on
+        COMPAS. See the Defaults table in :doc:`/fair_flow`.
     lambda_sensitive : float, default=1.0
         Weight of the cross-entropy of the linear sensitive head on ``Z_S``
-        (section 3.2), which draws the sensitive information into ``Z_S``.
-        Tuned default: see the Defaults table in :doc:`/fair_flow`.
+        (section 3.2), which draws the sensitive information into ``Z_S``. Set
+        by hand on COMPAS. See the Defaults table in :doc:`/fair_flow`.
     lambda_dg : float, default=1.0
         Weight of L_dg, the squared off-diagonal of the batch covariance of
         ``Z`` divided by its width (section 3.2, "subtract the term
         element-wise multiplied by the identity";
-        :func:`~skfairlatent.nn.losses.decorrelation_loss`). Tuned default:
-        see the Defaults table in :doc:`/fair_flow`.
+        :func:`~skfairlatent.nn.losses.decorrelation_loss`). Set by hand on
+        COMPAS. See the Defaults table in :doc:`/fair_flow`.
     lambda_eq : float, default=1.0
-        Weight of L_eq, the spread of the variances of ``Z`` around their
-        mean (section 3.1, equal eigenvalues of ``C_{Z_Y}``;
-        :func:`~skfairlatent.nn.losses.variance_equality_loss`). Tuned
-        default: see the Defaults table in :doc:`/fair_flow`.
+        Weight of L_eq, the spread of the variances of ``Z`` around their mean
+        (section 3.1, equal eigenvalues of ``C_{Z_Y}``;
+        :func:`~skfairlatent.nn.losses.variance_equality_loss`). Set by hand
+        on COMPAS. See the Defaults table in :doc:`/fair_flow`.
     lambda_di : float, default=2.0
         Weight of L_di on ``Z_Y`` (sections 3.1-3.2): the squared L2 distance
         per dimension between paired rows of opposite sensitive groups with
         the same label, plus a hinge keeping different labels ``di_margin``
-        apart (:func:`~skfairlatent.nn.losses.group_pair_distance_loss`).
-        The fairness term proper: with ``lambda_di=0`` and
-        ``lambda_sensitive=0`` nothing removes the sensitive attribute from
-        ``Z_Y``. Tuned default: see the Defaults table in :doc:`/fair_flow`.
+        apart (:func:`~skfairlatent.nn.losses.group_pair_distance_loss`). The
+        fairness term proper: with ``lambda_di=0`` and ``lambda_sensitive=0``
+        nothing removes the sensitive attribute from ``Z_Y``. Set by hand on
+        COMPAS; Adult prefers larger values with larger batches. See the
+        Defaults table in :doc:`/fair_flow`.
     lambda_g : float, default=0.1
-        Weight of L_g, the standard-normal negative log-likelihood of the
-        flow in nats per dimension (the Gaussianisation of section 3;
-        :func:`~skfairlatent.nn.flows.standard_normal_nll`). Tuned default:
-        see the Defaults table in :doc:`/fair_flow`.
+        Weight of L_g, the standard-normal negative log-likelihood of the flow
+        in nats per dimension (the Gaussianisation of section 3;
+        :func:`~skfairlatent.nn.flows.standard_normal_nll`). Set by hand on
+        COMPAS. See the Defaults table in :doc:`/fair_flow`.
     di_margin : float, default=4.0
         Margin of L_di's hinge between rows of different labels, in squared
-        distance per dimension; 0 switches the hinge off (see Notes). Tuned
-        default: see the Defaults table in :doc:`/fair_flow`.
+        distance per dimension; 0 switches the hinge off (see Notes). Set by
+        hand on COMPAS. See the Defaults table in :doc:`/fair_flow`.
     di_pairing : {"quantile", "matched", "random", "nearest", "all"}, \
             default="quantile"
-        Which rows of opposite groups with the same label L_di pairs
-        (see Notes). ``"quantile"``: rank-matched pairs on the axes of
-        ``Z_Y`` and 8 random directions (a sliced 2-Wasserstein distance);
-        ``"matched"``: one-to-one pairs of least total squared distance
-        (Hungarian algorithm per batch and label); ``"random"``: one-to-one
-        random pairs; ``"nearest"``: each row with its nearest counterpart;
-        ``"all"``: every cross-group pair. Tuned default: see the Defaults
-        table in :doc:`/fair_flow`.
+        Which rows of opposite groups with the same label L_di pairs (see
+        Notes). ``"quantile"``: rank-matched pairs on the axes of ``Z_Y`` and
+        8 random directions (a sliced 2-Wasserstein distance); ``"matched"``:
+        one-to-one pairs of least total squared distance (Hungarian algorithm
+        per batch and label); ``"random"``: one-to-one random pairs;
+        ``"nearest"``: each row with its nearest counterpart; ``"all"``: every
+        cross-group pair. No pairing is best on every benchmark dataset. See
+        the Defaults table in :doc:`/fair_flow`.
     di_cell_size : int or None, default=None
         ``None``: L_di pairs the rows of each training batch, so a (label,
         group) cell holding a fraction ``p`` of the data contributes about
@@ -300,12 +301,13 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         group) cell of the training set (uniform, with replacement), the
         paper's equal-size pairs ``x^y_s0,i``, ``x^y_s1,i``, ``i = 1..m``
         (section 3.2); the batch still trains every other term. Costs a flow
-        pass over ``m * n_classes * n_groups`` extra rows per step. Tuned
-        default: see the Defaults table in :doc:`/fair_flow`.
+        pass over ``m * n_classes * n_groups`` extra rows per step. The
+        stratified draw helps when a cell is rare (the headline runs use 128
+        or 256). See the Defaults table in :doc:`/fair_flow`.
     covariance_on : {"all", "parts"}, default="all"
         L_dg and L_eq on the covariance of all of ``Z`` or, as the paper's
-        ``C_{Z_Y}`` (section 3.1), on ``Z_Y`` and ``Z_S`` separately. Tuned
-        default: see the Defaults table in :doc:`/fair_flow`.
+        ``C_{Z_Y}`` (section 3.1), on ``Z_Y`` and ``Z_S`` separately. Set by
+        hand on COMPAS. See the Defaults table in :doc:`/fair_flow`.
     output : {"label", "sensitive", "all"}, default="label"
         What :meth:`transform` returns: ``Z_Y``, ``Z_S`` or all of ``Z``.
     noise_std : float, default=0.0
@@ -313,15 +315,16 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         training only (dequantisation of discrete columns, whose likelihood
         is otherwise unbounded).
     max_epochs : int, default=50
-        Passes over the training data. Tuned default: see the Defaults table
-        in :doc:`/fair_flow`.
+        Passes over the training data. Set by hand on COMPAS. See the Defaults
+        table in :doc:`/fair_flow`.
     batch_size : int, default=256
         Rows per step. L_dg, L_eq and (with ``di_cell_size=None``) L_di are
         batch statistics, so a batch should hold every (label, group) cell.
-        Tuned default: see the Defaults table in :doc:`/fair_flow`.
+        Set by hand on COMPAS; a rare (label, group) cell needs larger batches
+        (Adult: 1024). See the Defaults table in :doc:`/fair_flow`.
     lr : float, default=1e-3
-        Adam learning rate; gradients are clipped to norm 10. Tuned default:
-        see the Defaults table in :doc:`/fair_flow`.
+        Adam learning rate; gradients are clipped to norm 10. Adam's usual
+        rate. See the Defaults table in :doc:`/fair_flow`.
     device : {"auto", "cpu", "cuda"} or str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available.
     random_state : None, int or RandomState, default=None
@@ -710,7 +713,7 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         the difference of the training means of ``Z_S`` of the target group
         and of the row's own group (``flip="label"``: the same on ``Z_Y`` with
         class means), the other parts of ``Z`` are kept, and the flow is
-        inverted (arXiv 2412.17523, section 4, counterfactual explanations).
+        inverted (arXiv:2412.17523, section 4, counterfactual explanations).
         Comparing a decision on ``X`` and on the result shows what the
         decision depends on: a fair classifier on ``Z_Y`` gives the same
         decision after ``flip="sensitive"`` (up to float32 round-off), a
