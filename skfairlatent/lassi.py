@@ -1,8 +1,7 @@
 """LASSI: latent space smoothing for individually fair representations.
 
-Peychev, Ruoss, Balunović, Baader & Vechev, "Latent Space Smoothing for
-Individually Fair Representations"
-(``../shared/papers/lassi_latent_space_smoothing.txt``).
+Peychev, Ruoss, Balunović, Baader, Vechev, "Latent Space Smoothing for
+Individually Fair Representations", ECCV 2022 (arXiv:2111.13650).
 
 * :class:`FlowTransformer` -- the generative model ``G = (E, D)``: a Glow
   normalizing flow fitted on ``X`` by maximum likelihood; ``transform`` is
@@ -32,40 +31,44 @@ also reachable as :meth:`LASSIRepresentation.certify`.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from numbers import Integral, Real
+
 import numpy as np
 import pandas as pd
 import torch
 from skorch.callbacks import GradientNormClipping, LRScheduler
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
 from .base import (
     FiniteLoss,
+    _FairLatentEstimator,
     check_finite_output,
-    check_finite_positive,
-    check_fit_sensitive_features,
     check_hidden_layer_sizes,
-    check_positive,
     check_sensitive_features,
-    derive_seed,
-    encode_target,
     make_net,
     require_binary_groups,
-    resolve_device,
     torch_seeded,
 )
+from .exceptions import InvalidParameterError
 from .nn.flows import VectorFlow, standard_normal_nll
 from .nn.glow import ImageGlow
 from .nn.modules import MLP
-from .smoothing import center_smooth, certify_individual_fairness
+from .smoothing import _sensitive_features_not_needed, center_smooth, certify_individual_fairness
 
 __all__ = ["FlowTransformer", "LASSIRepresentation"]
 
 _ATTRIBUTE_VECTORS = ("mean_difference", "linear")
+_COUNT = [Interval(Integral, 1, None, closed="left")]
+_POSITIVE = [Interval(Real, 0, np.inf, closed="neither")]         # finite and > 0
+_NON_NEGATIVE = [Interval(Real, 0, np.inf, closed="left")]        # finite and >= 0
+_HIDDEN_LAYER_SIZES = ["array-like", Interval(Integral, 1, None, closed="left")]
 
 
 # =========================================================================== #
@@ -115,56 +118,107 @@ class FlowNLLLoss(nn.Module):
         return standard_normal_nll(z, log_det) / z.shape[1]
 
 
-class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLatentEstimator):
     """Glow normalizing flow as a transformer: ``transform = E``, ``inverse_transform = D``.
 
-    Fitted on ``X`` by maximum likelihood under a standard normal base
-    (Glow, Kingma & Dhariwal 2018). Tabular rows are standardised, then
-    dequantised with Gaussian noise in training; images (flattened rows with
-    ``image_shape``) are centred (``x - 0.5``) and dequantised with uniform
-    noise of one quantisation step.
+    The bijective generative model ``G = (E, D)`` of LASSI (Peychev et al.
+    2022, Sec. 4.1), whose latent space defines which individuals are
+    similar. It is fitted on ``X`` by maximum likelihood under a standard
+    normal base distribution (Glow, Kingma & Dhariwal 2018, Eq. 1-3). Tabular
+    rows are standardised, then dequantised with Gaussian noise while
+    training; images (rows flattened channels-first, with ``image_shape``)
+    are centred (``x - 0.5``) and dequantised with uniform noise.
 
     Parameters
     ----------
     image_shape : tuple (c, h, w) or None, default=None
-        ``None``: rows are vectors, the flow is a vector Glow
+        ``None``: rows are vectors and the flow is a vector Glow
         (:class:`~skfairlatent.nn.flows.VectorFlow`). Otherwise each row of
-        ``X`` is an image flattened channels-first and the flow is the
-        multiscale :class:`~skfairlatent.nn.glow.ImageGlow`.
-    n_blocks : int, default=4
-        Vector Glow blocks, or steps of flow per level for images.
-    hidden_size : int, default=64
+        ``X`` is an image flattened channels-first, ``h`` and ``w`` divisible
+        by ``2 ** n_levels``, and the flow is the multiscale
+        :class:`~skfairlatent.nn.glow.ImageGlow`.
+    n_blocks : int >= 1, default=4
+        Vector Glow blocks, or steps of flow per level for images (Glow's K).
+    hidden_size : int >= 1, default=64
         Width (channels for images) of the coupling networks.
-    n_levels : int, default=2
-        Squeeze/split levels of the image Glow.
+    n_levels : int >= 1, default=2
+        Squeeze/split levels of the image Glow (Glow's L); unused for vectors.
     dequantization : float >= 0 or None, default=None
-        Noise scale: ``None`` gives 0.2 (std of Gaussian noise, in standard
-        deviations of each column) for vectors and 1/256 (uniform width) for
-        images. On one-hot columns a smaller scale makes the likelihood
-        nearly degenerate and maximum-likelihood training unstable (on Adult,
-        0.05 gave latents of magnitude ~1e3 and loss spikes; 0.2 trains smoothly).
-    max_epochs : int, default=20
-    batch_size : int, default=256
-    lr : float, default=1e-3
+        Scale of the training noise. ``None`` gives 0.2 for vectors (the
+        standard deviation of Gaussian noise, in standard deviations of each
+        column) and 1/256 for images (the width of uniform noise, one
+        quantisation step of 8-bit pixels). The vector value was chosen on
+        Adult. See the Defaults table in :doc:`/lassi`.
+    max_epochs : int >= 1, default=20
+    batch_size : int >= 1, default=256
+    lr : float > 0, default=1e-3
         Adam learning rate.
-    max_grad_norm : float, default=1.0
-        Gradients are clipped to this L2 norm (maximum-likelihood training of
-        a flow on near-discrete columns is otherwise prone to divergence).
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    max_grad_norm : float > 0, default=1.0
+        Gradients are clipped to this L2 norm.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
     random_state : None, int or RandomState, default=None
     verbose : int, default=0
 
     Attributes
     ----------
-    net_ : skorch net; ``net_.module_.flow`` is the torch flow.
+    net_ : skorch net
+        ``net_.module_.flow`` is the torch flow.
     mean_, scale_ : ndarray of shape (n_features,)
         Input standardisation (0.5 and 1 for images), computed in float64.
     n_features_in_ : int
+    device_ : str
 
+    Raises
+    ------
+    InvalidParameterError
+        From ``fit``, for a hyperparameter outside its range, an
+        ``image_shape`` that does not hold ``n_features`` values or whose
+        sides are not divisible by ``2 ** n_levels``.
+    NonFiniteLossError
+        From ``fit``, if the training loss becomes NaN or inf.
+
+    See Also
+    --------
+    LASSIRepresentation : fits a default FlowTransformer when ``flow=None``.
+
+    Notes
+    -----
+    ``score_samples`` is the exact log-likelihood of the standardised data by
+    the change of variables, ``log N(E(x); 0, I) + log |det dE/dx|``.
     ``get_feature_names_out()`` names the latent dimensions
     ``flowtransformer0, flowtransformer1, ...`` so that
-    ``set_output(transform="pandas")`` works.
+    ``set_output(transform="pandas")`` works. Departure from Glow: the image
+    flow models the split-off channels with the standard normal base
+    (Glow learns a conditional prior); the map stays an exact bijection.
+
+    References
+    ----------
+    Kingma, Dhariwal, "Glow: Generative Flow with Invertible 1x1
+    Convolutions", NeurIPS 2018 (arXiv:1807.03039).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfairlatent import FlowTransformer
+    >>> X = np.random.RandomState(0).randn(100, 3).astype(np.float32)
+    >>> flow = FlowTransformer(max_epochs=2, random_state=0, device="cpu").fit(X)
+    >>> Z = flow.transform(X)
+    >>> bool(np.allclose(flow.inverse_transform(Z), X, atol=1e-4))
+    True
     """
+
+    _parameter_constraints: dict = {
+        **_FairLatentEstimator._parameter_constraints,
+        "image_shape": [None, "array-like"],
+        "n_blocks": _COUNT,
+        "hidden_size": _COUNT,
+        "n_levels": _COUNT,
+        "dequantization": [None, *_NON_NEGATIVE],
+        "max_epochs": _COUNT,
+        "batch_size": _COUNT,
+        "lr": _POSITIVE,
+        "max_grad_norm": _POSITIVE,
+    }
 
     def __init__(self, image_shape=None, n_blocks=4, hidden_size=64, n_levels=2,
                  dequantization=None, max_epochs=20, batch_size=256, lr=1e-3,
@@ -182,13 +236,17 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
-        for name in ("n_blocks", "hidden_size", "n_levels", "max_epochs", "batch_size"):
-            check_positive(getattr(self, name), name, integer=True)
-        check_finite_positive(self.lr, "lr")
-        check_finite_positive(self.max_grad_norm, "max_grad_norm")
-        if self.dequantization is not None:
-            check_finite_positive(self.dequantization, "dequantization", allow_zero=True)
+    def _check_param_relations(self):
+        if self.image_shape is None:
+            return
+        shape = tuple(self.image_shape)
+        if len(shape) != 3 or not all(isinstance(v, Integral) and v >= 1 for v in shape):
+            raise InvalidParameterError(
+                f"image_shape must be None or three positive ints (c, h, w); got {shape!r}.")
+        if shape[1] % 2 ** self.n_levels or shape[2] % 2 ** self.n_levels:
+            raise InvalidParameterError(
+                f"image height and width must be divisible by 2**n_levels = "
+                f"{2 ** self.n_levels}; got image_shape={shape!r}.")
 
     def fit(self, X, y=None):
         """Fit the flow on ``X`` by maximum likelihood.
@@ -204,18 +262,19 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Raises
         ------
-        ValueError
-            For non-finite or non-positive hyperparameters, or ``image_shape``
-            not matching the number of features.
-        FloatingPointError
+        InvalidParameterError
+            For a hyperparameter outside its range, or ``image_shape`` not
+            matching the number of features.
+        NonFiniteLossError
             If the training loss becomes NaN or inf.
         """
-        self._check_params()
-        X = validate_data(self, X, dtype=np.float32)
+        with _sensitive_features_not_needed():  # unsupervised: no y, no groups
+            start = self._start_fit(X, None, None, encode_y=False)
+        X = start.X
         image = self.image_shape is not None
         if image and int(np.prod(self.image_shape)) != X.shape[1]:
-            raise ValueError(f"image_shape={self.image_shape!r} does not match "
-                             f"{X.shape[1]} features per row.")
+            raise InvalidParameterError(f"image_shape={self.image_shape!r} does not match "
+                                        f"{X.shape[1]} features per row.")
         if image:
             self.mean_ = np.full(X.shape[1], 0.5)
             self.scale_ = np.ones(X.shape[1])
@@ -227,10 +286,9 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         noise_scale = self.dequantization
         if noise_scale is None:
             noise_scale = 1.0 / 256 if image else 0.2
-        self.device_ = resolve_device(self.device)
         self._n_features_out = X.shape[1]
         self.net_ = make_net(
-            _DequantizedFlow, FlowNLLLoss, device=self.device_, max_epochs=self.max_epochs,
+            _DequantizedFlow, FlowNLLLoss, device=start.device, max_epochs=self.max_epochs,
             batch_size=self.batch_size, lr=self.lr, verbose=self.verbose,
             module__n_features=X.shape[1], module__image_shape=self.image_shape,
             module__n_blocks=self.n_blocks, module__hidden_size=self.hidden_size,
@@ -240,7 +298,7 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             callbacks=[("clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
                        ("finite_loss", FiniteLoss(type(self).__name__))],
         )
-        with torch_seeded(derive_seed(self.random_state), self.device_):
+        with torch_seeded(start.seed, start.device):
             self.net_.fit(self._standardize(X), None)
         self.net_.module_.eval()
         return self
@@ -409,10 +467,11 @@ class LASSILoss(nn.Module):
     """Eq. (5): ``lambda_cls CE + lambda_adv mean(max(0, L_adv - margin)) + lambda_rec L_rec``.
 
     With data augmentation (the DataAug baseline) the cross-entropy averages
-    over the row and its ``s`` similar points.
+    over the row and its ``s`` similar points. The weights have no defaults
+    here: :class:`LASSIRepresentation` passes its own.
     """
 
-    def __init__(self, lambda_cls=1.0, lambda_adv=0.1, lambda_rec=0.0, adv_margin=0.0):
+    def __init__(self, lambda_cls, lambda_adv, lambda_rec=0.0, adv_margin=0.0):
         super().__init__()
         self.lambda_cls = lambda_cls
         self.lambda_adv = lambda_adv
@@ -455,8 +514,19 @@ def _attribute_columns(sensitive_features, n_samples):
     return attributes
 
 
-class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                          _FairLatentEstimator):
     """Individually fair representation learned in a flow's latent space (LASSI).
+
+    Two people are similar when their latents under a normalizing flow
+    ``E`` differ only along the sensitive attribute's latent direction ``a``:
+    ``S(x) = {E(x) + t a : ||t||_2 <= epsilon}`` (Peychev et al. 2022,
+    Sec. 4.1). ``fit`` learns ``a`` from the sensitive features and trains a
+    representation ``R`` that maps all of ``S(x)`` close together (Eq. 5,
+    with the random attack of Eq. 2); ``transform`` returns ``R(E(X))``. A
+    :class:`~skfairlatent.CertifiedSmoothClassifier` fitted on that output
+    can then be certified individually fair row by row with
+    :meth:`certify` (Alg. 1).
 
     Parameters
     ----------
@@ -473,67 +543,66 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         How to compute one latent direction per sensitive attribute
         (Sec. 4.1): ``"mean_difference"``, mean latent of the group with the
         attribute (the second of the two sorted group labels) minus the mean
-        of the other group (Glow [41]); ``"linear"``, the unit normal of a
+        of the other group; ``"linear"``, the unit normal of a
         logistic-regression boundary separating the groups, pointing to the
-        second group ([13]). An array of shape (n_attributes, n_latent) gives
-        the vectors directly (sensitive features are then not needed).
+        second group. An array of shape (n_attributes, n_latent) gives the
+        vectors directly (sensitive features are then not needed).
     normalize_attribute : bool, default=False
         Scale each attribute vector to unit L2 norm (``"linear"`` always is).
     epsilon : float > 0, default=1.0
-        Radius of the similarity set in attribute coefficients:
-        ``S(x) = {E(x) + t A : ||t||_2 <= epsilon}`` (paper: 1 for mean
-        differences, 10 for unit normals).
-    hidden_layer_sizes : tuple of int, default=(128,)
+        Radius of the similarity set in attribute coefficients ``t``
+        (paper: 1 for mean differences, 10 for unit normals).
+    hidden_layer_sizes : int or tuple of int, default=(128,)
         Hidden layers of ``R`` (paper, 64x64 images: (2048, 1024)).
-    n_components : int, default=32
+    n_components : int >= 1, default=32
         Output width ``k`` of ``R`` (paper: 512).
-    lambda_cls, lambda_adv, lambda_rec : float >= 0, default=1.0, 0.1, 0.0
-        Weights of Eq. (5). ``lambda_adv=0`` (and ``lambda_rec=0``) is the
-        paper's Naive baseline; ``lambda_cls=0`` with ``lambda_rec > 0`` the
-        transfer (unsupervised) setting, where ``y`` may be None.
-    n_adv_samples : int, default=10
-        ``s``, points of ``S(x)`` drawn by the random attack (and by data augmentation).
+    lambda_cls : float >= 0, default=1.0
+        ``lambda_1`` of Eq. (5), weight of the auxiliary cross-entropy.
+        ``lambda_cls=0`` with ``lambda_rec > 0`` is the transfer
+        (unsupervised) setting, where ``y`` may be None.
+    lambda_adv : float >= 0, default=0.3
+        ``lambda_2`` of Eq. (5), weight of the adversarial loss
+        ``max_{z' in S(x)} ||R(z) - R(z')||_2``; ``lambda_adv=0`` (with
+        ``lambda_rec=0``) is the paper's Naive baseline. 0.3 was chosen on a
+        tuning seed for COMPAS and Adult. See the Defaults table in
+        :doc:`/lassi`.
+    lambda_rec : float >= 0, default=0.0
+        ``lambda_3`` of Eq. (5), weight of the reconstruction loss
+        ``||z - Q(R(z))||_2`` (Eq. 4); ``> 0`` adds the network ``Q``.
+    n_adv_samples : int >= 1, default=10
+        ``s``, points of ``S(x)`` drawn by the random attack (and by data
+        augmentation).
     adv_margin : float >= 0, default=0.0
-        Hinge of the adversarial loss, ``max(0, L_adv - margin)``.
+        Hinge of the adversarial loss, ``max(0, L_adv - adv_margin)``.
     data_augmentation : bool, default=False
         The DataAug baseline: cross-entropy also on ``s`` random points of
         ``S(x)`` per row and epoch.
     project_attributes : bool, default=False
         Not in the paper. Remove the attribute directions from ``R``'s input:
-        the first linear layer computes ``W (I - U U^T) z + c`` with ``U`` an
+        the first linear layer computes ``W (I - U U^T) z + c``, ``U`` an
         orthonormal basis of the attribute vectors' span, so
-        ``R(z + t A) = R(z)`` for every ``t`` up to float rounding and the
-        adversarial loss of Eq. (2) is zero by construction. Center smoothing
-        then measures float rounding only (``d_cs`` of 1e-6 to 1e-4), so a
-        row is certified unless randomized smoothing of the classifier
-        abstains; the certificate is the same theorem (Alg. 1 does not rely
-        on how ``R`` was obtained). Whatever label information lies along
-        span(A) is lost (as it is, gradually, with a large ``lambda_adv``).
-        Exact only for the linear similarity sets ``S(x) = {E(x) + t A}``
-        this class defines.
-    max_epochs : int, default=20
-    batch_size : int, default=256
-    lr : float, default=1e-3
+        ``R(z + t A) = R(z)`` up to float rounding and ``L_adv`` is zero by
+        construction. Whatever label information lies along span(A) is lost.
+    max_epochs : int >= 1, default=20
+    batch_size : int >= 1, default=256
+    lr : float > 0, default=1e-3
         Adam learning rate (paper).
     lr_schedule : {"constant", "cosine"}, default="constant"
         ``"cosine"`` anneals the learning rate from ``lr`` towards 0 over
         ``max_epochs`` (``torch.optim.lr_scheduler.CosineAnnealingLR``, one
-        step per epoch; not in the paper). Adam moves every weight by about
-        ``lr`` per step, so the first layer's response to the attribute
-        vector ``||W a||`` cannot settle below a floor proportional to
-        ``lr``: on coloured digits (``||a||_2 = 29``) ``||W a||`` was 1.36,
-        0.41 and 0.13 at ``lr`` = 1e-3, 3e-4 and 1e-4 with ``lambda_adv = 1``
-        (``benchmarks/lassi_digits_diagnosis.py``). Annealing keeps the fast
-        start and ends at a small step.
-    device : {"auto", "cpu", "cuda"}, default="auto"
+        step per epoch; not in the paper), which lets the first layer's
+        response to a large attribute vector settle below the floor that
+        Adam's constant step leaves. See the Defaults table in :doc:`/lassi`.
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
     random_state : None, int or RandomState, default=None
     verbose : int, default=0
 
     Attributes
     ----------
-    flow_ : fitted flow transformer (``E = flow_.transform``).
+    flow_ : fitted flow transformer
+        ``E = flow_.transform``, ``D = flow_.inverse_transform``.
     attribute_vectors_ : ndarray of shape (n_attributes, n_latent), float32
-        Empty (0 rows) when fitted without sensitive features.
+        The rows of ``A``; empty (0 rows) when fitted without sensitive features.
     attribute_groups_ : list of ndarray
         The two group labels of each attribute (negative, positive).
     classes_ : ndarray of shape (n_classes,)
@@ -541,20 +610,89 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         and ``y`` is None).
     net_ : skorch net holding :class:`LASSIModule`.
     n_features_in_ : int
+    device_ : str
 
-    ``get_feature_names_out()`` returns ``lassirepresentation0, ...``
-    (``n_components`` names), so ``set_output(transform="pandas")`` works.
+    Raises
+    ------
+    InvalidParameterError
+        From ``fit``, for any hyperparameter outside its range.
+    ValueError
+        From ``fit``, for a sensitive attribute with other than two groups,
+        or ``y=None`` with ``lambda_cls > 0``.
+    NonFiniteLossError
+        From ``fit``, if a training loss becomes NaN or inf.
+
+    See Also
+    --------
+    FlowTransformer : the default generative model ``G``.
+    skfairlatent.CertifiedSmoothClassifier : the downstream classifier ``C``.
+    skfairlatent.smoothing.certify_individual_fairness : Alg. 1.
+
+    Notes
+    -----
+    ``fit`` minimises Eq. (5),
+    ``lambda_cls CE(C_aux(R(z)), y) + lambda_adv max(0, L_adv - adv_margin)
+    + lambda_rec ||z - Q(R(z))||_2``, with ``L_adv = ||R(z) - R(z_adv)||_2``
+    and ``z_adv`` the farthest in ``R``-space of ``s`` points drawn uniformly
+    from ``S(x)`` (Eq. 2, the random attack). As in the authors' code, the
+    farthest point is chosen with ``R`` in eval mode and without gradient,
+    and the final batch normalisation's statistics come from the clean batch
+    only; the perturbed points are normalised with them. ``R`` ends in a
+    non-affine batch normalisation, so its output has unit variance per
+    component, which fixes the scale of ``d_cs`` and of the classifier's
+    noise. With several attributes, ``t`` is drawn uniformly from the L2 ball
+    of radius ``epsilon`` in ``R^n_attributes``. ``get_feature_names_out()``
+    returns ``lassirepresentation0, ...`` so that
+    ``set_output(transform="pandas")`` works.
+
+    References
+    ----------
+    Peychev, Ruoss, Balunović, Baader, Vechev, "Latent Space Smoothing for
+    Individually Fair Representations", ECCV 2022 (arXiv:2111.13650).
 
     Examples
     --------
-    >>> rep = LASSIRepresentation(random_state=0).fit(X, y, sensitive_features=A)  # doctest: +SKIP
-    >>> clf = CertifiedSmoothClassifier(random_state=0).fit(rep.transform(X), y)  # doctest: +SKIP
-    >>> rep.certify(clf, X_test)  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from skfairlatent import CertifiedSmoothClassifier, LASSIRepresentation
+    >>> rng = np.random.RandomState(0)
+    >>> A = rng.randint(0, 2, 200)
+    >>> X = rng.randn(200, 4).astype(np.float32)
+    >>> X[:, 0] += 2.0 * A
+    >>> y = (X[:, 1] > 0).astype(int)
+    >>> rep = LASSIRepresentation(max_epochs=2, random_state=0, device="cpu").fit(
+    ...     X, y, sensitive_features=A)
+    >>> clf = CertifiedSmoothClassifier(max_epochs=2, random_state=0, device="cpu").fit(
+    ...     rep.transform(X), y)
+    >>> report = rep.certify(clf, X[:2], n0_cs=500, n_cs=500, n0_rs=50, n_rs=500,
+    ...                      random_state=0)
+    >>> list(report.columns)
+    ['prediction', 'abstain', 'certified', 'd_cs', 'd_rs']
     """
+
+    _parameter_constraints: dict = {
+        **_FairLatentEstimator._parameter_constraints,
+        "flow": [None, HasMethods(["fit", "transform", "inverse_transform"])],
+        "attribute_vector": [StrOptions(set(_ATTRIBUTE_VECTORS)), "array-like"],
+        "normalize_attribute": ["boolean"],
+        "epsilon": _POSITIVE,
+        "hidden_layer_sizes": _HIDDEN_LAYER_SIZES,
+        "n_components": _COUNT,
+        "lambda_cls": _NON_NEGATIVE,
+        "lambda_adv": _NON_NEGATIVE,
+        "lambda_rec": _NON_NEGATIVE,
+        "n_adv_samples": _COUNT,
+        "adv_margin": _NON_NEGATIVE,
+        "data_augmentation": ["boolean"],
+        "project_attributes": ["boolean"],
+        "max_epochs": _COUNT,
+        "batch_size": _COUNT,
+        "lr": _POSITIVE,
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
+    }
 
     def __init__(self, flow=None, attribute_vector="mean_difference", normalize_attribute=False,
                  epsilon=1.0, hidden_layer_sizes=(128,), n_components=32, lambda_cls=1.0,
-                 lambda_adv=0.1, lambda_rec=0.0, n_adv_samples=10, adv_margin=0.0,
+                 lambda_adv=0.3, lambda_rec=0.0, n_adv_samples=10, adv_margin=0.0,
                  data_augmentation=False, project_attributes=False, max_epochs=20,
                  batch_size=256, lr=1e-3, lr_schedule="constant", device="auto",
                  random_state=None, verbose=0):
@@ -579,26 +717,8 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self):
+    def _check_param_relations(self):
         check_hidden_layer_sizes(self.hidden_layer_sizes)
-        check_finite_positive(self.epsilon, "epsilon")
-        for name in ("lambda_cls", "lambda_adv", "lambda_rec", "adv_margin"):
-            check_finite_positive(getattr(self, name), name, allow_zero=True)
-        for name in ("n_components", "n_adv_samples", "max_epochs", "batch_size"):
-            check_positive(getattr(self, name), name, integer=True)
-        check_finite_positive(self.lr, "lr")
-        for name in ("project_attributes", "data_augmentation", "normalize_attribute"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be a bool (True or False); "
-                                 f"got {getattr(self, name)!r}.")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}.")
-        if isinstance(self.attribute_vector, str):
-            if self.attribute_vector not in _ATTRIBUTE_VECTORS:
-                raise ValueError(
-                    f"attribute_vector={self.attribute_vector!r} is unknown; use one of "
-                    f"{_ATTRIBUTE_VECTORS!r} or an array of shape (n_attributes, n_latent).")
 
     def _fit_flow(self, X, seed):
         if self.flow is None:
@@ -656,35 +776,35 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
         Raises
         ------
+        InvalidParameterError
+            For a hyperparameter outside its range.
         ValueError
-            Bad hyperparameters (``epsilon`` or ``lr`` not finite and positive,
-            unknown ``attribute_vector``, negative or non-finite weights), a
-            non-binary attribute, or ``y`` missing with ``lambda_cls > 0``.
-        FloatingPointError
+            For a non-binary attribute, or ``y`` missing with ``lambda_cls > 0``.
+        NonFiniteLossError
             If a training loss becomes NaN or inf.
         """
-        self._check_params()
         if y is None:
+            self._validate_params()
             if self.lambda_cls > 0:
                 raise ValueError("LASSIRepresentation requires y to be passed, but the target y "
                                  "is None: y is needed when lambda_cls > 0; pass "
                                  "lambda_cls=0 for the unsupervised (transfer) setting.")
-            X = validate_data(self, X, dtype=np.float32)
+        from_groups = isinstance(self.attribute_vector, str)  # else the vectors are given
+        with nullcontext() if from_groups else _sensitive_features_not_needed():
+            start = self._start_fit(X, y, sensitive_features if from_groups else None)
+        X, seed = start.X, start.seed
+        if y is None:
             self.classes_, y_enc = np.array([0]), np.zeros(X.shape[0], dtype=np.int64)
         else:
-            X, y = validate_data(self, X, y, dtype=np.float32)
-            self.classes_, y_enc = encode_target(y)
-        if isinstance(self.attribute_vector, str) and check_fit_sensitive_features(
-                sensitive_features, X.shape[0], self) is None:
+            y_enc = start.y_encoded
+        if start.sensitive is None:
             sensitive_features = None
-        seed = derive_seed(self.random_state)
-        self.device_ = resolve_device(self.device)
         self.flow_ = self._fit_flow(X, seed)
         Z = np.asarray(self.flow_.transform(X), dtype=np.float32)
         self.attribute_vectors_, self.attribute_groups_ = self._attribute_vectors(
             Z, sensitive_features)
         self.net_ = make_net(
-            LASSIModule, LASSILoss, device=self.device_, max_epochs=self.max_epochs,
+            LASSIModule, LASSILoss, device=start.device, max_epochs=self.max_epochs,
             batch_size=self.batch_size, lr=self.lr, verbose=self.verbose,
             module__in_features=Z.shape[1], module__n_classes=len(self.classes_),
             module__attribute_vectors=self.attribute_vectors_,
@@ -703,7 +823,7 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                                              T_max=self.max_epochs, step_every="epoch"))]
                 if self.lr_schedule == "cosine" else []),
         )
-        with torch_seeded(seed, self.device_):
+        with torch_seeded(seed, start.device):
             self.net_.fit(Z, y_enc)
         self.net_.module_.eval()
         self._n_features_out = int(self.n_components)

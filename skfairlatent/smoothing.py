@@ -37,30 +37,30 @@ from __future__ import annotations
 
 import hashlib
 import math
-import numbers
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy.stats import beta as beta_dist
 from scipy.stats import binomtest, norm
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from .base import (
     FiniteLoss,
-    check_finite_positive,
+    _FairLatentEstimator,
     check_hidden_layer_sizes,
-    check_positive,
-    check_sensitive_features,
     derive_seed,
-    encode_target,
     make_net,
-    resolve_device,
     torch_seeded,
 )
+from .exceptions import InvalidParameterError
 from .nn.modules import MLP
 
 __all__ = [
@@ -89,23 +89,33 @@ _MIN_CANDIDATES = 32
 
 
 # =========================================================================== #
-# Argument checks
+# Parameter constraints (scikit-learn's validate_params: InvalidParameterError)
 # =========================================================================== #
-def _check_alpha(alpha, name="alpha"):
-    if (not isinstance(alpha, numbers.Real) or isinstance(alpha, bool)
-            or not 0.0 < alpha < 1.0):
-        raise ValueError(f"{name} must be a number in the open interval (0, 1); got {alpha!r}.")
-    return float(alpha)
+_PROBABILITY = [Interval(Real, 0, 1, closed="neither")]
+_POSITIVE = [Interval(Real, 0, np.inf, closed="neither")]      # finite and > 0
+_COUNT = [Interval(Integral, 1, None, closed="left")]
+_OPTIONAL_COUNT = [None, Interval(Integral, 1, None, closed="left")]
+_FINITE = [Interval(Real, None, np.inf, closed="neither")]
 
 
-def _check_count(value, name):
-    check_positive(value, name, integer=True)
-    return int(value)
+@contextmanager
+def _sensitive_features_not_needed():
+    """Silence the base's "fitted without sensitive_features" warning.
+
+    For estimators that apply no mitigation by design (a flow fitted on ``X``,
+    a smoothed classifier whose fairness comes from the representation it is
+    fed): fitting them without sensitive features is their normal use.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*fitted without sensitive_features",
+                                category=UserWarning)
+        yield
 
 
 # =========================================================================== #
 # Statistics (scipy only)
 # =========================================================================== #
+@validate_params({"alpha": _PROBABILITY}, prefer_skip_nested_validation=False)
 def clopper_pearson_lower(k, n, alpha):
     """One-sided Clopper-Pearson lower confidence bound of a binomial proportion.
 
@@ -131,10 +141,12 @@ def clopper_pearson_lower(k, n, alpha):
 
     Raises
     ------
+    InvalidParameterError
+        If ``alpha`` is not a number in (0, 1).
     ValueError
-        If ``alpha`` is outside (0, 1), ``n < 1`` or ``k`` outside ``[0, n]``.
+        If ``n < 1`` or ``k`` is outside ``[0, n]``.
     """
-    alpha = _check_alpha(alpha)
+    alpha = float(alpha)
     k_arr, n_arr = np.broadcast_arrays(np.asarray(k), np.asarray(n))
     if np.any(n_arr < 1) or np.any(k_arr < 0) or np.any(k_arr > n_arr):
         raise ValueError("clopper_pearson_lower needs 0 <= k <= n and n >= 1.")
@@ -145,6 +157,7 @@ def clopper_pearson_lower(k, n, alpha):
     return bound.item() if bound.ndim == 0 else bound
 
 
+@validate_params({"sigma": _POSITIVE}, prefer_skip_nested_validation=False)
 def certified_radius(p_lower, sigma):
     """Certified L2 radius of a Gaussian-smoothed classifier (Cohen et al. 2019, Thm. 1).
 
@@ -162,12 +175,14 @@ def certified_radius(p_lower, sigma):
     radius : float or ndarray of float64
         In the same units as the input of the smoothed classifier.
     """
-    check_finite_positive(sigma, "sigma")
     p = np.asarray(p_lower, dtype=np.float64)
     radius = np.where(p > 0.5, sigma * norm.ppf(np.where(p > 0.5, p, 0.75)), 0.0)
     return radius.item() if radius.ndim == 0 else radius
 
 
+@validate_params({"epsilon": _POSITIVE, "sigma": _POSITIVE, "n": _COUNT, "alpha": _PROBABILITY,
+                  "delta": [Interval(Real, 0, 0.5, closed="neither")]},
+                 prefer_skip_nested_validation=False)
 def center_smoothing_quantile_level(epsilon, sigma, n, alpha, delta=0.05):
     """Quantile level of center smoothing's radius bound (Kumar & Goldstein 2021, Thm. 1).
 
@@ -194,12 +209,7 @@ def center_smoothing_quantile_level(epsilon, sigma, n, alpha, delta=0.05):
     q : float
         May exceed 1, in which case no finite bound can be certified.
     """
-    check_finite_positive(epsilon, "epsilon")
-    check_finite_positive(sigma, "sigma")
-    _check_count(n, "n")
-    alpha = _check_alpha(alpha)
-    if not 0.0 < delta < 0.5:
-        raise ValueError(f"delta must be in (0, 0.5); got {delta!r}.")
+    alpha = float(alpha)
     return float(norm.cdf(norm.ppf(0.5 + delta) + epsilon / sigma)
                  + math.sqrt(math.log(1.0 / alpha) / (2.0 * n)))
 
@@ -272,6 +282,8 @@ def _sample_chunk(n, width):
     return min(n, per_pass)
 
 
+@validate_params({"sigma": _POSITIVE, "n_samples": _COUNT, "random_state": ["random_state"],
+                  "batch_size": _OPTIONAL_COUNT}, prefer_skip_nested_validation=False)
 @torch.no_grad()
 def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
                     random_state=None, batch_size=None, device="cpu", stream=0, seeds=None):
@@ -309,8 +321,7 @@ def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
     -------
     counts : ndarray of shape (n_rows, n_classes), dtype int64
     """
-    check_positive(sigma, "sigma")
-    n_samples = _check_count(n_samples, "n_samples")
+    n_samples = int(n_samples)
     X = np.asarray(X, dtype=np.float32)
     n_rows, width = X.shape
     seeds = row_seeds(X, random_state) if seeds is None else list(seeds)
@@ -335,6 +346,7 @@ def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
     return counts.numpy()
 
 
+@validate_params({"alpha": _PROBABILITY}, prefer_skip_nested_validation=False)
 def smooth_predict(counts, alpha):
     """Cohen et al.'s PREDICT from class counts: top class, or abstain.
 
@@ -354,7 +366,7 @@ def smooth_predict(counts, alpha):
         Index of the most frequent class (returned also where abstaining).
     abstain : ndarray of shape (n_rows,), bool
     """
-    alpha = _check_alpha(alpha)
+    alpha = float(alpha)
     counts = np.asarray(counts)
     order = np.argsort(-counts, axis=1, kind="stable")
     top = order[:, 0]
@@ -365,6 +377,9 @@ def smooth_predict(counts, alpha):
     return top.astype(np.int64), abstain
 
 
+@validate_params({"sigma": _POSITIVE, "n0": _COUNT, "n": _COUNT, "alpha": _PROBABILITY,
+                  "random_state": ["random_state"], "batch_size": _OPTIONAL_COUNT},
+                 prefer_skip_nested_validation=False)
 def smooth_certify(predict_labels, X, *, sigma, n0, n, alpha, n_classes,
                    random_state=None, batch_size=None, device="cpu", seeds=None):
     """Cohen et al.'s CERTIFY: prediction and certified L2 radius per row.
@@ -401,9 +416,7 @@ def smooth_certify(predict_labels, X, *, sigma, n0, n, alpha, n_classes,
         ``abstain`` (bool), ``p_lower`` (float64), ``radius`` (float64, NaN
         where abstaining).
     """
-    check_positive(sigma, "sigma")
-    n0, n = _check_count(n0, "n0"), _check_count(n, "n")
-    alpha = _check_alpha(alpha)
+    n0, n, alpha = int(n0), int(n), float(alpha)
     seed = derive_seed(random_state)
     kwargs = dict(sigma=sigma, n_classes=n_classes, batch_size=batch_size, device=device,
                   random_state=seed, seeds=seeds)
@@ -485,6 +498,9 @@ def _distances(samples, center):
     return torch.linalg.vector_norm(samples.double() - center.double(), dim=-1)
 
 
+@validate_params({"n0": _COUNT, "alpha_1": _PROBABILITY,
+                  "delta": [Interval(Real, 0, 0.5, closed="neither")]},
+                 prefer_skip_nested_validation=False)
 def center_smoothing_abstains(p_hat, n0, alpha_1, delta):
     """Center smoothing's Delta check (Kumar & Goldstein 2021, Algorithm Smooth).
 
@@ -506,13 +522,19 @@ def center_smoothing_abstains(p_hat, n0, alpha_1, delta):
     -------
     abstain : bool or ndarray of bool
     """
-    n0 = _check_count(n0, "n0")
-    alpha_1 = _check_alpha(alpha_1, "alpha_1")
+    n0, alpha_1 = int(n0), float(alpha_1)
     delta_1 = math.sqrt(math.log(2.0 / alpha_1) / (2.0 * n0))
     delta_2 = 0.5 - (np.asarray(p_hat, dtype=np.float64) - delta_1)
     return np.maximum(delta_1, delta_2) > delta
 
 
+@validate_params({"noise_dim": _COUNT, "sigma": _POSITIVE, "epsilon": _POSITIVE, "n0": _COUNT,
+                  "n": _COUNT, "alpha": _PROBABILITY,
+                  "delta": [Interval(Real, 0, 0.5, closed="neither")],
+                  "beta": _FINITE,
+                  "center": [StrOptions({"candidates", "exact"})], "n_candidates": _COUNT,
+                  "random_state": ["random_state"], "batch_size": _OPTIONAL_COUNT},
+                 prefer_skip_nested_validation=False)
 @torch.no_grad()
 def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.05,
                   beta=2.0, center="candidates", n_candidates=64, random_state=None,
@@ -588,26 +610,22 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
 
     Raises
     ------
-    ValueError
+    InvalidParameterError
         For non-finite or non-positive ``sigma``/``epsilon``, ``alpha``
-        outside (0, 1), ``delta`` outside (0, 1/2), ``beta < 2``, an unknown
-        ``center``, ``n_candidates < 32`` or non-positive sample sizes.
+        outside (0, 1), ``delta`` outside (0, 1/2), ``beta < 2`` or not
+        finite, an unknown ``center``, ``n_candidates < 32`` with
+        ``center="candidates"`` or non-positive sample sizes.
     """
-    n0, n = _check_count(n0, "n0"), _check_count(n, "n")
-    alpha = _check_alpha(alpha)
-    check_finite_positive(sigma, "sigma")
-    check_finite_positive(epsilon, "epsilon")
-    if (not isinstance(beta, numbers.Real) or isinstance(beta, bool) or not math.isfinite(beta)
-            or beta < _CENTER_BETA):
-        raise ValueError(f"beta must be a finite number >= {_CENTER_BETA:g} (the approximation "
-                         f"factor the median center achieves); got {beta!r}.")
-    if center not in ("candidates", "exact"):
-        raise ValueError(f"center must be 'candidates' or 'exact'; got {center!r}.")
-    n_candidates = _check_count(n_candidates, "n_candidates")
+    n0, n, alpha, n_candidates = int(n0), int(n), float(alpha), int(n_candidates)
+    if beta < _CENTER_BETA:  # a smaller factor would void Theorem 1
+        raise InvalidParameterError(
+            f"beta must be a finite number >= {_CENTER_BETA:g} (the approximation factor "
+            f"the median center achieves); got {beta!r}.")
     if center == "candidates" and n_candidates < _MIN_CANDIDATES:
-        raise ValueError(f"n_candidates must be >= {_MIN_CANDIDATES} (the candidate set then "
-                         f"misses the half-mass ball with probability <= 2**-{_MIN_CANDIDATES}); "
-                         f"got {n_candidates}.")
+        raise InvalidParameterError(
+            f"n_candidates must be >= {_MIN_CANDIDATES} with center='candidates' (the "
+            f"candidate set then misses the half-mass ball with probability <= "
+            f"2**-{_MIN_CANDIDATES}); got {n_candidates}.")
     level = center_smoothing_quantile_level(epsilon, sigma, n, alpha / 2.0, delta)
     failure = alpha + ((0.5 - delta) ** min(n_candidates, n0) if center == "candidates" else 0.0)
     X = np.asarray(X, dtype=np.float32)
@@ -663,46 +681,50 @@ class NoisyInputClassifier(nn.Module):
         return self.body(X)
 
 
-class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
+class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
     """Gaussian randomized smoothing classifier with certified L2 robustness.
 
     A base classifier ``f`` (linear by default, an MLP optionally) is trained
     on ``X + N(0, sigma^2 I)``; the estimator predicts with the smoothed
-    classifier ``g(x) = argmax_c P(f(x + eta) = c)`` and certifies it
-    (Cohen et al. 2019). It works on any features; after a
-    :class:`~skfairlatent.LASSIRepresentation` it is the data consumer of
-    LASSI (Peychev et al. 2022, Sec. 4.3), see
-    :func:`certify_individual_fairness`.
+    classifier ``g(x) = argmax_c P(f(x + eta) = c)``, ``eta ~ N(0, sigma^2 I)``,
+    and certifies it with Cohen et al.'s PREDICT and CERTIFY. It works on any
+    features; after a :class:`~skfairlatent.LASSIRepresentation` it is LASSI's
+    data consumer ``C`` (Peychev et al. 2022, Sec. 4.3), and
+    :func:`certify_individual_fairness` runs LASSI's Algorithm 1 on the pair.
 
     Parameters
     ----------
     sigma : float > 0, default=0.5
-        Noise standard deviation for training and smoothing, in feature units
-        (LASSI's representations are standardised, so ``sigma`` is in units of
-        one standard deviation there).
-    hidden_layer_sizes : tuple of int, default=()
-        ``()`` is a linear base classifier (the paper's ``C``).
-    max_epochs : int, default=20
-    batch_size : int, default=128
-    lr : float, default=1e-2
+        ``sigma_rs``: noise standard deviation for training and smoothing, in
+        feature units (after a LASSI representation, which ends in a
+        non-affine batch normalisation, one standard deviation per component).
+    hidden_layer_sizes : int or tuple of int, default=()
+        Hidden layers of ``f``; ``()`` is a linear base classifier (the
+        paper's ``C``).
+    max_epochs : int >= 1, default=20
+    batch_size : int >= 1, default=128
+    lr : float > 0, default=1e-2
         Adam learning rate.
-    n_samples : int, default=1000
-        Noise draws per row of ``predict``/``predict_proba`` (PREDICT's ``n``).
-    n0 : int, default=100
-        Selection draws of :meth:`certify` (Cohen et al.'s ``n0``).
-    n_certify : int, default=10000
-        Estimation draws of :meth:`certify` (Cohen et al. use 100,000).
+    n_samples : int >= 1, default=1000
+        Noise draws per row of ``predict``, ``predict_abstain`` and
+        ``predict_proba`` (PREDICT's ``n``).
+    n0 : int >= 1, default=100
+        Selection draws of :meth:`certify` (CERTIFY's ``n0``).
+    n_certify : int >= 1, default=10000
+        Estimation draws of :meth:`certify` (CERTIFY's ``n``; Cohen et al.
+        use 100,000).
     alpha : float in (0, 1), default=0.001
-        Failure probability of PREDICT's test and of CERTIFY's bound.
+        Failure probability of PREDICT's binomial test and of CERTIFY's bound.
     abstain_label : object or None, default=None
         ``None``: ``predict`` always returns a label of ``classes_`` (the most
         frequent class under noise, also where PREDICT abstains), keeping
         scikit-learn's contract; the abstentions are available from
         :meth:`predict_abstain`. Otherwise rows where PREDICT abstains are
         labelled ``abstain_label`` (a value outside ``classes_``).
-    noise_batch_size : int or None, default=None
-        Noise draws per sampling chunk (memory).
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    noise_batch_size : int >= 1 or None, default=None
+        Most noise draws per forward pass of ``f`` (memory only; results do
+        not depend on it).
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
     random_state : None, int or RandomState, default=None
         Seeds training and the prediction noise (the same seed gives the same
         predictions on every call).
@@ -713,15 +735,74 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     feature_names_in_ : ndarray of str
+        Only when ``X`` has string column names.
     net_ : skorch net holding the trained :class:`NoisyInputClassifier`.
+    device_ : str
+
+    Raises
+    ------
+    InvalidParameterError
+        From ``fit``, for any hyperparameter outside its range (``sigma`` or
+        ``lr`` not finite and positive, ``alpha`` outside (0, 1), counts < 1).
+    NonFiniteLossError
+        From ``fit``, if a training loss becomes NaN or inf.
+
+    See Also
+    --------
+    certify_individual_fairness : LASSI's Algorithm 1 on a representation and this classifier.
+    smooth_certify, smooth_predict : the samplers, on any torch classifier.
 
     Notes
     -----
-    ``fit`` accepts ``sensitive_features`` for a uniform API in pipelines;
-    it is validated but not used (the certificate is about the input
-    features; fairness comes from the representation fed in), and no
-    warning is raised when it is missing.
+    Cohen et al. (2019, Thm. 1): if ``p_A_lower``, a lower confidence bound
+    of the top class's probability under noise, exceeds 1/2, then
+    ``g(x + d) = c_A`` for every ``||d||_2 < sigma Phi^{-1}(p_A_lower)``;
+    :meth:`certify` returns that radius with a one-sided Clopper-Pearson
+    bound at level ``1 - alpha``. Each row's noise is seeded from
+    ``random_state`` and the row itself (:func:`row_seeds`), so a row's
+    prediction does not depend on the other rows of ``X``.
+
+    ``fit`` accepts ``sensitive_features`` so that the classifier sits in the
+    same pipelines as the other estimators; it is validated but not used (the
+    certificate is about the input features; fairness comes from the
+    representation fed in), and no warning is raised when it is missing.
+
+    References
+    ----------
+    Cohen, Rosenfeld, Kolter, "Certified Adversarial Robustness via Randomized
+    Smoothing", ICML 2019 (arXiv:1902.02918).
+
+    Peychev, Ruoss, Balunović, Baader, Vechev, "Latent Space Smoothing for
+    Individually Fair Representations", ECCV 2022 (arXiv:2111.13650).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfairlatent import CertifiedSmoothClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(200, 2).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = CertifiedSmoothClassifier(max_epochs=5, n_samples=100, n_certify=500,
+    ...                                 random_state=0, device="cpu").fit(X, y)
+    >>> report = clf.certify(X[:3])
+    >>> list(report.columns)
+    ['prediction', 'abstain', 'p_lower', 'radius']
     """
+
+    _parameter_constraints: dict = {
+        **_FairLatentEstimator._parameter_constraints,
+        "sigma": _POSITIVE,
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "max_epochs": _COUNT,
+        "batch_size": _COUNT,
+        "lr": _POSITIVE,
+        "n_samples": _COUNT,
+        "n0": _COUNT,
+        "n_certify": _COUNT,
+        "alpha": _PROBABILITY,
+        "abstain_label": "no_validation",
+        "noise_batch_size": _OPTIONAL_COUNT,
+    }
 
     def __init__(self, sigma=0.5, hidden_layer_sizes=(), max_epochs=20, batch_size=128,
                  lr=1e-2, n_samples=1000, n0=100, n_certify=10000, alpha=0.001,
@@ -742,16 +823,11 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self):
+    def _check_param_relations(self):
         check_hidden_layer_sizes(self.hidden_layer_sizes)
-        check_finite_positive(self.sigma, "sigma")
-        _check_alpha(self.alpha)
-        for name in ("max_epochs", "batch_size", "n_samples", "n0", "n_certify"):
-            _check_count(getattr(self, name), name)
-        check_finite_positive(self.lr, "lr")
 
     def fit(self, X, y, *, sensitive_features=None):
-        """Train the base classifier under Gaussian noise.
+        """Train the base classifier ``f`` under Gaussian noise ``N(0, sigma^2 I)``.
 
         Parameters
         ----------
@@ -767,21 +843,16 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
 
         Raises
         ------
-        ValueError
-            For ``sigma`` or ``lr`` not finite and positive, ``alpha`` outside
-            (0, 1) or non-positive counts.
-        FloatingPointError
+        InvalidParameterError
+            For a hyperparameter outside its range.
+        NonFiniteLossError
             If a training loss becomes NaN or inf (e.g. inputs of magnitude 1e30).
         """
-        self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        if sensitive_features is not None:
-            check_sensitive_features(sensitive_features, X.shape[0])
-        self.classes_, y_enc = encode_target(y)
-        self.device_ = resolve_device(self.device)
-        seed = derive_seed(self.random_state)
+        with _sensitive_features_not_needed():
+            start = self._start_fit(X, y, sensitive_features)
+        X = start.X
         self.net_ = make_net(
-            NoisyInputClassifier, nn.CrossEntropyLoss, device=self.device_,
+            NoisyInputClassifier, nn.CrossEntropyLoss, device=start.device,
             max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr,
             verbose=self.verbose, module__in_features=X.shape[1],
             module__n_classes=len(self.classes_),
@@ -789,10 +860,10 @@ class CertifiedSmoothClassifier(ClassifierMixin, BaseEstimator):
             module__sigma=float(self.sigma),
             callbacks=[("finite_loss", FiniteLoss(type(self).__name__))],
         )
-        with torch_seeded(seed, self.device_):
-            self.net_.fit(X, y_enc)
+        with torch_seeded(start.seed, start.device):
+            self.net_.fit(X, start.y_encoded)
         self.net_.module_.eval()
-        self._noise_seed = seed
+        self._noise_seed = start.seed
         return self
 
     # ----------------------------------------------------------------- base f
@@ -916,6 +987,13 @@ def _check_certification_inputs(representation, classifier):
     return attribute_vectors
 
 
+@validate_params({"sigma_cs": _POSITIVE, "alpha_cs": _PROBABILITY, "n0_cs": _COUNT, "n_cs": _COUNT,
+                  "delta": [Interval(Real, 0, 0.5, closed="neither")],
+                  "beta": _FINITE,
+                  "center": [StrOptions({"candidates", "exact"})], "n_candidates": _COUNT,
+                  "n0_rs": _COUNT, "n_rs": _COUNT, "alpha_rs": _PROBABILITY,
+                  "abstain_label": "no_validation", "random_state": ["random_state"],
+                  "batch_size": _OPTIONAL_COUNT}, prefer_skip_nested_validation=False)
 def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
                                 alpha_cs=0.01, n0_cs=10_000, n_cs=10_000, delta=0.05,
                                 beta=2.0, center="candidates", n_candidates=64,
@@ -992,19 +1070,16 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
     TypeError
         If ``representation`` is not a LASSIRepresentation or ``classifier``
         not a CertifiedSmoothClassifier.
+    InvalidParameterError
+        For invalid smoothing parameters (checked before the models).
     ValueError
-        For invalid smoothing parameters, a classifier whose input width
-        differs from the representation's output width, or a representation
-        fitted without sensitive features (no attribute vector, no similarity set).
+        For a classifier whose input width differs from the representation's
+        output width, or a representation fitted without sensitive features
+        (no attribute vector, no similarity set).
     sklearn.exceptions.NotFittedError
         If either model is not fitted.
     """
     attribute_vectors = _check_certification_inputs(representation, classifier)
-    check_finite_positive(sigma_cs, "sigma_cs")
-    _check_alpha(alpha_cs, "alpha_cs")
-    _check_alpha(alpha_rs, "alpha_rs")
-    for name, value in (("n0_rs", n0_rs), ("n_rs", n_rs)):
-        _check_count(value, name)
     # seeds from the input rows themselves: a row's noise is independent of the batch
     base_seeds = row_seeds(check_array(X, dtype=np.float32), random_state)
     Z = representation.encode_latent(X)

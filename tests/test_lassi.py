@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent.datasets import load_compas, make_preprocessor
+from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
 from skfairlatent import lassi as lassi_module
 from skfairlatent.lassi import (
     FlowTransformer,
@@ -118,7 +119,7 @@ def test_mean_difference_attribute_vector(toy):
 
 def test_similar_individuals_and_center_smoothing(toy):
     X, y, A, flow = toy
-    rep = LASSIRepresentation(flow=flow, max_epochs=2, random_state=0).fit(
+    rep = LASSIRepresentation(flow=flow, lambda_adv=0.1, max_epochs=2, random_state=0).fit(
         X, y, sensitive_features=A)
     np.testing.assert_allclose(rep.generate_similar(X[:5], 0.0), X[:5], atol=1e-4)
     moved = rep.generate_similar(X[:5], 1.0)  # E(x) + a: shifted towards the other group
@@ -146,7 +147,7 @@ def test_several_attributes_and_given_vectors(toy):
     X, y, A, flow = toy
     second = np.where(X[:, 2] > 0, "old", "young")
     frame = pd.DataFrame({"sex": A, "age": second})
-    rep = LASSIRepresentation(flow=flow, max_epochs=1, random_state=0).fit(
+    rep = LASSIRepresentation(flow=flow, lambda_adv=0.1, max_epochs=1, random_state=0).fit(
         X, y, sensitive_features=frame)
     assert rep.attribute_vectors_.shape == (2, 4)
     t = sample_similarity_set(500, 4, 2, 1.5, generator=torch.Generator().manual_seed(0))
@@ -173,12 +174,41 @@ def test_no_sensitive_features_warns(toy):
 
 @pytest.mark.parametrize("params, match", [
     ({"epsilon": 0.0}, "epsilon"), ({"epsilon": -1.0}, "epsilon"),
-    ({"attribute_vector": "pca"}, "unknown"), ({"lambda_adv": -1.0}, "lambda_adv"),
+    ({"attribute_vector": "pca"}, "attribute_vector"), ({"lambda_adv": -1.0}, "lambda_adv"),
 ])
 def test_bad_parameters(toy, params, match):
     X, y, A, flow = toy
     with pytest.raises(ValueError, match=match):
         LASSIRepresentation(flow=flow, **params).fit(X, y, sensitive_features=A)
+
+
+@pytest.mark.parametrize("params", [
+    {"flow": "glow"}, {"attribute_vector": 3}, {"normalize_attribute": "no"}, {"epsilon": "1"},
+    {"hidden_layer_sizes": (0,)}, {"hidden_layer_sizes": "abc"}, {"n_components": 0},
+    {"lambda_cls": -0.1}, {"lambda_rec": float("inf")}, {"n_adv_samples": 1.5},
+    {"adv_margin": float("nan")}, {"data_augmentation": 1}, {"max_epochs": 0},
+    {"batch_size": None}, {"lr": 0.0}, {"device": 3}, {"random_state": "seed"},
+])
+def test_every_bad_parameter_raises_invalid_parameter_error(toy, params):
+    X, y, A, flow = toy
+    with pytest.raises(InvalidParameterError, match=next(iter(params))):
+        LASSIRepresentation(**{"flow": flow, **params}).fit(X, y, sensitive_features=A)
+
+
+@pytest.mark.parametrize("params", [
+    {"image_shape": (1, 4)}, {"image_shape": (1, 2, 2), "n_levels": 2},
+    {"image_shape": (1, 4, 4)}, {"n_blocks": 0}, {"hidden_size": 2.0}, {"n_levels": 0},
+    {"dequantization": -0.1}, {"max_grad_norm": 0.0}, {"lr": float("inf")},
+])
+def test_flow_bad_parameters_raise_invalid_parameter_error(toy, params):
+    X = toy[0]  # 4 features: image_shape (1, 4, 4) holds 16
+    with pytest.raises(InvalidParameterError, match="image_shape|" + next(iter(params))):
+        FlowTransformer(**params).fit(X)
+
+
+def test_lambda_adv_default_is_the_tuned_value():
+    # the Defaults table of doc/lassi.md: chosen on tuning seed 100 for COMPAS and Adult
+    assert LASSIRepresentation().get_params()["lambda_adv"] == 0.3
 
 
 def test_bad_sensitive_features_and_targets(toy):
@@ -409,18 +439,19 @@ def test_non_finite_hyperparameters_are_rejected(toy, name, value):
 
 def test_extreme_input_scale_is_not_silently_collapsed(toy):
     X, y, A, _ = toy
-    rep = LASSIRepresentation(flow=FlowTransformer(random_state=0, **_TINY_FLOW), max_epochs=1,
-                              random_state=0).fit(X * 1e30, y, sensitive_features=A)
+    rep = LASSIRepresentation(flow=FlowTransformer(random_state=0, **_TINY_FLOW), lambda_adv=0.1,
+                              max_epochs=1, random_state=0).fit(X * 1e30, y, sensitive_features=A)
     R = rep.transform(X * 1e30)
     assert np.isfinite(R).all() and R.std(axis=0).min() > 0.1  # rows differ
-    with pytest.raises(FloatingPointError, match="LASSIRepresentation.*loss became"):
-        LASSIRepresentation(flow=rep.flow_, lr=1e30, max_epochs=2, random_state=0).fit(
+    with pytest.raises(NonFiniteLossError, match="LASSIRepresentation.*loss became"):
+        LASSIRepresentation(flow=rep.flow_, lambda_adv=0.1, lr=1e30, max_epochs=2,
+                            random_state=0).fit(
             X, y, sensitive_features=A)
 
 
 def test_certificates_do_not_depend_on_the_batch(toy):
     X, y, A, flow = toy
-    rep = LASSIRepresentation(flow=flow, max_epochs=2, random_state=0).fit(
+    rep = LASSIRepresentation(flow=flow, lambda_adv=0.1, max_epochs=2, random_state=0).fit(
         X, y, sensitive_features=A)
     clf = CertifiedSmoothClassifier(max_epochs=2, random_state=0).fit(rep.transform(X), y)
     kwargs = dict(sigma_cs=1.0, n0_cs=1000, n_cs=1000, delta=0.1, n0_rs=50, n_rs=5000,
@@ -469,7 +500,7 @@ def test_project_attributes_makes_the_similarity_set_collapse(toy):
             >= certified["control"].attrs["certified_fraction"] + 0.3)
     restored = pickle.loads(pickle.dumps(projected))
     np.testing.assert_array_equal(restored.transform(X[:5]), projected.transform(X[:5]))
-    with pytest.raises(ValueError, match="project_attributes must be a bool"):
+    with pytest.raises(ValueError, match="'project_attributes' parameter"):
         LASSIRepresentation(flow=flow, project_attributes="yes").fit(X, y, sensitive_features=A)
 
 
@@ -482,5 +513,5 @@ def test_cosine_lr_schedule_anneals_and_is_validated(toy):
     constant = LASSIRepresentation(flow=flow, max_epochs=2, lr=1e-3, random_state=0,
                                    device="cpu").fit(X, y, sensitive_features=A)
     assert constant.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-3)
-    with pytest.raises(ValueError, match="lr_schedule must be"):
+    with pytest.raises(ValueError, match="'lr_schedule' parameter"):
         LASSIRepresentation(flow=flow, lr_schedule="step").fit(X, y, sensitive_features=A)

@@ -18,6 +18,7 @@ from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent import smoothing
+from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
 from skfairlatent.smoothing import (
     CertifiedSmoothClassifier,
     _conservative_quantile,
@@ -444,7 +445,28 @@ def test_bad_parameters(blobs, params, match):
         CertifiedSmoothClassifier(**params).fit(X, y)
 
 
+@pytest.mark.parametrize("params", [
+    {"hidden_layer_sizes": (0,)}, {"max_epochs": 0}, {"batch_size": 2.5}, {"lr": "0.1"},
+    {"n_samples": 0}, {"n_certify": -1}, {"alpha": float("nan")}, {"noise_batch_size": 0},
+    {"device": 0}, {"random_state": "seed"}, {"verbose": "loud"},
+])
+def test_every_bad_parameter_raises_invalid_parameter_error(blobs, params):
+    X, y = blobs
+    with pytest.raises(InvalidParameterError, match=next(iter(params))):
+        CertifiedSmoothClassifier(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"alpha": 0.0}, {"n0": 0}, {"sigma": float("inf")}, {"beta": float("nan")},
+    {"center": "mean"}, {"n_candidates": 8}, {"batch_size": 0},
+])
+def test_sampler_parameters_raise_invalid_parameter_error(kwargs):
+    params = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=100, n=100, alpha=0.1, delta=0.2)
+    with pytest.raises(InvalidParameterError, match=next(iter(kwargs))):
+        center_smooth(_lipschitz_curve, [[0.0]], **{**params, **kwargs})
+
+
 def test_diverging_training_raises_a_clear_error(blobs):
     X, y = blobs
-    with pytest.raises(FloatingPointError, match="CertifiedSmoothClassifier.*loss became"):
+    with pytest.raises(NonFiniteLossError, match="CertifiedSmoothClassifier.*loss became"):
         CertifiedSmoothClassifier(sigma=0.5, lr=1e20, random_state=0, **_FAST).fit(X * 1e30, y)
