@@ -1,75 +1,41 @@
 """AEDAClassifier: adversarial example-based data augmentation for debiasing.
 
-Zhang & Sang, "Towards Accuracy-Fairness Paradox: Adversarial Example-based
-Data Augmentation for Visual Debiasing", ACM MM 2020
-(``../shared/papers/aeda_adversarial_example_data_augmentation.txt``).
+Y. Zhang and J. Sang, "Towards Accuracy-Fairness Paradox: Adversarial
+Example-based Data Augmentation for Visual Debiasing", ACM MM 2020
+(arXiv:2007.13632).
 
-A training set whose target classes are unevenly spread over the bias groups
-(digits 0-4 mostly on red, 5-9 mostly on brown) teaches a classifier to use
-the bias variable. AEDA fills the missing (target, bias) cells with
-adversarial copies of the majority cells: a sample of class ``t`` and bias
-``b`` is perturbed by I-FGSM until the bias classifier reads another group
-``b'`` while the target classifier still reads ``t`` (Eq. 3), and the copy is
-added to the training set with target label ``t``. The network has one
-feature extractor ``f`` shared by a target head ``h_t`` and a bias head
-``h_b`` (Fig. 6):
-
-* ``mode="pre"`` (AEDA_pre, Sec. 3.2 with footnote 7): a bias classifier
-  (its own feature extractor and head) is trained on the original data, a
-  preliminary target classifier likewise; both are attacked once by Eq. 3
-  and a fresh target network is trained on the augmented set.
-* ``mode="pre_coupled"``: as ``"pre"`` but the bias head sits on the
-  preliminary target network's features (the one-time coupled attack that
-  Sec. 3.3 starts from, before making it online).
-* ``mode="online"`` (Sec. 3.3, Eqs. 4-5): every epoch, (4) ``f, h_t`` are
-  trained on the original rows plus the previous epoch's adversarial
-  examples, (5) ``h_b`` is retrained on the frozen ``f`` and (3) new
-  adversarial examples are generated against the coupled ``f, h_b``.
-* ``mode="robust"`` (Sec. 3.4, Eq. 6): as ``"online"`` but ``h_b`` is also
-  trained on the previous epoch's adversarial examples (adversarial training).
-* ``mode="none"``: the plain classifier ``f, h_t`` (the paper's "Original").
-
-Two rules replace numbers the paper leaves open (both can be overridden):
-the warm-up of the preliminary classifier stops when it is trained
-(``warmup_epochs="auto"``), and the attack budget ε is tied to the data
-(``epsilon="auto"``: at least the L∞ gap between the group means, raised
-until the attack flips the bias classifier for most copies while keeping
-their target label).
+The module holds the estimator (:class:`AEDAClassifier`), its torch pieces
+(:class:`AEDAModule`, :class:`WeightedCrossEntropy`), the rules that plan and
+bound the attack (:func:`adversarial_plan`, :func:`group_mean_gap`) and
+:func:`compare_aeda_modes`, which fits every mode on one split. The private
+functions below the public ones are plumbing (input shapes, batched
+evaluation, diagnostics) kept out of the estimator so that its methods read
+as the algorithm of Sec. 3.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 import time
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from scipy.special import softmax
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from .base import (
-    FiniteLoss,
-    check_finite_output,
-    check_finite_positive,
-    check_fit_sensitive_features,
-    check_hidden_layer_sizes,
-    check_positive,
-    derive_seed,
-    encode_target,
-    make_net,
-    resolve_device,
-    torch_seeded,
-)
+from .base import (FiniteLoss, _FairLatentEstimator, check_hidden_layer_sizes, make_net,
+                   torch_seeded)
+from .exceptions import InvalidParameterError, NonFiniteLossError
 from .nn.attacks import ifgsm
 from .nn.cnn import SmallCNN
 from .nn.modules import MLP
@@ -230,226 +196,429 @@ def group_mean_gap(X, groups, n_groups, *, floor=0.1):
     return gap.reshape(X.shape[1:]).astype(np.float32)
 
 
-def _check_unit_interval(value, name, *, low_open):
-    """A finite real number in [0, 1] (or (0, 1] when ``low_open``)."""
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
-          and math.isfinite(value) and (0 < value if low_open else 0 <= value) and value <= 1)
-    if not ok:
-        interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"{name} must be a finite number in {interval}; got {value!r}.")
+# --------------------------------------------------------------------------- #
+# Plumbing of AEDAClassifier (input shapes, batched evaluation, diagnostics)
+# --------------------------------------------------------------------------- #
+def _check_input_ndim(X):
+    if X.ndim not in (2, 4):
+        raise ValueError(
+            "X must be 2-d, (n_samples, n_features) rows or flattened images with "
+            f"input_shape, or 4-d (n_samples, C, H, W) images; got shape {X.shape}."
+        )
 
 
-class AEDAClassifier(ClassifierMixin, BaseEstimator):
-    """Debiasing classifier that balances its training set with adversarial examples.
+def _image_shape(X, input_shape, extractor):
+    """At fit: the shape ``(C, H, W)`` of one image, or ``None`` for tabular rows."""
+    _check_input_ndim(X)
+    shape = None if input_shape is None else tuple(int(s) for s in input_shape)
+    if X.ndim == 4:
+        if shape is not None and shape != X.shape[1:]:
+            raise ValueError(
+                f"input_shape={shape} does not match the images in X, of shape "
+                f"{X.shape[1:]}; leave input_shape=None for 4-d X."
+            )
+        shape = X.shape[1:]
+    elif shape is not None and int(np.prod(shape)) != X.shape[1]:
+        raise ValueError(
+            f"input_shape={shape} has {int(np.prod(shape))} values per image but X "
+            f"has {X.shape[1]} columns."
+        )
+    if extractor == "cnn" and shape is None:
+        raise ValueError(
+            "extractor='cnn' needs images: pass X of shape (n, C, H, W) or set "
+            "input_shape=(C, H, W) for flattened images."
+        )
+    return shape
 
-    AEDA (Zhang & Sang, ACM MM 2020). A shared feature extractor ``f`` feeds
-    a target head ``h_t`` and a bias head ``h_b``. For each target class, the
-    (target, bias) cells that are short of rows receive adversarial copies of
-    rows from the other cells, made by I-FGSM to solve Eq. 3,
 
-        x_adv = argmin_x  λ · L_bias(x, b_attack) + (1 − λ) · L_target(x, t),
-        ‖x − x_clean‖∞ ≤ ε,  x within ``input_range``,
+def _as_network_input(X, image_shape, extractor):
+    """Validated ``X`` as the network takes it: images for a CNN, rows for an MLP."""
+    _check_input_ndim(X)
+    if X.ndim == 2 and image_shape is not None and extractor in ("auto", "cnn"):
+        X = X.reshape(len(X), *image_shape)
+    elif X.ndim == 4 and extractor == "mlp":
+        X = X.reshape(len(X), -1)
+    return np.ascontiguousarray(X, dtype=np.float32)
 
-    so that the bias head reads the minority group ``b_attack`` while the
-    target head keeps the label ``t``. ``f`` and ``h_t`` are then trained on
-    the original rows plus these examples. Images (a small CNN) and tabular
-    rows (an MLP) are supported.
+
+def _is_image_shape(value):
+    """Three ints >= 1: ``(C, H, W)``."""
+    try:
+        values = tuple(value)
+    except TypeError:
+        return False
+    return len(values) == 3 and all(
+        isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in values)
+
+
+def _is_value_range(value):
+    """A pair ``(low, high)`` of finite numbers with ``low < high``."""
+    try:
+        pair = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return pair.shape == (2,) and bool(np.all(np.isfinite(pair))) and pair[0] < pair[1]
+
+
+def _clip_range(X, input_range):
+    """Lower and upper bounds of the attack (``None`` for no bound)."""
+    if input_range is None:
+        return None, None
+    if isinstance(input_range, str):  # "auto"
+        if X.ndim == 2:
+            return X.min(axis=0), X.max(axis=0)
+        return np.float32(X.min()), np.float32(X.max())
+    return np.float32(input_range[0]), np.float32(input_range[1])
+
+
+def _build_module(X, n_outputs, extractor, image_shape, conv_channels, hidden_layer_sizes):
+    """An :class:`AEDAModule` (``f`` and a linear head with ``n_outputs`` logits)."""
+    if isinstance(extractor, nn.Module):
+        extractor = copy.deepcopy(extractor)
+    elif image_shape is not None and X.ndim == 4:
+        extractor = SmallCNN(image_shape, check_hidden_layer_sizes(conv_channels, "conv_channels"),
+                             check_hidden_layer_sizes(hidden_layer_sizes))
+    else:
+        extractor = MLP(X.shape[1], check_hidden_layer_sizes(hidden_layer_sizes))
+    n_features = getattr(extractor, "out_dim", None)
+    if n_features is None:
+        with torch.no_grad():
+            n_features = extractor(torch.as_tensor(X[:2])).shape[1]
+    return AEDAModule(extractor, int(n_features), n_outputs)
+
+
+def _batched(fn, X, device, batch_size):
+    """``fn`` over ``X`` in batches, without gradients, as a float32 array."""
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            batch = torch.as_tensor(X[start:start + batch_size], device=device)
+            out.append(fn(batch).cpu().numpy())
+    return np.concatenate(out) if out else np.empty((0, 0), dtype=np.float32)
+
+
+def _features(net, X, batch_size):
+    """f(X) of a target net as a float32 array, in evaluation mode, without gradients."""
+    module = net.module_
+    training = module.training
+    module.eval()
+    try:
+        return _batched(module.features, X, net.device, batch_size)
+    finally:
+        module.train(training)
+
+
+def _head_accuracy(bias_net, z, groups):
+    """Accuracy of the bias head ``h_b`` on features ``z``."""
+    with torch.no_grad():
+        logits = bias_net.module_(torch.as_tensor(z, device=bias_net.device))
+    return float((logits.argmax(1).cpu().numpy() == groups).mean())
+
+
+def _coupled_attack(joint, x, t, b_attack, *, lambda_, epsilon, step_size, n_steps, clip):
+    """Eq. 3 on one batch of tensors by I-FGSM; returns ``x_adv``, flipped, kept (tensors).
+
+    ``joint(x)`` returns the bias logits and the target logits. ``flipped``:
+    the bias classifier reads ``b_attack`` on ``x_adv``; ``kept``: the target
+    classifier still reads ``t``.
+    """
+    def loss_fn(x_):
+        bias_logits, target_logits = joint(x_)
+        return (lambda_ * F.cross_entropy(bias_logits, b_attack, reduction="none")
+                + (1 - lambda_) * F.cross_entropy(target_logits, t, reduction="none"))
+
+    adv = ifgsm(loss_fn, x, epsilon=epsilon, step_size=step_size, n_steps=n_steps,
+                clip_min=clip[0], clip_max=clip[1])
+    with torch.no_grad():
+        bias_logits, target_logits = joint(adv)
+    return adv, bias_logits.argmax(1) == b_attack, target_logits.argmax(1) == t
+
+
+def _transferability(z_clean, groups, z_adv, adv_groups):
+    """r(m) of Sec. 2.3: bias head fitted on f(X_adv) (attacked labels), scored on f(X)."""
+    if len(z_adv) == 0 or len(np.unique(adv_groups)) < 2:
+        return np.nan
+    head = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        head.fit(z_adv, adv_groups)
+    return float(head.score(z_clean, groups))
+
+
+def _history_entry(phase, epoch, start, **values):
+    """One row of ``history_``: every key present, NaN where not measured."""
+    entry = dict(phase=phase, epoch=epoch, train_loss=np.nan, train_accuracy=np.nan,
+                 n_adversarial=0, epsilon=np.nan, bias_accuracy=np.nan,
+                 attack_bias_flip_rate=np.nan, attack_target_kept_rate=np.nan,
+                 transferability=np.nan, feature_difference=np.nan)
+    entry.update(values)
+    entry["dur"] = time.perf_counter() - start
+    return entry
+
+
+def _history_arrays(history):
+    """``transferability_`` (per training epoch) and ``attack_rates_`` (per attack)."""
+    transferability = np.array(
+        [h["transferability"] for h in history if h["phase"] == "train"], dtype=float)
+    attack_rates = np.array(
+        [[h["attack_bias_flip_rate"], h["attack_target_kept_rate"]] for h in history
+         if h["phase"] in ("attack", "train") and h["n_adversarial"] > 0
+         and not np.isnan(h["attack_bias_flip_rate"])], dtype=float).reshape(-1, 2)
+    return transferability, attack_rates
+
+
+class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
+    """Classifier debiased by adversarial example-based data augmentation (AEDA).
+
+    A feature extractor ``f`` is shared by a target head ``h_t`` and a bias
+    head ``h_b`` (Zhang and Sang 2020 [1]_, Sec. 3, Fig. 6). For every target
+    class, each bias group short of rows receives adversarial copies of the
+    class's rows from the other groups (:func:`adversarial_plan`), made by
+    I-FGSM so that the bias classifier reads the missing group while the
+    target classifier keeps the label (Eq. 3). ``f`` and ``h_t`` are trained
+    on the original rows plus the copies (Eq. 4). The sensitive features are
+    the bias variable ``b``; images (a small CNN) and tabular rows (an MLP)
+    are supported.
 
     Parameters
     ----------
     mode : {"robust", "online", "pre", "pre_coupled", "none"}, default="robust"
-        ``"robust"``: AEDA_robust (Sec. 3.4, Eq. 6). After the warm-up, every
-        epoch trains ``f, h_t`` on the original plus the previous adversarial
-        examples (Eq. 4), trains ``h_b`` on the frozen ``f`` with the clean
-        rows *and* the previous adversarial examples labelled with their
-        source group (adversarial training, Sec. 2.2) and regenerates the
-        examples (Eq. 3).
-        ``"online"``: AEDA_online (Sec. 3.3, Eqs. 4-5), as ``"robust"`` but
-        ``h_b`` is trained on the clean rows only.
-        ``"pre"``: AEDA_pre (Sec. 3.2). A bias classifier with its own
-        feature extractor (same architecture as ``f``) is trained on
-        ``(X, b)`` and a preliminary target classifier on ``(X, t)``, each
-        with the warm-up rule; Eq. 3 attacks them once; a freshly initialised
-        target network is trained ``max_epochs`` on the augmented set.
-        ``"pre_coupled"``: as ``"pre"`` but the bias head is a linear layer on
-        the preliminary target network's features (one coupled attack, the
-        first step of Sec. 3.3).
-        ``"none"``: the plain classifier ("Original" in Tables 1-2), trained
-        ``max_epochs`` on the original data (``sample_weight`` is honoured,
-        which gives the reweighting baseline).
+        The variant of Sec. 3 run after the warm-up (footnote 7).
+        ``"robust"``: AEDA_robust (Sec. 3.4); every epoch trains ``f, h_t``
+        on the original rows and the previous epoch's copies (Eq. 4), ``h_b``
+        on the frozen ``f`` with the clean rows and the previous copies
+        labelled with their source group (Eq. 6) and makes new copies against
+        ``f, h_b`` (Eq. 3).
+        ``"online"``: AEDA_online (Sec. 3.3), as ``"robust"`` with ``h_b``
+        trained on the clean rows only (Eq. 5).
+        ``"pre"``: AEDA_pre (Sec. 3.2); a bias classifier with its own
+        extractor (the same architecture) and a preliminary target classifier
+        are attacked once (Eq. 3), then a freshly initialised target network
+        is trained ``max_epochs`` on the augmented set.
+        ``"pre_coupled"``: as ``"pre"`` with a linear bias head on the
+        preliminary target network's features (the one-time coupled attack
+        Sec. 3.3 starts from).
+        ``"none"``: the plain classifier ("Original" in Table 1) trained
+        ``max_epochs``; with ``sample_weight`` the reweighting baseline.
     lambda_ : float in [0, 1], default=1.0
         λ of Eq. 3, the weight of the bias loss against the target loss in
-        the attack. The paper gives no value. With the data-shaped budget
-        the box already protects the target features (the digit strokes
-        can move by a tenth of the colour gap), and on the tuning split
-        (coloured digits, data seed 100, not reported elsewhere) λ = 1
-        recoloured the copies fully and reached 92 % bACC where λ = 0.5
-        reached 67 %: once the bias head is flipped, its gradient fades
-        while the target loss of the still-biased target head pulls the
-        sign steps back, leaving half-recoloured copies. See
-        ``benchmarks/results/aeda_reproduction.md``.
-    epsilon : "auto" or float, default="auto"
-        Budget of the attack. A float: the usual L∞ ball ``‖δ‖∞ ≤ ε`` in
-        input units (images in [0, 1]). ``"auto"`` (the paper does not state
-        a budget): a box shaped by the data, ``|δ_j| ≤ m · gap_j`` per input
-        value j, with ``gap`` from :func:`group_mean_gap` (the box with
-        ``m = 1`` is the smallest that can carry one group's mean input onto
-        another's, e.g. a red background onto a brown one, while the digit
-        strokes can move little). ``m`` is calibrated at the first attack
-        (:meth:`_calibrate_epsilon`): the candidates ``EPSILON_MULTIPLIERS``
-        = (1, 1.5, 2, 3) are tried on up to 512 planned copies and the
-        smallest for which the bias classifier reads ``b_attack`` for at
-        least ``attack_success`` of the copies is kept (else the one that
-        flips most). That the target label is kept is recorded (the second
-        column of ``attack_rates_``) but not required at the first attack:
-        with a fully aligned bias, a preliminary classifier that keeps ``t``
-        on a recoloured copy would already be unbiased. The budget used is
-        ``epsilon_`` (an array shaped like one input), ``m`` is
-        ``epsilon_multiplier_``, the trials ``epsilon_search_``.
+        the attack; the paper gives no value. See the Defaults table in
+        :doc:`/aeda`.
+    epsilon : "auto" or float >= 0, default="auto"
+        Attack budget; the paper gives none. A float is the L∞ ball
+        ``‖x − x_clean‖∞ ≤ ε`` in input units. ``"auto"`` is the per-value
+        box ``|x_j − x_clean_j| ≤ m · gap_j``, ``gap`` from
+        :func:`group_mean_gap`, with ``m`` the first of
+        ``EPSILON_MULTIPLIERS`` (1, 1.5, 2, 3) whose attack flips the bias
+        classifier for at least ``attack_success`` of up to
+        ``EPSILON_PROBE_SIZE`` planned copies at the first attack (else the
+        one that flips most). See the Defaults table in :doc:`/aeda`.
     attack_success : float in (0, 1], default=0.8
-        Fraction of copies that must flip the bias classifier for
-        ``epsilon="auto"`` to accept a budget.
-    attack_step_size : float or None, default=None
-        Step α of I-FGSM; ``None`` gives ``2.5 · ε / attack_steps``
-        (Madry et al.'s rule, so the ε-ball can be crossed), per input value
-        for ``epsilon="auto"``.
-    attack_steps : int, default=10
-        Number of I-FGSM iterations.
-    input_range : "auto", (float, float) or None, default="auto"
-        Valid input range the adversarial examples are clipped to.
-        ``"auto"``: the minimum and maximum of the training inputs (one pair
-        for images, one pair per column for tabular rows); ``None``: no
-        clipping.
-    extractor : "auto", "cnn", "mlp" or torch.nn.Module, default="auto"
-        The feature extractor ``f``. ``"auto"`` is a :class:`SmallCNN` for
-        images (4-d ``X`` or ``input_shape`` given) and an :class:`MLP` for
-        tabular rows. A module instance is copied at fit (its weights are the
-        starting point) and must map a batch of ``X`` (as passed, 4-d images
-        or 2-d rows) to features of shape (n, n_features).
-    input_shape : tuple (C, H, W) or None, default=None
-        Shape of one image when ``X`` is given flattened, shape (n, C·H·W).
-        Inferred from ``X`` of shape (n, C, H, W).
-    hidden_layer_sizes : tuple of int, default=(128,)
-        Dense layers of ``f`` (after the convolutions for the CNN). The
-        features are the last hidden layer.
+        Bias flip rate at which ``epsilon="auto"`` accepts a budget. See the
+        Defaults table in :doc:`/aeda`.
+    attack_step_size : float > 0 or None, default=None
+        I-FGSM step α; ``None`` gives ``2.5 · ε / attack_steps`` (per input
+        value for ``epsilon="auto"``), Madry et al.'s rule, so that the
+        budget can be crossed. See the Defaults table in :doc:`/aeda`.
+    attack_steps : int >= 0, default=10
+        I-FGSM iterations of each attack.
+    input_range : "auto", (low, high) or None, default="auto"
+        Range the copies are clipped to. ``"auto"``: the minimum and maximum
+        of the training inputs (one pair for images, one per column for
+        tabular rows); ``None``: no clipping.
+    extractor : {"auto", "cnn", "mlp"} or torch.nn.Module, default="auto"
+        The feature extractor ``f``. ``"auto"`` is a
+        :class:`~skfairlatent.nn.cnn.SmallCNN` for images (4-d ``X`` or
+        ``input_shape`` given) and an :class:`~skfairlatent.nn.modules.MLP`
+        for rows. A module is copied at fit (its weights are the starting
+        point) and must map a batch of ``X`` (4-d images or 2-d rows, as
+        passed) to features of shape (n, n_features).
+    input_shape : (C, H, W) or None, default=None
+        Shape of one image when ``X`` is given flattened, shape
+        (n, C·H·W); inferred from 4-d ``X``.
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Dense layers of ``f`` (after the convolutions for the CNN); the last
+        one gives the features.
     conv_channels : tuple of int, default=(16, 32)
-        Channels of the CNN's 3x3 convolution + 2x2 max-pooling blocks.
-    max_epochs : int, default=20
-        Epochs of target training (Eq. 4) after the warm-up.
-    warmup_epochs : "auto" or int, default="auto"
-        Epochs on the original data before the first attack (the preliminary
-        classifier of footnote 7; also the bias classifier of ``"pre"``).
-        ``"auto"``: train until the classifier is trained, i.e. until its
-        accuracy on the training rows reaches ``warmup_accuracy`` or the
-        epoch's training loss drops by less than 1 % (``WARMUP_LOSS_TOL``),
-        at most 20 epochs (``WARMUP_MAX_EPOCHS``). The epochs used are
-        ``warmup_epochs_``. Unused with ``mode="none"``.
+        Channels of the CNN's 3x3-convolution and 2x2-max-pooling blocks.
+    max_epochs : int >= 1, default=20
+        Epochs of Eq. 4 after the warm-up (the paper trains until the target
+        loss converges).
+    warmup_epochs : "auto" or int >= 0, default="auto"
+        Epochs of the preliminary target classifier (footnote 7), and of the
+        separate bias classifier of ``"pre"``, before the first attack.
+        ``"auto"`` stops after the first epoch whose accuracy on (up to 2,000
+        of) the training rows reaches ``warmup_accuracy`` or whose training
+        loss fell by less than ``WARMUP_LOSS_TOL`` (relative), at most
+        ``WARMUP_MAX_EPOCHS`` epochs. Unused with ``mode="none"``. See the
+        Defaults table in :doc:`/aeda`.
     warmup_accuracy : float in (0, 1], default=0.9
-        Training accuracy at which ``warmup_epochs="auto"`` stops.
-    bias_epochs : int, default=1
-        Epochs of bias-head training (Eqs. 5-6) per epoch; 5 times as many at
-        the warm-up, where the head starts from scratch.
-    batch_size : int, default=64
-    lr : float, default=1e-3
+        Training accuracy at which ``warmup_epochs="auto"`` stops. See the
+        Defaults table in :doc:`/aeda`.
+    bias_epochs : int >= 1, default=1
+        Epochs of ``h_b`` (Eq. 5 or 6) per training epoch; five times as many
+        the first time, after the warm-up.
+    batch_size : int >= 1, default=64
+        Mini-batch size of every network; attacks and feature passes use
+        ``4 * batch_size``.
+    lr : float > 0, default=1e-3
         Adam learning rate of ``f, h_t`` (and of the bias classifier of
         ``"pre"``).
-    bias_lr : float, default=1e-2
+    bias_lr : float > 0, default=1e-2
         Adam learning rate of the linear bias head ``h_b``.
     track_transferability : bool, default=True
-        Record each epoch the cross-task transferability r(m) of Sec. 2.3 (a
-        logistic-regression bias head fitted on f(X_adv) with the attacked
-        groups, scored on f(X_clean) with the true groups) and the feature
-        difference of App. A, Eq. 7. Costs one feature pass per epoch.
-    device : str, default="auto"
+        Record each epoch the cross-task transferability r(m) of Sec. 2.3
+        and the feature difference of App. A (Eq. 7); one extra feature pass
+        per epoch.
+    device : str or torch.device, default="auto"
         ``"auto"`` picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the data loaders and the choice of attacked
         rows; on CPU two fits with the same seed predict the same.
     verbose : int, default=0
-        0 silent; 1 a skorch progress bar per epoch of each network.
+        0 silent; 1 a progress bar per epoch of each network.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        Target labels, in the order of ``predict_proba``'s columns.
     n_features_in_ : int
-        ``X.shape[1]`` as scikit-learn counts it (the channels for 4-d images).
+        ``X.shape[1]`` as scikit-learn counts it (the channels for 4-d
+        images).
     feature_names_in_ : ndarray of str
         Only when ``X`` is a DataFrame with string column names.
     input_shape_ : tuple or None
-        Image shape the network expects, ``None`` for tabular rows.
+        Image shape the network expects; ``None`` for tabular rows.
+    device_ : str
+        The torch device used.
     groups_ : ndarray or None
-        Bias group labels (``None`` when fitted without sensitive features).
+        Bias group labels; ``None`` when fitted without sensitive features.
     net_ : skorch net
         The target classifier ``f, h_t`` (an :class:`AEDAModule`).
     bias_net_ : skorch net or None
-        The bias classifier: a linear head ``h_b`` on ``f``'s features, or
-        with ``mode="pre"`` a separate :class:`AEDAModule` whose head gives
-        the groups.
-    epsilon_ : float, ndarray of shape like one input, or None
-        The attack budget used: ``epsilon`` when it is a number, the
-        per-value box ``m · gap`` for ``"auto"``, ``None`` without
+        The bias classifier: a linear ``h_b`` on ``f``'s features, or with
+        ``mode="pre"`` a separate :class:`AEDAModule`; ``None`` without
         mitigation.
+    epsilon_ : float, ndarray shaped like one input, or None
+        The budget used (``m · gap`` for ``epsilon="auto"``); ``None``
+        without mitigation.
     epsilon_multiplier_ : float or None
-        ``m`` chosen by ``epsilon="auto"`` (``None`` otherwise).
+        ``m`` chosen by ``epsilon="auto"``; ``None`` otherwise.
     epsilon_search_ : list of dict
-        ``epsilon="auto"``: one entry per candidate tried (``multiplier``,
-        ``epsilon_max`` (the largest value of the box), ``bias_flip_rate``,
-        ``target_kept_rate``); empty otherwise.
+        ``epsilon="auto"``: per candidate tried, ``multiplier``,
+        ``epsilon_max`` (the largest value of the box), ``bias_flip_rate``
+        and ``target_kept_rate``; empty otherwise.
     warmup_epochs_ : int
-        Epochs of the warm-up (of the preliminary target classifier).
+        Epochs of the warm-up of the preliminary target classifier.
     attack_rates_ : ndarray of shape (n_attacks, 2)
-        Per attack (the first one after the warm-up, then one per training
-        epoch with ``"online"``/``"robust"``): the fraction of the new
-        adversarial copies read as ``b_attack`` by the bias classifier and
-        the fraction still read as ``t`` by the target classifier.
+        Per attack (the first, then one per epoch with ``"online"`` and
+        ``"robust"``): the fraction of new copies the bias classifier reads
+        as ``b_attack`` and the fraction the target classifier still reads
+        as ``t``.
     history_ : list of dict
-        One entry per epoch (``phase`` "warmup", "bias_warmup", "attack" or
-        "train"): ``train_loss``, ``train_accuracy`` (warm-up),
-        ``n_adversarial``, ``epsilon`` (its largest value), ``bias_accuracy`` (``h_b`` on the
-        clean rows), ``attack_bias_flip_rate``, ``attack_target_kept_rate``,
-        ``transferability`` (r(m)), ``feature_difference`` (Eq. 7) and
-        ``dur`` (seconds).
+        One entry per epoch, ``phase`` "warmup", "bias_warmup", "attack" or
+        "train": ``train_loss``, ``train_accuracy`` (warm-up),
+        ``n_adversarial``, ``epsilon`` (its largest value), ``bias_accuracy``
+        (``h_b`` on the clean rows), ``attack_bias_flip_rate``,
+        ``attack_target_kept_rate``, ``transferability`` (r(m)),
+        ``feature_difference`` (Eq. 7) and ``dur`` (seconds).
     transferability_ : ndarray of shape (max_epochs,)
-        r(m) of Sec. 2.3 / Fig. 10a per training epoch (NaN when not tracked
-        or without adversarial examples).
+        r(m) per training epoch (Sec. 2.3, Fig. 10a); NaN when not tracked or
+        without copies.
     adversarial_examples_ : ndarray
-        The last adversarial examples, shaped like the network input.
-    adversarial_source_rows_, adversarial_groups_ : ndarray of int
-        Their clean row indices and attacked group codes.
+        The last copies, shaped like the network input.
+    adversarial_source_rows_, adversarial_groups_ : ndarray of int64
+        Their clean rows and the group codes they were pushed towards.
 
     Raises
     ------
+    InvalidParameterError
+        At fit, for a parameter outside its constraints (a ``ValueError``
+        and a ``TypeError``).
     ValueError
-        At fit, for a parameter outside its range or not finite (the message
-        names the parameter).
-    FloatingPointError
-        At fit, as soon as a training loss becomes NaN or infinite
-        (:class:`skfairlatent.base.FiniteLoss`; the message suggests
-        standardising X or a lower ``lr``).
+        At fit, for ``X`` neither 2-d nor 4-d, an ``input_shape`` that does
+        not match ``X``, ``extractor="cnn"`` without images, NaN or infinite
+        inputs or invalid sensitive features; at predict, for inputs of
+        another shape.
+    NonFiniteLossError
+        At fit, as soon as a training loss is NaN or infinite.
+
+    See Also
+    --------
+    skfairlatent.ALFAClassifier : Adversarial augmentation in the latent space, for tabular data.
+    skfairlatent.metrics.balanced_group_accuracy : The paper's bACC.
+    skfairlatent.metrics.model_bias : The paper's model bias (Eq. 1).
 
     Notes
     -----
-    Where the paper is silent this implementation chooses: the CNN
-    (:class:`SmallCNN`), the ε and warm-up rules, λ and the step size; a
-    linear ``h_b`` trained with Adam on the frozen features; adversarial
-    training in Eq. 6 with the source groups as labels (the usual meaning of
-    adversarial training, as in Sec. 2.2); adversarial examples inherit the
-    weight of their source row.
+    The attack of Eq. 3,
+
+    .. math::
+
+        x_{adv} = \\arg\\min_x \\; \\lambda L_{bias}(x, b_{attack})
+                  + (1 - \\lambda) L_{target}(x, t),
+
+    is solved by I-FGSM (:func:`skfairlatent.nn.attacks.ifgsm`) within the
+    budget and ``input_range``; copies keep the target label ``t``.
+
+    Where the paper is silent this implementation chooses: the C-MNIST
+    network (the paper names none), the budget, λ, the step size and the
+    warm-up length (the rules above), a linear ``h_b`` trained by Adam on
+    the frozen features, and ``max_epochs`` epochs instead of "until the
+    target loss converges". Eq. 6 labels the previous copies with their
+    source group, the usual meaning of adversarial training (Sec. 2.2), so
+    that ``h_b`` becomes robust to them. Copies inherit the
+    ``sample_weight`` of their source row.
 
     ``check_sample_weight_equivalence_on_dense_data`` of scikit-learn's
-    estimator checks fails by design (mini-batch Adam); scikit-learn 1.6+
-    reads expected failures only from ``check_estimator``'s argument, so
-    pass :data:`EXPECTED_FAILED_CHECKS` (also returned by
-    ``AEDAClassifier._more_tags()["_xfail_checks"]`` for older versions).
+    estimator checks fails by design (mini-batch Adam); pass
+    :data:`EXPECTED_FAILED_CHECKS` to ``check_estimator``.
+
+    References
+    ----------
+    .. [1] Y. Zhang, J. Sang, "Towards Accuracy-Fairness Paradox: Adversarial
+       Example-based Data Augmentation for Visual Debiasing", ACM
+       International Conference on Multimedia (ACM MM), 2020
+       (arXiv:2007.13632).
 
     Examples
     --------
+    >>> import numpy as np
     >>> from skfairlatent import AEDAClassifier
-    >>> clf = AEDAClassifier(mode="robust", max_epochs=10, random_state=0)
-    >>> clf.fit(X_train, y_train, sensitive_features=colour_train)  # doctest: +SKIP
-    >>> clf.predict(X_test)                                          # doctest: +SKIP
-    >>> clf.attack_rates_[-1]       # bias flipped, target kept   # doctest: +SKIP
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 200)
+    >>> bias = np.where(rng.random(200) < 0.9, y, 1 - y)  # 90 % aligned
+    >>> X = np.c_[rng.normal(y, 1.0, (3, 200)).T, bias].astype(np.float32)
+    >>> clf = AEDAClassifier("robust", max_epochs=3, warmup_epochs=1,
+    ...                      hidden_layer_sizes=(16,), random_state=0)
+    >>> clf.fit(X, y, sensitive_features=bias).predict(X[:4]).shape
+    (4,)
+    >>> clf.attack_rates_.shape  # first attack, then one per epoch
+    (4, 2)
     """
+
+    _parameter_constraints = {
+        **_FairLatentEstimator._parameter_constraints,
+        "mode": [StrOptions(set(MODES))],
+        "lambda_": [Interval(Real, 0, 1, closed="both")],
+        "epsilon": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "attack_success": [Interval(Real, 0, 1, closed="right")],
+        "attack_step_size": [Interval(Real, 0, None, closed="neither"), None],
+        "attack_steps": [Interval(Integral, 0, None, closed="left")],
+        "input_range": [StrOptions({"auto"}), "array-like", None],
+        "extractor": [StrOptions({"auto", "cnn", "mlp"}), nn.Module],
+        "input_shape": ["array-like", None],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "conv_channels": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "warmup_epochs": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+        "warmup_accuracy": [Interval(Real, 0, 1, closed="right")],
+        "bias_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "bias_lr": [Interval(Real, 0, None, closed="neither")],
+        "track_transferability": ["boolean"],
+    }
 
     def __init__(self, mode="robust", *, lambda_=1.0, epsilon="auto", attack_success=0.8,
                  attack_step_size=None, attack_steps=10, input_range="auto", extractor="auto",
@@ -480,9 +649,6 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ #
-    # Validation helpers
-    # ------------------------------------------------------------------ #
     def _more_tags(self):
         # Read by scikit-learn < 1.6 only; 1.6+ takes expected failures from
         # check_estimator(expected_failed_checks=EXPECTED_FAILED_CHECKS).
@@ -493,154 +659,43 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
         # ``_more_tags`` as scikit-learn asks of estimators supporting both APIs.
         return super().__sklearn_tags__()
 
-    def _check_params(self):
-        if not isinstance(self.mode, str) or self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES!r}; got {self.mode!r}.")
-        _check_unit_interval(self.lambda_, "lambda_", low_open=False)
-        if not (isinstance(self.epsilon, str) and self.epsilon == "auto"):
-            if isinstance(self.epsilon, str):
-                raise ValueError(f"epsilon must be 'auto' or a finite number >= 0; got {self.epsilon!r}.")
-            check_finite_positive(self.epsilon, "epsilon", allow_zero=True)
-        _check_unit_interval(self.attack_success, "attack_success", low_open=True)
-        if self.attack_step_size is not None:
-            check_finite_positive(self.attack_step_size, "attack_step_size")
-        check_positive(self.attack_steps, "attack_steps", integer=True, allow_zero=True)
-        check_positive(self.max_epochs, "max_epochs", integer=True)
-        if not (isinstance(self.warmup_epochs, str) and self.warmup_epochs == "auto"):
-            if isinstance(self.warmup_epochs, str):
-                raise ValueError(
-                    f"warmup_epochs must be 'auto' or an integer >= 0; got {self.warmup_epochs!r}.")
-            check_positive(self.warmup_epochs, "warmup_epochs", integer=True, allow_zero=True)
-        _check_unit_interval(self.warmup_accuracy, "warmup_accuracy", low_open=True)
-        check_positive(self.bias_epochs, "bias_epochs", integer=True)
-        check_positive(self.batch_size, "batch_size", integer=True)
+    def _check_param_relations(self):
+        """The structure of the sequence-valued parameters (layer sizes, shapes, ranges)."""
         check_hidden_layer_sizes(self.hidden_layer_sizes)
         check_hidden_layer_sizes(self.conv_channels, "conv_channels")
-        check_finite_positive(self.lr, "lr")
-        check_finite_positive(self.bias_lr, "bias_lr")
-        if not (isinstance(self.extractor, nn.Module) or self.extractor in ("auto", "cnn", "mlp")):
-            raise ValueError(
-                "extractor must be 'auto', 'cnn', 'mlp' or a torch.nn.Module instance; "
-                f"got {self.extractor!r}."
-            )
-        if not (self.input_range is None or isinstance(self.input_range, str) and self.input_range == "auto"
-                or (np.ndim(self.input_range) == 1 and len(self.input_range) == 2
-                    and np.all(np.isfinite(np.asarray(self.input_range, dtype=float)))
-                    and self.input_range[0] < self.input_range[1])):
-            raise ValueError(
+        if self.input_shape is not None and not _is_image_shape(self.input_shape):
+            raise InvalidParameterError(
+                f"input_shape must be (C, H, W), three ints >= 1; got {self.input_shape!r}.")
+        if not (self.input_range is None or isinstance(self.input_range, str)
+                or _is_value_range(self.input_range)):
+            raise InvalidParameterError(
                 "input_range must be 'auto', None or a pair (low, high) of finite numbers "
                 f"with low < high; got {self.input_range!r}."
             )
 
-    def _as_network_input(self, X, *, fit):
-        """Reshape validated ``X`` for the network and check image shapes."""
-        if X.ndim not in (2, 4):
-            raise ValueError(
-                "X must be 2-d, (n_samples, n_features) rows or flattened images with "
-                f"input_shape, or 4-d (n_samples, C, H, W) images; got shape {X.shape}."
-            )
-        if fit:
-            shape = None if self.input_shape is None else tuple(int(s) for s in self.input_shape)
-            if shape is not None and len(shape) != 3:
-                raise ValueError(f"input_shape must be (C, H, W); got {self.input_shape!r}.")
-            if X.ndim == 4:
-                if shape is not None and shape != X.shape[1:]:
-                    raise ValueError(
-                        f"input_shape={shape} does not match the images in X, of shape "
-                        f"{X.shape[1:]}; leave input_shape=None for 4-d X."
-                    )
-                shape = X.shape[1:]
-            elif shape is not None and int(np.prod(shape)) != X.shape[1]:
-                raise ValueError(
-                    f"input_shape={shape} has {int(np.prod(shape))} values per image but X "
-                    f"has {X.shape[1]} columns."
-                )
-            if self.extractor == "cnn" and shape is None:
-                raise ValueError(
-                    "extractor='cnn' needs images: pass X of shape (n, C, H, W) or set "
-                    "input_shape=(C, H, W) for flattened images."
-                )
-            self.input_shape_ = shape
-        elif X.ndim == 4 and X.shape[1:] != self.input_shape_:
-            raise ValueError(
-                f"This {type(self).__name__} was fitted on images of shape "
-                f"{self.input_shape_}; got images of shape {X.shape[1:]}."
-            )
-        if X.ndim == 2 and self.input_shape_ is not None and self.extractor in ("auto", "cnn"):
-            X = X.reshape(len(X), *self.input_shape_)
-        elif X.ndim == 4 and self.extractor == "mlp":
-            X = X.reshape(len(X), -1)
-        return np.ascontiguousarray(X, dtype=np.float32)
-
-    def _clip_range(self, X):
-        """Lower and upper bounds of the attack (tensors or None)."""
-        if self.input_range is None:
-            return None, None
-        if isinstance(self.input_range, str):  # "auto"
-            if X.ndim == 2:
-                return X.min(axis=0), X.max(axis=0)
-            return np.float32(X.min()), np.float32(X.max())
-        return np.float32(self.input_range[0]), np.float32(self.input_range[1])
-
     # ------------------------------------------------------------------ #
-    # Building the networks
+    # Networks and the three operations of AEDA
     # ------------------------------------------------------------------ #
-    def _build_module(self, X, n_classes):
-        if isinstance(self.extractor, nn.Module):
-            extractor = copy.deepcopy(self.extractor)
-        elif self.input_shape_ is not None and X.ndim == 4:
-            extractor = SmallCNN(self.input_shape_,
-                                 check_hidden_layer_sizes(self.conv_channels, "conv_channels"),
-                                 check_hidden_layer_sizes(self.hidden_layer_sizes))
-        else:
-            extractor = MLP(X.shape[1], check_hidden_layer_sizes(self.hidden_layer_sizes))
-        n_features = getattr(extractor, "out_dim", None)
-        if n_features is None:
-            with torch.no_grad():
-                n_features = extractor(torch.as_tensor(X[:2])).shape[1]
-        return AEDAModule(extractor, int(n_features), n_classes), int(n_features)
+    def _module(self, X, n_outputs):
+        return _build_module(X, n_outputs, self.extractor, self.input_shape_,
+                             self.conv_channels, self.hidden_layer_sizes)
 
-    def _target_net(self, module, device):
+    def _net(self, module, lr, device):
+        """A skorch net trained one ``partial_fit`` at a time; a non-finite batch loss raises."""
         net = make_net(module, WeightedCrossEntropy, device=device, max_epochs=1,
-                       batch_size=self.batch_size, lr=self.lr, verbose=self.verbose,
+                       batch_size=self.batch_size, lr=lr, verbose=self.verbose,
                        callbacks=[("finite_loss", FiniteLoss(type(self).__name__))])
         return net.initialize()
 
-    def _bias_net(self, n_features, n_groups, device):
-        net = make_net(nn.Linear(n_features, n_groups), WeightedCrossEntropy, device=device,
-                       max_epochs=1, batch_size=self.batch_size, lr=self.bias_lr,
-                       verbose=self.verbose,
-                       callbacks=[("finite_loss", FiniteLoss(type(self).__name__))])
-        return net.initialize()
-
-    # ------------------------------------------------------------------ #
-    # The three operations of AEDA
-    # ------------------------------------------------------------------ #
     def _train_epochs(self, net, X, y, weight, epochs, phase="train", epoch=0):
         """Eq. 4 (target) or Eqs. 5-6 (bias head): ``epochs`` epochs of Adam."""
         net.partial_fit({"X": X, "sample_weight": weight}, y, epochs=epochs)
         loss = float(net.history[-1, "train_loss"])
-        check_finite_output(loss, f"the training loss (phase {phase!r}, epoch {epoch})", self)
+        if not np.isfinite(loss):
+            raise NonFiniteLossError(
+                f"{type(self).__name__}: the training loss became {loss} (phase {phase!r}, "
+                f"epoch {epoch}). Standardise X or lower the learning rate.")
         return loss
-
-    def _features(self, net, X):
-        """f(X) as a float32 array, in evaluation mode, without gradients."""
-        module = net.module_
-        training = module.training
-        module.eval()
-        try:
-            return self._eval(module.features, net.device, X)
-        finally:
-            module.train(training)
-
-    def _eval(self, fn, device, X):
-        """``fn`` over ``X`` in batches, without gradients, as a float32 array."""
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(X), 4 * self.batch_size):
-                batch = torch.as_tensor(X[start:start + 4 * self.batch_size], device=device)
-                out.append(fn(batch).cpu().numpy())
-        return np.concatenate(out) if out else np.empty((0, 0), dtype=np.float32)
 
     def _warmup(self, net, X, labels, weight, phase, rng):
         """Train ``net`` on the original data until it is trained (footnote 7).
@@ -662,10 +717,11 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
             accuracy = np.nan
             if auto:
                 module.eval()
-                logits = self._eval(module, net.device, X[probe])
+                logits = _batched(module, X[probe], net.device, 4 * self.batch_size)
                 module.train()
                 accuracy = float((logits.argmax(1) == labels[probe]).mean())
-            self._record(phase, epoch, start, train_loss=loss, train_accuracy=accuracy)
+            self.history_.append(_history_entry(phase, epoch, start, train_loss=loss,
+                                                train_accuracy=accuracy))
             if auto and (accuracy >= self.warmup_accuracy
                          or previous - loss < WARMUP_LOSS_TOL * previous):
                 return epoch + 1
@@ -687,33 +743,24 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
             epsilon = torch.as_tensor(epsilon, device=device)
             if not np.isscalar(step):
                 step = torch.as_tensor(step, device=device)
-        lo, hi = (None if c is None else torch.as_tensor(c, device=device) for c in clip)
+        clip = tuple(None if c is None else torch.as_tensor(c, device=device) for c in clip)
         x_adv, flipped, kept = [], [], []
-        lam = float(self.lambda_)
-        for start in range(0, len(X), 4 * self.batch_size):
-            stop = start + 4 * self.batch_size
-            x = torch.as_tensor(X[start:stop], device=device)
-            t_b = torch.as_tensor(t[start:stop], device=device)
-            b_b = torch.as_tensor(b_attack[start:stop], device=device)
-
-            def loss_fn(x_, t_b=t_b, b_b=b_b):
-                bias_logits, target_logits = joint(x_)
-                return (lam * F.cross_entropy(bias_logits, b_b, reduction="none")
-                        + (1 - lam) * F.cross_entropy(target_logits, t_b, reduction="none"))
-
-            adv = ifgsm(loss_fn, x, epsilon=epsilon, step_size=step,
-                        n_steps=self.attack_steps, clip_min=lo, clip_max=hi)
-            with torch.no_grad():
-                bias_logits, target_logits = joint(adv)
-                flipped.append((bias_logits.argmax(1) == b_b).cpu().numpy())
-                kept.append((target_logits.argmax(1) == t_b).cpu().numpy())
+        size = 4 * self.batch_size
+        for start in range(0, len(X), size):
+            adv, flip, keep = _coupled_attack(
+                joint, *(torch.as_tensor(a[start:start + size], device=device)
+                         for a in (X, t, b_attack)),
+                lambda_=float(self.lambda_), epsilon=epsilon, step_size=step,
+                n_steps=self.attack_steps, clip=clip)
             x_adv.append(adv.cpu().numpy())
+            flipped.append(flip.cpu().numpy())
+            kept.append(keep.cpu().numpy())
         if not x_adv:
             return np.empty((0, *X.shape[1:]), dtype=np.float32), np.empty(0, bool), np.empty(0, bool)
         return np.concatenate(x_adv), np.concatenate(flipped), np.concatenate(kept)
 
     def _calibrate_epsilon(self, joint, X, y, groups, n_groups, clip, device, rng):
-        """``epsilon="auto"``: the smallest data-shaped box that flips the bias and keeps the target.
+        """``epsilon="auto"``: the smallest data-shaped box that flips the bias classifier.
 
         ``gap`` = :func:`group_mean_gap`; each ``m · gap`` for ``m`` in
         ``EPSILON_MULTIPLIERS`` is tried in turn on up to
@@ -755,17 +802,6 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
             weight = np.concatenate([weight, adv_weight])
         return self._train_epochs(bias_net, z_clean, groups, weight, epochs, "bias")
 
-    @staticmethod
-    def _transferability(z_clean, groups, z_adv, adv_groups):
-        """r(m) of Sec. 2.3: bias head fitted on f(X_adv) (attacked labels), scored on f(X)."""
-        if len(z_adv) == 0 or len(np.unique(adv_groups)) < 2:
-            return np.nan
-        head = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            head.fit(z_adv, adv_groups)
-        return float(head.score(z_clean, groups))
-
     # ------------------------------------------------------------------ #
     # fit / predict
     # ------------------------------------------------------------------ #
@@ -793,68 +829,53 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
 
         Raises
         ------
+        InvalidParameterError
+            For a parameter outside its constraints.
         ValueError
-            For invalid parameters, X that is neither 2-d nor 4-d, an
-            ``input_shape`` that does not match X, NaN or infinite values,
-            or sensitive features with a wrong length, missing values or a
-            single group.
+            For X that is neither 2-d nor 4-d, an ``input_shape`` that does
+            not match X, NaN or infinite values, or sensitive features with a
+            wrong length, missing values or a single group.
+        NonFiniteLossError
+            As soon as a training loss is NaN or infinite.
         """
-        self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float32, allow_nd=True)
-        X = self._as_network_input(X, fit=True)
-        self.classes_, y_enc = encode_target(y)
-        sensitive = check_fit_sensitive_features(sensitive_features, len(X), self)
+        start = self._start_fit(X, y, sensitive_features, allow_nd=True)
+        self.input_shape_ = _image_shape(start.X, self.input_shape, self.extractor)
+        X = _as_network_input(start.X, self.input_shape_, self.extractor)
+        y, sensitive, device = start.y_encoded, start.sensitive, start.device
         weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
-        device = resolve_device(self.device)
-        seed = derive_seed(self.random_state)
-        rng = np.random.default_rng(seed)
-        mitigate = sensitive is not None and self.mode != "none"
+        rng = np.random.default_rng(start.seed)
         self.groups_ = None if sensitive is None else sensitive.groups
-        self.history_ = []
-        self.bias_net_ = None
-        self.epsilon_ = None
-        self.epsilon_multiplier_ = None
-        self.epsilon_search_ = []
-        self.warmup_epochs_ = 0
-        self.attack_rates_ = np.empty((0, 2))
+        self.history_, self.bias_net_, self.warmup_epochs_ = [], None, 0
+        self.epsilon_, self.epsilon_multiplier_, self.epsilon_search_ = None, None, []
         self.adversarial_examples_ = np.empty((0, *X.shape[1:]), dtype=np.float32)
         self.adversarial_source_rows_ = np.empty(0, dtype=np.int64)
         self.adversarial_groups_ = np.empty(0, dtype=np.int64)
-        n_classes = len(self.classes_)
 
-        with torch_seeded(seed, device):
-            module, n_features = self._build_module(X, n_classes)
-            net = self._target_net(module, device)
-            if not mitigate:
+        with torch_seeded(start.seed, device):
+            net = self._net(self._module(X, len(self.classes_)), self.lr, device)
+            if sensitive is None or self.mode == "none":  # "Original": no augmentation
                 for epoch in range(self.max_epochs):
-                    start = time.perf_counter()
-                    loss = self._train_epochs(net, X, y_enc, weight, 1, "train", epoch)
-                    self._record("train", epoch, start, train_loss=loss, n_adversarial=0)
+                    begin = time.perf_counter()
+                    loss = self._train_epochs(net, X, y, weight, 1, "train", epoch)
+                    self.history_.append(_history_entry("train", epoch, begin, train_loss=loss))
                 self.net_ = net
-                self.transferability_ = np.full(self.max_epochs, np.nan)
-                return self
-            self.net_, self.bias_net_ = self._fit_aeda(
-                net, X, y_enc, sensitive.codes, sensitive.n_groups, weight, n_features,
-                n_classes, rng, device)
-        self.transferability_ = np.array(
-            [h["transferability"] for h in self.history_ if h["phase"] == "train"], dtype=float)
-        self.attack_rates_ = np.array(
-            [[h["attack_bias_flip_rate"], h["attack_target_kept_rate"]] for h in self.history_
-             if h["phase"] in ("attack", "train") and h["n_adversarial"] > 0
-             and not np.isnan(h["attack_bias_flip_rate"])], dtype=float).reshape(-1, 2)
+            else:
+                self.net_, self.bias_net_ = self._fit_aeda(
+                    net, X, y, sensitive.codes, sensitive.n_groups, weight, rng, device)
+        self.transferability_, self.attack_rates_ = _history_arrays(self.history_)
         return self
 
-    def _fit_aeda(self, net, X, y, groups, n_groups, weight, n_features, n_classes, rng, device):
+    def _fit_aeda(self, net, X, y, groups, n_groups, weight, rng, device):
         """Warm-up, then the loop of Eqs. 4 -> 5/6 -> 3 (online, robust) or Eq. 4 alone (pre)."""
-        clip = self._clip_range(X)
+        clip = _clip_range(X, self.input_range)
+        batch = 4 * self.batch_size
         # Footnote 7: the preliminary target classifier, trained until it is trained.
         self.warmup_epochs_ = self._warmup(net, X, y, weight, "warmup", rng)
         start = time.perf_counter()
         target = net.module_
         if self.mode == "pre":
             # Sec. 3.2: a bias classifier of its own (same architecture as f, h_t) on (X, b).
-            bias_module, _ = self._build_module(X, n_groups)
-            bias_net = self._target_net(bias_module, device)
+            bias_net = self._net(self._module(X, n_groups), self.lr, device)
             self._warmup(bias_net, X, groups, weight, "bias_warmup", rng)
             start = time.perf_counter()
             bias_model = bias_net.module_
@@ -866,8 +887,9 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
             bias_model.eval()
         else:
             # The coupled bias head h_b on f (Fig. 6), trained on the frozen features.
-            bias_net = self._bias_net(n_features, n_groups, device)
-            z = self._features(net, X)
+            bias_net = self._net(nn.Linear(target.target_head.in_features, n_groups),
+                                 self.bias_lr, device)
+            z = _features(net, X, batch)
             self._train_bias_head(bias_net, z, groups, weight, None, None, None, 5 * self.bias_epochs)
             head = bias_net.module_
 
@@ -891,14 +913,13 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
                 attack_target_kept_rate=float(kept.mean()) if len(rows) else np.nan)
 
         rows, b_attack, x_adv, attack_stats = attack()
-        bias_accuracy = (self._head_accuracy(bias_net, z, groups) if z is not None else
-                         float((self._eval(bias_model, device, X).argmax(1) == groups).mean()))
-        self._record("attack", 0, start, n_adversarial=len(rows), bias_accuracy=bias_accuracy,
-                     **attack_stats)
+        bias_accuracy = (_head_accuracy(bias_net, z, groups) if z is not None else
+                         float((_batched(bias_model, X, device, batch).argmax(1) == groups).mean()))
+        self.history_.append(_history_entry("attack", 0, start, n_adversarial=len(rows),
+                                            bias_accuracy=bias_accuracy, **attack_stats))
 
         if self.mode in ("pre", "pre_coupled"):  # a fresh target network on the fixed augmented set
-            module, _ = self._build_module(X, n_classes)
-            net = self._target_net(module, device)
+            net = self._net(self._module(X, len(self.classes_)), self.lr, device)
 
         for epoch in range(self.max_epochs):
             start = time.perf_counter()
@@ -907,10 +928,10 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
                 net, np.concatenate([X, x_adv]), np.concatenate([y, y[rows]]),
                 np.concatenate([weight, weight[rows]]), 1, "train", epoch)
             record = dict(train_loss=loss, n_adversarial=len(rows))
-            z = self._features(net, X)
-            z_adv = self._features(net, x_adv) if len(rows) else None
+            z = _features(net, X, batch)
+            z_adv = _features(net, x_adv, batch) if len(rows) else None
             if self.track_transferability and z_adv is not None:
-                record["transferability"] = self._transferability(z, groups, z_adv, b_attack)
+                record["transferability"] = _transferability(z, groups, z_adv, b_attack)
                 record["feature_difference"] = float(np.mean(
                     np.abs(z[rows] - z_adv).sum(1) / np.maximum(np.abs(z[rows]).sum(1), 1e-12)))
             if self.mode in ("online", "robust"):
@@ -920,41 +941,16 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
                     bias_net, z, groups, weight,
                     z_adv if robust else None, groups[rows] if robust else None,
                     weight[rows] if robust else None, self.bias_epochs)
-                record["bias_accuracy"] = self._head_accuracy(bias_net, z, groups)
+                record["bias_accuracy"] = _head_accuracy(bias_net, z, groups)
                 # Eq. 3: new adversarial examples against the coupled f, h_b.
                 rows, b_attack, x_adv, attack_stats = attack()
                 record.update(attack_stats)
-            self._record("train", epoch, start, **record)
+            self.history_.append(_history_entry("train", epoch, start, **record))
 
         self.adversarial_examples_ = x_adv
         self.adversarial_source_rows_ = rows
         self.adversarial_groups_ = b_attack
         return net, bias_net
-
-    @staticmethod
-    def _head_accuracy(bias_net, z, groups):
-        with torch.no_grad():
-            logits = bias_net.module_(torch.as_tensor(z, device=bias_net.device))
-        return float((logits.argmax(1).cpu().numpy() == groups).mean())
-
-    def _record(self, phase, epoch, start, **values):
-        entry = dict(phase=phase, epoch=epoch, train_loss=np.nan, train_accuracy=np.nan,
-                     n_adversarial=0, epsilon=np.nan, bias_accuracy=np.nan,
-                     attack_bias_flip_rate=np.nan, attack_target_kept_rate=np.nan,
-                     transferability=np.nan, feature_difference=np.nan)
-        entry.update(values)
-        entry["dur"] = time.perf_counter() - start
-        self.history_.append(entry)
-
-    def __sklearn_is_fitted__(self):
-        # ``lambda_`` ends with an underscore, so sklearn's default test (any
-        # attribute named ``*_``) would call an unfitted estimator fitted.
-        return hasattr(self, "net_")
-
-    def _network_input(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
-        return self._as_network_input(X, fit=False)
 
     def predict_proba(self, X):
         """Class probabilities of the target head, softmax of ``h_t(f(X))``.
@@ -974,8 +970,14 @@ class AEDAClassifier(ClassifierMixin, BaseEstimator):
         ValueError
             If X does not have the fitted number of features or image shape.
         """
-        X = self._network_input(X)
-        logits = self.net_.predict_proba(X)
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
+        if X.ndim == 4 and X.shape[1:] != self.input_shape_:
+            raise ValueError(
+                f"This {type(self).__name__} was fitted on images of shape "
+                f"{self.input_shape_}; got images of shape {X.shape[1:]}."
+            )
+        logits = self.net_.predict_proba(_as_network_input(X, self.input_shape_, self.extractor))
         return softmax(logits, axis=1).astype(np.float32)
 
     def predict(self, X):

@@ -1,6 +1,5 @@
 """Tests for AEDAClassifier (Zhang & Sang 2020) and its I-FGSM attack."""
 
-import copy
 import pickle
 import warnings
 
@@ -19,6 +18,7 @@ from torch import nn
 from skfairlatent import AEDAClassifier
 from skfairlatent.aeda import EXPECTED_FAILED_CHECKS, adversarial_plan, group_mean_gap
 from skfairlatent.datasets import load_colored_mnist
+from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
 from skfairlatent.metrics import balanced_group_accuracy, model_bias
 from skfairlatent.nn.attacks import ifgsm
 from skfairlatent.nn.cnn import SmallCNN
@@ -381,28 +381,31 @@ def test_bad_sensitive_features_and_nan(tabular):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"mode": "offline"}, "mode must be one of"),
-    ({"lambda_": 1.5}, r"lambda_ must be a finite number in \[0, 1\]"),
-    ({"lambda_": float("nan")}, "lambda_ must be a finite number"),
-    ({"epsilon": -0.1}, "epsilon must be"),
-    ({"epsilon": float("inf")}, "epsilon must be a finite number"),
-    ({"epsilon": "large"}, "epsilon must be 'auto'"),
-    ({"lr": float("inf")}, "lr must be a finite number"),
-    ({"bias_lr": float("nan")}, "bias_lr must be"),
-    ({"attack_step_size": float("inf")}, "attack_step_size must be a finite number"),
-    ({"attack_success": 0.0}, r"attack_success must be a finite number in \(0, 1\]"),
-    ({"warmup_accuracy": float("inf")}, "warmup_accuracy must be a finite number"),
-    ({"warmup_epochs": "long"}, "warmup_epochs must be 'auto' or an integer"),
+    ({"mode": "offline"}, "The 'mode' parameter of AEDAClassifier must be a str among"),
+    ({"lambda_": 1.5}, r"'lambda_' parameter of AEDAClassifier must be a float in the range \[0.0, 1.0\]"),
+    ({"lambda_": float("nan")}, "'lambda_' parameter .* Got nan"),
+    ({"epsilon": -0.1}, "'epsilon' parameter"),
+    ({"epsilon": float("inf")}, "'epsilon' parameter .* Got inf"),
+    ({"epsilon": "large"}, r"'epsilon' parameter of AEDAClassifier must be a str among \{'auto'\}"),
+    ({"lr": float("inf")}, r"'lr' parameter .* range \(0.0, inf\). Got inf"),
+    ({"bias_lr": float("nan")}, "'bias_lr' parameter"),
+    ({"attack_step_size": float("inf")}, "'attack_step_size' parameter .* Got inf"),
+    ({"attack_success": 0.0}, r"'attack_success' parameter .* range \(0.0, 1.0\]"),
+    ({"warmup_accuracy": float("inf")}, "'warmup_accuracy' parameter .* Got inf"),
+    ({"warmup_epochs": "long"}, r"'warmup_epochs' parameter .* str among \{'auto'\} or an int"),
     ({"input_range": (0, float("inf"))}, "input_range must be"),
     ({"hidden_layer_sizes": (-4,)}, "hidden_layer_sizes must be an int >= 1"),
     ({"conv_channels": (0, 8)}, "conv_channels must be"),
-    ({"attack_steps": 2.5}, "attack_steps must be an integer"),
-    ({"extractor": "resnet"}, "extractor must be"),
+    ({"attack_steps": 2.5}, "'attack_steps' parameter .* must be an int"),
+    ({"extractor": "resnet"}, "'extractor' parameter"),
     ({"input_range": (1, 0)}, "input_range must be"),
+    ({"input_range": ("a", "b")}, "input_range must be"),
+    ({"input_shape": (3, 28)}, r"input_shape must be \(C, H, W\)"),
+    ({"track_transferability": "yes"}, "'track_transferability' parameter"),
 ])
 def test_invalid_parameters(tabular, params, message):
     X, y, A = tabular
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidParameterError, match=message):
         AEDAClassifier(**{**FAST_TAB, **params}).fit(X, y, sensitive_features=A)
 
 
@@ -423,7 +426,7 @@ class _InfiniteLinear(nn.Module):
 def test_nan_training_loss_raises(tabular, mode):
     X, y, A = tabular
     clf = AEDAClassifier(mode, extractor=_InfiniteLinear(X.shape[1]), **FAST_TAB)
-    with pytest.raises(FloatingPointError, match="AEDAClassifier: the training loss became nan"):
+    with pytest.raises(NonFiniteLossError, match="AEDAClassifier: the training loss became nan"):
         clf.fit(X, y, sensitive_features=A)
 
 
