@@ -26,6 +26,12 @@ Example
 
 With a callable ``refit`` scikit-learn sets ``best_index_`` and
 ``best_params_`` and refits, but leaves ``best_score_`` undefined.
+
+Contract shared by every helper: candidates whose score or gap is NaN (a
+failed fit or scoring) are never selected and never on the front; a
+``cv_results_`` without the named ``mean_test_*`` columns, or whose fairness
+column holds positive values (not a negated gap), raises ``ValueError``. The
+helpers only read ``cv_results_``; they never refit or modify it.
 """
 
 from __future__ import annotations
@@ -184,8 +190,8 @@ def pareto_front(cv_results, *, score="accuracy", fairness="delta_eod"):
     Raises
     ------
     ValueError
-        Missing keys, a fairness column with positive values, or no candidate
-        with finite values.
+        An unfitted search, missing keys, a fairness column with positive
+        values, or no candidate with finite values.
     """
     results = _get_cv_results(cv_results)
     s, g = _score_and_gap(results, score, fairness)
@@ -343,8 +349,8 @@ class ClosestToUpperRight:
 def closest_to_upper_right(*, score="accuracy", fairness="delta_eod", normalize=True):
     """Refit rule: the candidate closest to the upper-right corner of the trade-off plot.
 
-    ALFA (App. H) reports, for each method, "the point closest to the upper
-    right" of its accuracy-vs-ΔEOd plot (Figures 4-6, whose x-axis is
+    ALFA [1]_ (App. H) reports, for each method, "the point closest to the
+    upper right" of its accuracy-vs-ΔEOd plot (Figures 4-6, whose x-axis is
     inverted so that a small gap is on the right). The paper does not say how
     the axes are scaled; here each axis is min-max scaled over the valid
     candidates (those without NaN):
@@ -383,5 +389,10 @@ def closest_to_upper_right(*, score="accuracy", fairness="delta_eod", normalize=
     ------
     ValueError
         When called, as :func:`pareto_front`.
+
+    References
+    ----------
+    .. [1] H. Jung, J. Chai, X. Wang, "Adversarial Latent Feature Augmentation
+       for Fairness", ICLR 2025.
     """
     return ClosestToUpperRight(score=score, fairness=fairness, normalize=normalize)
