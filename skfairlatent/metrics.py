@@ -46,11 +46,9 @@ requests ``sensitive_features`` through scikit-learn's metadata routing::
 References
 ----------
 ALFA: H. Jung, J. Chai, X. Wang, "Adversarial Latent Feature Augmentation for
-Fairness", ICLR 2025
-(``papers/alfa_adversarial_latent_feature_augmentation.txt``).
+Fairness", ICLR 2025.
 AEDA: Y. Zhang, J. Sang, "Towards Accuracy-Fairness Paradox: Adversarial
-Example-based Data Augmentation for Visual Debiasing", ACM MM 2020
-(``papers/aeda_adversarial_example_data_augmentation.txt``).
+Example-based Data Augmentation for Visual Debiasing", ACM MM 2020 (arXiv:2007.13632).
 J. R. Foulds, R. Islam, K. N. Keya, S. Pan, "An Intersectional Definition of
 Fairness", ICDE 2020 (differential fairness).
 """
@@ -415,8 +413,8 @@ def worst_group_accuracy(y_true, y_pred, *, sensitive_features, by="group"):
 
     References
     ----------
-    The worst-group accuracy reported for fair latent flows
-    (``papers/fair_latent_space_invertible_network_summary.txt``).
+    The worst-group accuracy reported in "Constructing Fair Latent Space for
+    Intersection of Fairness and Explainability", arXiv:2412.17523.
     """
     if by not in ("group", "group_and_label"):
         raise ValueError(f"by must be 'group' or 'group_and_label'; got {by!r}.")
