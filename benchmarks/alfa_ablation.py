@@ -1,7 +1,7 @@
 """ALFA ablation and peers: is the attack what makes the model fair?
 
 For each dataset, model (logistic regression, MLP 2x128) and seed, on one
-stratified 60/20/20 split per seed (``skfairlatent.cli.load_split``):
+stratified 60/20/20 split per seed (``skfairlatent.experiments.load_split``):
 
 * ``baseline``: ALFA with λ = 0 (the same pretraining, the last layer
   re-initialised and fine-tuned on the original latents only);
@@ -30,15 +30,19 @@ and L-BFGS fine-tuning, fixed on tuning seeds 100-102; the sensitivity run
 passes ``{"finetune_solver": "adam"}``), ``--no-peers`` skips the peers
 (tuning runs).
 
-Usage::
+The headline results (``benchmarks/results/``; each file starts with its command,
+date and commit)::
 
-    python benchmarks/alfa_ablation.py --datasets compas drug --seeds 0 1 2 3 4
+    python benchmarks/alfa_ablation.py --datasets compas drug german \\
+        --name alfa_ablation_compas_drug_german
+    python benchmarks/alfa_ablation.py --datasets adult --models mlp --name alfa_ablation_adult
 
-Writes ``benchmarks/results/alfa_ablation.{md,json}``.
+Tuning and sensitivity runs of the studies write elsewhere, e.g.
+``--no-peers --seeds 100 101 102 --output benchmarks/studies/alfa/results --name alfa_tune_...``.
+Writes ``<output>/<name>.{md,json}`` (default ``benchmarks/results/alfa_ablation``).
 """
 
 import argparse
-import copy
 import json
 import time
 import warnings
@@ -52,8 +56,8 @@ from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from skfairlatent import ALFAClassifier
-from skfairlatent.cli import MODELS, load_split, scores
+from _common import RESULTS, PretrainCache, read_records, records, subsample_rows, write_result
+from skfairlatent.experiments import MODELS, load_split, scores
 
 # Paper Tables 4-15: (accuracy, ΔDP, ΔEOd) of "Baseline" and "Ours (ALFA)".
 PAPER = {
@@ -71,52 +75,6 @@ ORDER = ["baseline (λ=0)", "upsampling only", "ALFA (α on valid)", "sklearn", 
          "ThresholdOpt EO (needs A)"]
 
 
-class _PretrainCache:
-    """Patch ``ALFAClassifier._pretrain`` to reuse one pretraining per key."""
-
-    def __init__(self):
-        self.store = {}
-        self.key = None
-        self._original = ALFAClassifier._pretrain
-
-    def __enter__(self):
-        cache = self
-
-        def pretrain(clf, X, targets, device):
-            if cache.key in cache.store:
-                net, rng_state, n_outputs, seconds = cache.store[cache.key]
-                torch.set_rng_state(rng_state)
-                clf.n_outputs_ = n_outputs
-                clf._cached_pretrain_seconds = seconds
-                return copy.deepcopy(net)
-            start = time.perf_counter()
-            net = cache._original(clf, X, targets, device)
-            seconds = time.perf_counter() - start
-            cache.store[cache.key] = (copy.deepcopy(net), torch.get_rng_state(), clf.n_outputs_,
-                                      seconds)
-            clf._cached_pretrain_seconds = 0.0
-            return net
-
-        ALFAClassifier._pretrain = pretrain
-        return self
-
-    def __exit__(self, *exc):
-        ALFAClassifier._pretrain = self._original
-
-
-def _subsample(X, y, A, n_rows, seed):
-    if n_rows is None or n_rows >= len(X):
-        return X, y, A
-    rng = np.random.default_rng(seed)
-    cells = pd.Series(y).astype(str).values + "|" + pd.Series(A).astype(str).values
-    keep = []
-    for cell in np.unique(cells):
-        rows = np.flatnonzero(cells == cell)
-        keep.append(rng.choice(rows, max(1, round(len(rows) * n_rows / len(X))), replace=False))
-    keep = np.sort(np.concatenate(keep))
-    return X[keep], y[keep], A[keep]
-
-
 def _row(dataset, model, seed, method, split, predict, seconds, **extra):
     row = {"dataset": dataset, "model": model, "seed": seed, "method": method,
            "fit_seconds": seconds, **extra}
@@ -129,7 +87,8 @@ def _row(dataset, model, seed, method, split, predict, seconds, **extra):
 def run_seed(dataset, model, seed, alphas, max_epochs, adult_rows, cache, log, alfa_params=None,
              peers=True):
     split = load_split(dataset, seed)
-    X_tr, y_tr, A_tr = _subsample(*split["train"], adult_rows if dataset == "adult" else None, seed)
+    X_tr, y_tr, A_tr = subsample_rows(*split["train"], adult_rows if dataset == "adult" else None,
+                                      seed)
     split["train"] = (X_tr, y_tr, A_tr)
     rows = []
     cache.key = (dataset, model, seed)
@@ -138,8 +97,8 @@ def run_seed(dataset, model, seed, alphas, max_epochs, adult_rows, cache, log, a
 
     def fit_alfa(method, **params):
         start = time.perf_counter()
-        clf = ALFAClassifier(**{**base, **params}).fit(X_tr, y_tr, sensitive_features=A_tr)
-        seconds = time.perf_counter() - start + clf._cached_pretrain_seconds
+        clf = cache.estimator_class(**{**base, **params}).fit(X_tr, y_tr, sensitive_features=A_tr)
+        seconds = time.perf_counter() - start + clf.cached_pretrain_seconds
         extra = {"alpha": params.get("alpha", np.nan)}
         for phase, profile in clf.fit_profile_.items():
             extra[f"{phase}_seconds"] = profile["seconds"]
@@ -260,46 +219,49 @@ def main(argv=None):
                              'e.g. \'{"finetune_on": "upsampled", "reinit_head": false}\' '
                              "(the authors' fine-tuning)")
     parser.add_argument("--name", default="alfa_ablation")
-    parser.add_argument("--output", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--output", default=str(RESULTS),
+                        help="folder of the result files (studies: "
+                             "benchmarks/studies/alfa/results)")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="only summarise the runs of these JSON files (from earlier runs)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.merge:
-        runs = pd.concat([pd.read_json(path) for path in args.merge], ignore_index=True)
+        runs = pd.concat([read_records(path) for path in args.merge], ignore_index=True)
         runs = runs[runs.method != "ALFA (α on valid)"]
         runs = select_alpha(runs)
         table = summarize(runs)
-        (Path(args.output) / f"{args.name}.md").write_text(
+        write_result(
+            Path(args.output) / args.name,
             f"ALFA ablation and peers, merged from {', '.join(Path(p).name for p in args.merge)} "
             "(settings in each file's run command; see the closing note). α chosen per seed on "
             "validation; test scores mean ± std over seeds; fit seconds on a shared 2-core CPU "
-            "(ratios only).\n\n" + table.to_markdown(index=False) + "\n")
+            "(ratios only).\n\n" + table.to_markdown(index=False) + "\n", None)
         print(table.to_markdown(index=False))
         return
     torch.set_num_threads(1)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     all_rows = []
-    with _PretrainCache() as cache:
-        for dataset in args.datasets:
-            for model in args.models:
-                for seed in args.seeds:
-                    all_rows += run_seed(dataset, model, seed, args.alphas, args.max_epochs,
-                                         args.adult_train_rows, cache,
-                                         lambda m: print(m, flush=True),
-                                         json.loads(args.alfa_params), not args.no_peers)
-                    cache.store.clear()
-                    runs = select_alpha(pd.DataFrame(all_rows))
-                    table = summarize(runs)
-                    header = (f"ALFA ablation and peers: seeds {args.seeds}, {args.max_epochs} epochs, "
-                              f"α candidates {args.alphas} (chosen per seed on validation), "
-                              f"60/20/20 splits, Adult training rows subsampled to "
-                              f"{args.adult_train_rows}; test scores mean ± std over seeds; "
-                              "fit seconds on a shared 2-core CPU (ratios only). Extra ALFA "
-                              f"parameters: {args.alfa_params}.\n\n")
-                    (out / f"{args.name}.md").write_text(header + table.to_markdown(index=False) + "\n")
-                    runs.to_json(out / f"{args.name}.json", orient="records", indent=1)
+    cache = PretrainCache()
+    for dataset in args.datasets:
+        for model in args.models:
+            for seed in args.seeds:
+                all_rows += run_seed(dataset, model, seed, args.alphas, args.max_epochs,
+                                     args.adult_train_rows, cache,
+                                     lambda m: print(m, flush=True),
+                                     json.loads(args.alfa_params), not args.no_peers)
+                cache.clear()
+                runs = select_alpha(pd.DataFrame(all_rows))
+                table = summarize(runs)
+                header = (f"ALFA ablation and peers: seeds {args.seeds}, {args.max_epochs} "
+                          f"epochs, α candidates {args.alphas} (chosen per seed on validation), "
+                          f"60/20/20 splits, Adult training rows subsampled to "
+                          f"{args.adult_train_rows}; test scores mean ± std over seeds; "
+                          "fit seconds on a shared 2-core CPU (ratios only). Extra ALFA "
+                          f"parameters: {args.alfa_params}.\n\n")
+                write_result(out / args.name, header + table.to_markdown(index=False) + "\n",
+                             records(runs))
     print(table.to_markdown(index=False))
 
 

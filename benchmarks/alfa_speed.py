@@ -15,15 +15,16 @@
 Timings are wall-clock on the machine at hand (shared: compare ratios taken
 within one run only). ``torch.set_num_threads(1)``.
 
-Usage::
+Usage (the headline result is the default run)::
 
     python benchmarks/alfa_speed.py [--datasets compas adult]
 
-Writes ``benchmarks/results/alfa_speed.{md,json}``.
+Writes ``benchmarks/results/alfa_speed.{md,json}`` (each starts with its command,
+date and commit).
 """
 
 import argparse
-import importlib
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -35,16 +36,19 @@ import numpy as np
 import pandas as pd
 import torch
 
+from _common import RESULTS, ROOT, records, write_result
 from skfairlatent import ALFAClassifier
-from skfairlatent.cli import load_split
+from skfairlatent.experiments import load_split
 from skfairlatent.nn.attacks import balanced_upsampling, fairness_attack
 from skfairlatent.nn.losses import covariance_attack_signs, covariance_fairness_loss
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _reference_attack(commit):
-    """``fairness_attack`` of ``skfairlatent/nn`` at ``commit``, imported from a temp package."""
+    """``fairness_attack`` of ``skfairlatent/nn`` at ``commit``, imported from a temp package.
+
+    The two files are written to a temporary folder and loaded as the package
+    ``alfa_reference_nn`` from their paths (``sys.path`` is left alone).
+    """
     folder = Path(tempfile.mkdtemp()) / "alfa_reference_nn"
     folder.mkdir()
     (folder / "__init__.py").write_text("")
@@ -52,9 +56,17 @@ def _reference_attack(commit):
         text = subprocess.run(["git", "show", f"{commit}:skfairlatent/nn/{name}"], cwd=ROOT,
                               capture_output=True, text=True, check=True).stdout
         (folder / name).write_text(text)
-    sys.path.insert(0, str(folder.parent))
-    module = importlib.import_module("alfa_reference_nn.attacks")
-    return module.fairness_attack
+
+    def load(name, path, **kwargs):
+        spec = importlib.util.spec_from_file_location(name, path, **kwargs)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    load("alfa_reference_nn", folder / "__init__.py", submodule_search_locations=[str(folder)])
+    load("alfa_reference_nn.losses", folder / "losses.py")
+    return load("alfa_reference_nn.attacks", folder / "attacks.py").fairness_attack
 
 
 def _loss(signs):
@@ -69,7 +81,7 @@ def main(argv=None):
     parser.add_argument("--reference-commit", default="dc0e606")
     parser.add_argument("--repeats", type=int, default=3,
                         help="fits per model; the median fit time is reported")
-    parser.add_argument("--output", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
@@ -139,15 +151,15 @@ def main(argv=None):
         table = pd.DataFrame(rows)
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "alfa_speed.md").write_text(
+        write_result(
+            out / "alfa_speed",
             "ALFA fit time at defaults (MLP 2x128, 50 epochs, α=0.1, per-batch upsampling, "
             "L-BFGS fine-tuning; seed 0, full training split) against the λ=0 baseline "
             f"(median of {args.repeats} fits; phases of the last fit), and the fairness attack "
             f"alone, previous ({args.reference_commit}) vs current implementation on the same "
             "frozen head (raw cost, the paper's upsampling). One torch thread: compare ratios "
             "within a row.\n\n"
-            + table.T.to_markdown() + "\n")
-        table.to_json(out / "alfa_speed.json", orient="records", indent=1)
+            + table.T.to_markdown() + "\n", records(table))
     print(table.T.to_markdown())
 
 

@@ -36,9 +36,11 @@ For each dataset and seed (the seed fixes the split, the encoder and every fit):
    representation (E or Z_Y); mean ± std over seeds; fit times.
 
 The flow's hyperparameters are the package defaults, except on Adult, where
-``results/fairflow_tune.json`` (batch L_di) and
-``results/fairflow_tune_stratified.json`` (stratified L_di), written by
-``fairflow_tune.py`` on a split seed that is never reported, hold the
+``benchmarks/studies/fairflow/results/fairflow_tune.json`` (batch L_di) and
+``benchmarks/studies/fairflow/results/fairflow_tune_stratified.json``
+(stratified L_di), written by the study
+``benchmarks/studies/fairflow/fairflow_tune.py`` on a split seed that is never
+reported, hold the
 selected settings per pairing; on COMPAS and coloured digits the stratified
 rows use the package defaults with the ``di_cell_size`` selected on Adult.
 The table says which settings each row used.
@@ -47,123 +49,56 @@ The paper reports on CelebA (512-d DiffAE latent) 86.8 % lower EOd, 52.0 %
 lower DP and 39.9 % higher worst-group accuracy than its baselines; the
 "relative change" lines compare ``LR on Z_Y`` with ``LR on E``.
 
-Usage: ``python benchmarks/fairflow_reproduction.py [--seeds 0 1 2]``.
-Writes ``benchmarks/results/fairflow_reproduction[_TAG].{md,json}`` (``--tag``;
-the committed runs are ``_adult`` and ``_compas_cmnist``).
+The headline results (``benchmarks/results/``; each file starts with its
+command, date and commit)::
+
+    python benchmarks/fairflow_reproduction.py --datasets adult --tag adult
+    python benchmarks/fairflow_reproduction.py --datasets compas cmnist --tag compas_cmnist
+
+Writes ``benchmarks/results/fairflow_reproduction[_TAG].{md,json}``.
 """
 
 import argparse
 import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier
 
-from skfairlatent import FairLatentFlow
-from skfairlatent.datasets import load_adult, load_colored_mnist, load_compas, make_preprocessor
-from skfairlatent.metrics import delta_dp, delta_eod, worst_group_accuracy
+from _common import FLOW_BASE as _FLOW_BASE
+from _common import RESULTS, flow_encode, flow_load, flow_row, flow_scores, probe_auc
+from _common import study_results, write_result
 
-RESULTS = Path(__file__).parent / "results"
+TUNING = study_results("fairflow")   # fairflow_tune.py's selections
 PAPER = {"EOd": -86.8, "DP": -52.0, "WGA": +39.9}
 CONTROL = {"lambda_di": 0.0, "lambda_sensitive": 0.0}
-FLOW_BASE = {"max_epochs": 30}
+FLOW_BASE = dict(_FLOW_BASE)          # --epochs changes this script's copy
 ALFA_PARAMS = {"alpha": 0.1, "max_epochs": 10}
 
 
-def mlp_latent(mlp, P):
-    """Last hidden layer of a fitted sklearn MLP (tanh)."""
-    h = P
-    for W, b in zip(mlp.coefs_[:-1], mlp.intercepts_[:-1]):
-        h = np.tanh(h @ W + b)
-    return h.astype(np.float32)
-
-
-def load(name, seed):
-    if name == "cmnist":
-        (Xtr, ytr, Atr), (Xte, yte, Ate) = load_colored_mnist(
-            bias_aligned_fraction=0.9, flatten=True, random_state=seed, return_X_y_A=True)
-        # binary task: digit >= 5; the colour follows it in 90 % of training rows
-        return (Xtr.astype(np.float32), (ytr >= 5).astype(int), Atr,
-                Xte.astype(np.float32), (yte >= 5).astype(int), Ate)
-    X, y, A = (load_adult if name == "adult" else load_compas)(return_X_y_A=True)
-    y, A = np.asarray(y), np.asarray(A, dtype=object)
-    Xtr, Xte, ytr, yte, Atr, Ate = train_test_split(X, y, A, test_size=0.5,
-                                                    random_state=seed, stratify=y)
-    pre = make_preprocessor().fit(Xtr)
-    return (pre.transform(Xtr).astype(np.float32), ytr, Atr,
-            pre.transform(Xte).astype(np.float32), yte, Ate)
-
-
-def scores(y, pred, A):
-    y, pred, A = np.asarray(y), np.asarray(pred), np.asarray(A)
-    positive = np.unique(y)[-1]
-    base_rates = [np.mean(y[A == g] == positive) for g in np.unique(A)]
-    tpr = np.mean(pred[y == positive] == positive)
-    fpr = np.mean(pred[y != positive] == positive)
-    return {
-        "accuracy": float(np.mean(pred == y)),
-        "EOd": delta_eod(y, pred, sensitive_features=A),
-        "DP": delta_dp(y, pred, sensitive_features=A),
-        "WGA": worst_group_accuracy(y, pred, sensitive_features=A, by="group_and_label"),
-        "DP_at_exact_EO": float((max(base_rates) - min(base_rates)) * abs(tpr - fpr)),
-    }
-
-
-def probe_auc(Rtr, Atr, Rte, Ate):
-    """Test AUROC of a linear probe of the (binary) sensitive attribute."""
-    positive = np.unique(Atr)[-1]
-    probe = LogisticRegression(max_iter=1000).fit(Rtr, Atr == positive)
-    return float(roc_auc_score(Ate == positive, probe.predict_proba(Rte)[:, 1]))
-
-
-def encode(name, seed, Ptr, ytr, Pte):
-    mlp = MLPClassifier((64, 16), activation="tanh", max_iter=100 if name != "cmnist" else 50,
-                        random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mlp.fit(Ptr, ytr)
-    return mlp, mlp_latent(mlp, Ptr), mlp_latent(mlp, Pte)
-
-
-def flow_row(E, seed, params):
-    """Fit a flow on the training latents; LR on Z_Y; scores, probe and time."""
-    Etr, ytr, Atr, Ete, yte, Ate = E
-    t = time.perf_counter()
-    flow = FairLatentFlow(**{**FLOW_BASE, **params}, random_state=seed)
-    flow.fit(Etr, ytr, sensitive_features=Atr)
-    seconds = time.perf_counter() - t
-    Ztr, Zte = flow.transform(Etr), flow.transform(Ete)
-    row = scores(yte, LogisticRegression(max_iter=1000).fit(Ztr, ytr).predict(Zte), Ate)
-    row["probe_AUC"] = probe_auc(Ztr, Atr, Zte, Ate)
-    return row, seconds
-
-
 def run_one(name, seed, flow_params, with_alfa):
-    Ptr, ytr, Atr, Pte, yte, Ate = load(name, seed)
+    Ptr, ytr, Atr, Pte, yte, Ate = flow_load(name, seed)
     out, times = {}, {}
     t = time.perf_counter()
-    mlp, Etr, Ete = encode(name, seed, Ptr, ytr, Pte)
+    mlp, Etr, Ete = flow_encode(name, seed, Ptr, ytr, Pte)
     times["encoder"] = time.perf_counter() - t
-    out["MLP (plain)"] = scores(yte, mlp.predict(Pte), Ate)
+    out["MLP (plain)"] = flow_scores(yte, mlp.predict(Pte), Ate)
     lr_e = LogisticRegression(max_iter=1000).fit(Etr, ytr)
-    out["LR on E"] = scores(yte, lr_e.predict(Ete), Ate)
+    out["LR on E"] = flow_scores(yte, lr_e.predict(Ete), Ate)
     out["LR on E"]["probe_AUC"] = probe_auc(Etr, Atr, Ete, Ate)
     from fairlearn.postprocessing import ThresholdOptimizer
     post = ThresholdOptimizer(estimator=lr_e, constraints="equalized_odds", prefit=True,
                               predict_method="predict_proba")
     # float64: fairlearn writes the scores into a float64 frame
     post.fit(Etr.astype(np.float64), ytr, sensitive_features=Atr)
-    out["LR on E + EO post-processing"] = scores(
+    out["LR on E + EO post-processing"] = flow_scores(
         yte, post.predict(Ete.astype(np.float64), sensitive_features=Ate, random_state=seed), Ate)
     E = (Etr, ytr, Atr, Ete, yte, Ate)
     for label, params in flow_params.items():
-        out[f"LR on Z_Y ({label})"], times[f"flow ({label})"] = flow_row(E, seed, params)
+        out[f"LR on Z_Y ({label})"], times[f"flow ({label})"] = flow_row(E, seed, params,
+                                                                          base=FLOW_BASE)
     if with_alfa:
         from skfairlatent.alfa import ALFAClassifier
         t = time.perf_counter()
@@ -172,7 +107,7 @@ def run_one(name, seed, flow_params, with_alfa):
             warnings.simplefilter("ignore")
             alfa.fit(Ptr, ytr, sensitive_features=Atr)
         times["ALFA"] = time.perf_counter() - t
-        out["ALFA (alpha=0.1)"] = scores(yte, alfa.predict(Pte), Ate)
+        out["ALFA (alpha=0.1)"] = flow_scores(yte, alfa.predict(Pte), Ate)
     return out, times
 
 
@@ -240,7 +175,7 @@ def markdown(results, seeds):
 
 
 def _selection(stem, name):
-    path = RESULTS / f"{stem}.json"
+    path = TUNING / f"{stem}.json"
     if path.exists():
         tuning = json.loads(path.read_text())
         if tuning["dataset"] == name:
@@ -280,7 +215,6 @@ def main():
     FLOW_BASE["max_epochs"] = args.epochs
     torch.set_num_threads(1)
     results, all_params = {}, {}
-    RESULTS.mkdir(exist_ok=True)
     stem = "fairflow_reproduction" + (f"_{args.tag}" if args.tag else "")
     for name in args.datasets:
         flow_params = all_params[name] = tuned_params(name)
@@ -300,12 +234,10 @@ def main():
                              "per_seed_relative": {m: per_seed_relative(runs, m)
                                                    for m in methods},
                              "per_seed": [r[0] for r in runs]}
-            (RESULTS / f"{stem}.json").write_text(json.dumps(
-                {"seeds": args.seeds, "flow_base": FLOW_BASE,
-                 "alfa": ALFA_PARAMS, "paper_celeba_percent": PAPER, "results": results},
-                indent=2))
             text = markdown(results, args.seeds)
-            (RESULTS / f"{stem}.md").write_text(text)
+            write_result(RESULTS / stem, text,
+                         {"seeds": args.seeds, "flow_base": FLOW_BASE, "alfa": ALFA_PARAMS,
+                          "paper_celeba_percent": PAPER, "results": results}, indent=2)
     print(text)
 
 

@@ -1,16 +1,17 @@
 """FLDGM on Adult and COMPAS against its control, and the colour check of Fig. 2.
 
-Paper: fldgm_fair_latent_deep_generative_models.txt, Table 1 (utility and
+Paper: Ramachandranpillai, Sikder, Heintz, "Fair Latent Deep Generative
+Models (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", Table 1 (utility and
 fairness of a random forest trained on synthetic data, tested on real data)
 and Table 3 (density, coverage). Rows per dataset: the real training data;
 FLD-DM with ``alpha=0`` (the control: the same pipeline without the
 fairness penalty); FLD-DM with the default penalty (dCor^2 on the posterior
-means, ``alpha=1`` per element, chosen on the tuning subsample of
-``fldgm_tune_alpha.py``), a weaker ``alpha=0.3`` and a stronger ``alpha=3``; and on Adult an ablation
+means, ``alpha=1`` per element, chosen on the tuning subsample of the study
+``benchmarks/studies/fldgm/fldgm_tune_alpha.py``), a weaker ``alpha=0.3`` and a stronger ``alpha=3``; and on Adult an ablation
 whose label is decoded by p(y | z, s) (``condition_target=True``) at the
 default alpha. Also: ``encoder="blind"`` rows (``--blind``), conditional rows
 with the blind rows' VAE batch (``--batch512-alphas``), the DP setting chosen
-on tuning seeds 100-102 by ``fldgm_tune_label_penalty.py`` (blind,
+on tuning seeds 100-102 by the study ``fldgm_tune_label_penalty.py`` (blind,
 ``alpha_target``, ``label_from="features"``; ``--label-alphas``), the same
 with the label set to the fair head's most likely class
 (``label_decode="mode"``; ``--mode-label-alphas``) or with the label penalty
@@ -32,40 +33,37 @@ which is why the paper's precision and recall are about 0.9; COMPAS's is
 (split, models and samples all seeded by the seed). Timings are wall-clock
 on a shared 2-core machine.
 
-Usage::
+The headline results (``benchmarks/results/``; each file starts with its
+command, date and commit)::
 
-    python benchmarks/fldgm_reproduction.py                  # both datasets
-    python benchmarks/fldgm_reproduction.py --datasets adult --quick
+    python benchmarks/fldgm_reproduction.py --datasets adult --n-train 33000 \\
+        --variants independent:sample --blind --batch512-alphas --label-alphas \\
+        --mode-label-alphas 2 --tag _label_mode_n33000
+    python benchmarks/fldgm_reproduction.py --datasets compas --extra-alphas 3 40 \\
+        --blind --batch512-alphas
+    python benchmarks/fldgm_reproduction.py --figure
 
-Writes ``benchmarks/results/fldgm_table1_<dataset>.{md,json}`` and
-``benchmarks/results/fldgm_fig2_colored_digits.png`` (+ ``fldgm_fig2.json``).
+``--quick`` for a smoke run. Writes ``<output>/fldgm_table1_<dataset><tag>.{md,json}``
+and, with ``--figure``, ``<output>/fldgm_fig2_colored_digits.png`` and
+``fldgm_fig2.json`` (``--output`` defaults to ``benchmarks/results``; tuning runs
+go to ``benchmarks/studies/fldgm/results``).
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-from fairlearn.reductions import DemographicParity, ExponentiatedGradient
-from sklearn.compose import make_column_selector, make_column_transformer
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_score, recall_score, roc_auc_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
-from sklearn.model_selection import cross_val_score, train_test_split
 
+from _common import RESULTS, dp_at_positive_rate, expgrad_dp, latent_scores, mean_std
+from _common import fldgm_frames as frames
+from _common import provenance, real_forest_scores, write_result
 from skfairlatent import FairLatentSynthesizer, FairLatentVAE
-from skfairlatent.datasets import load_adult, load_colored_mnist, load_compas, make_preprocessor
-from skfairlatent.metrics import delta_dp
+from skfairlatent.datasets import load_colored_mnist
 from skfairlatent.fair_vae import ALPHA_DEFAULT
 from skfairlatent.fldgm import evaluate_synthetic
-from skfairlatent.nn.losses import distance_correlation_sq
 
-RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = ["precision", "recall", "auroc", "ftu", "dp", "positive_rate", "dp_threshold_control",
            "density", "coverage",
            "alpha_precision", "beta_recall", "authenticity"]
@@ -81,28 +79,6 @@ PAPER = {
 }
 PAPER_ROWS = {"Real data": ["Real data"], "FLD-DM alpha=0 (control)": ["WGAN-GP (no fairness)"],
               f"FLD-DM alpha={ALPHA_DEFAULT:g} (default)": ["FL-DM-FTU", "FL-DM-DP"]}
-
-
-def frames(dataset, args, seed):
-    """Training rows and held-out real test rows for one seed.
-
-    Adult: ``--n-train`` rows (stratified on the label) to train on and
-    ``--n-test`` other rows to test on -- a large real test set, because the
-    DP of a fair classifier on ~1,800 rows has a sampling error of about
-    0.02, the size of the target. COMPAS: all 7,214 rows, 70/30.
-    """
-    if dataset == "adult":
-        X, y, A = load_adult(return_X_y_A=True)
-        y = pd.Series(np.where(y == 1, ">50K", "<=50K"), name="income")
-        pos = "<=50K"
-        X_tr, X_rest, y_tr, y_rest, A_tr, A_rest = train_test_split(
-            X, y, A, train_size=args.n_train, stratify=y, random_state=seed)
-        X_te, _, y_te, _, A_te, _ = train_test_split(
-            X_rest, y_rest, A_rest, train_size=args.n_test, stratify=y_rest, random_state=seed)
-        return [X_tr, X_te, y_tr, y_te, A_tr, A_te, pos]
-    X, y, A = load_compas(return_X_y_A=True)
-    y = y.rename("two_year_recid")
-    return train_test_split(X, y, A, test_size=0.3, stratify=y, random_state=seed) + [1]
 
 
 def parse_setting(setting):
@@ -212,76 +188,6 @@ def run(dataset, args):
     return rows, timings
 
 
-def real_forest_scores(real_tr, real_te, target, pos, seed):
-    """Scores P(y = pos) on the real test rows of a forest trained on the real rows.
-
-    Built like the forest of ``evaluate_synthetic`` (100 trees, one-hot
-    categoricals, sex a feature) but seeded with ``seed``, so it is the same
-    kind of classifier as the "Real data" row, not the identical fit.
-    """
-    features = [c for c in real_tr.columns if c != target]
-    model = make_pipeline(make_column_transformer(
-        (OneHotEncoder(handle_unknown="ignore"), make_column_selector(dtype_include="category")),
-        remainder="passthrough"), RandomForestClassifier(n_estimators=100, random_state=seed))
-    model.fit(real_tr[features], real_tr[target])
-    return model.predict_proba(real_te[features])[:, list(model.classes_).index(pos)]
-
-
-def dp_at_positive_rate(scores, sensitive, rate):
-    """DP of the real-data forest thresholded to label a share ``rate`` of rows positive.
-
-    The threshold control: a classifier that labels almost every row alike has a
-    small DP whatever its training data, so a synthesizer's DP is compared with the
-    real-data forest moved to the same positive rate (no fairness method at all).
-    """
-    positive = scores >= np.quantile(scores, 1.0 - min(max(rate, 0.0), 1.0))
-    rates = [positive[sensitive == g].mean() for g in np.unique(sensitive)]
-    return float(max(rates) - min(rates))
-
-
-def expgrad_dp(real_tr, real_te, target, pos, difference_bound=0.01, blind=False):
-    """What a user would pick instead: fairlearn's ExponentiatedGradient with a
-    DemographicParity constraint (``difference_bound``, fairlearn's default 0.01),
-    logistic regression, trained on the real rows; ``blind`` leaves the sex column
-    out of the features (FTU 0 by construction)."""
-    features = [c for c in real_tr.columns if c != target and not (blind and c == "sex")]
-    pre = make_preprocessor().fit(real_tr[features])
-    X_tr, X_te = pre.transform(real_tr[features]), pre.transform(real_te[features])
-    y_tr, y_te = real_tr[target].to_numpy() == pos, real_te[target].to_numpy() == pos
-    model = ExponentiatedGradient(LogisticRegression(max_iter=2000),
-                                  DemographicParity(difference_bound=difference_bound))
-    model.fit(X_tr, y_tr, sensitive_features=real_tr["sex"].to_numpy())
-    # the randomized classifier's P(y = pos) mixes its predictors' *hard* labels, so its
-    # AUROC is close to a balanced accuracy; the forest rows rank by predict_proba. The
-    # mixture of the predictors' probabilities is the comparable score (auroc_scores).
-    proba = model._pmf_predict(X_te)[:, 1]
-    scores = sum(w * m.predict_proba(X_te)[:, 1] for w, m in zip(model.weights_, model.predictors_))
-    y_hat = model.predict(X_te, random_state=0).astype(bool)
-    return dict(precision=precision_score(y_te, y_hat), recall=recall_score(y_te, y_hat),
-                auroc=roc_auc_score(y_te, proba), auroc_scores=roc_auc_score(y_te, scores),
-                positive_rate=float(y_hat.mean()),
-                dp=delta_dp(y_te, y_hat, sensitive_features=real_te["sex"].to_numpy()))
-
-
-def latent_scores(vae, Z, data):
-    """How much colour and digit the test latents ``Z`` of a coloured-digit VAE carry.
-
-    dCor^2(z, colour) (the V-statistic, as a measurement), a logistic probe
-    of the colour (chance 0.5) and of the digit (10 classes), 5-fold, and the
-    per-pixel squared error of the reconstruction of the test images.
-    """
-    rec = vae.inverse_transform(Z, sensitive_features=data.A_test)
-
-    def probe(target):
-        return float(cross_val_score(LogisticRegression(max_iter=2000), Z, target, cv=5).mean())
-
-    return dict(
-        dcor2=float(distance_correlation_sq(torch.tensor(Z, dtype=torch.float64),
-                                            torch.tensor(data.A_test, dtype=torch.float64))),
-        colour_probe=probe(data.A_test), digit_probe=probe(data.y_test),
-        mse=float(((rec - data.X_test) ** 2).mean()))
-
-
 def fig2(args):
     """Digits decoded under each background colour from the same latent codes (seed 0).
 
@@ -329,15 +235,14 @@ def fig2(args):
         axes[r, 0].set_title(label, fontsize=8, loc="left")
     fig.suptitle("FairLatentVAE on coloured digits: the same z decoded under each colour")
     fig.tight_layout()
-    path = RESULTS / "fldgm_fig2_colored_digits.png"
-    fig.savefig(path, dpi=110)
-    (RESULTS / "fldgm_fig2.json").write_text(json.dumps({"args": vars(args), **out}, indent=1))
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "fldgm_fig2_colored_digits.png"
+    info = provenance()
+    fig.savefig(path, dpi=110, metadata={
+        "Comment": f"Made by {info['command']} on {info['date']} at commit {info['commit']}"})
+    write_result(out_dir / "fldgm_fig2", None, {"args": vars(args), **out})
     return path
-
-
-def mean_std(values):
-    """A table cell: mean ± standard deviation over seeds."""
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
 def markdown(dataset, rows, timings, args):
@@ -402,6 +307,9 @@ def main():
     parser.add_argument("--ablation", action="store_true",
                         help="Adult: also the label decoded by p(y | z, s)")
     parser.add_argument("--tag", default="", help="suffix of the result files")
+    parser.add_argument("--output", default=str(RESULTS),
+                        help="folder of the result files (studies: "
+                             "benchmarks/studies/fldgm/results)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--vae-epochs", type=int, default=40)
     parser.add_argument("--dm-epochs", type=int, default=100)
@@ -413,16 +321,14 @@ def main():
         args.n_train, args.n_test, args.seeds, args.vae_epochs, args.dm_epochs = 1000, 1000, [0], 5, 5
         args.image_epochs = 1
     torch.set_num_threads(1)
-    RESULTS.mkdir(exist_ok=True)
     if args.figure:
         print("figure:", fig2(args))
         return
     for dataset in args.datasets:
         rows, timings = run(dataset, args)
         text = markdown(dataset, rows, timings, args)
-        (RESULTS / f"fldgm_table1_{dataset}{args.tag}.md").write_text(text)
-        (RESULTS / f"fldgm_table1_{dataset}{args.tag}.json").write_text(json.dumps(
-            {"args": vars(args), "rows": rows, "timings": timings}, indent=1))
+        write_result(Path(args.output) / f"fldgm_table1_{dataset}{args.tag}", text,
+                     {"args": vars(args), "rows": rows, "timings": timings})
         print(text)
 
 

@@ -14,7 +14,8 @@ Methods: Naive (``lambda_adv = 0``), DataAug (cross-entropy on ``s = 10``
 random points of S(x), ``lambda_adv = 0``) and LASSI, each followed by a
 linear CertifiedSmoothClassifier trained under noise ``sigma_rs``. On digits
 ``R`` of every method is trained with a cosine learning-rate schedule
-(``--lr-schedule-digits``; see ``lassi_digits_diagnosis.py`` for why) and a
+(``--lr-schedule-digits``; see the study
+``benchmarks/studies/lassi/lassi_digits_diagnosis.py`` for why) and a
 fourth row, Projection (not in the paper: ``project_attributes=True``,
 ``lambda_adv = 0``, the attribute direction removed from R's input), is added.
 
@@ -35,12 +36,16 @@ candidate-set center (64 candidates) and with LASSI's exact O(n0^2) center on
 the same rows and the same noise (paired): seconds per point, certified %,
 smoothed accuracy on those rows.
 
-Run (single-threaded; results of record, see ``doc/lassi.md``):
-``cpuslot python benchmarks/lassi_reproduction.py --tasks compas adult --n-exact 50
---name lassi_reproduction_tabular`` and ``cpuslot python
-benchmarks/lassi_reproduction.py --tasks digits --epochs-digits 20
---lambda-grid-digits 3 10 --name lassi_reproduction_digits``; ``--quick`` for
-a smoke run. Writes ``benchmarks/results/<name>.{md,json}``.
+The headline results (single-threaded; ``benchmarks/results/``, each file
+starting with its command, date and commit)::
+
+    python benchmarks/lassi_reproduction.py --tasks compas adult --n-exact 50 \\
+        --name lassi_reproduction_tabular
+    python benchmarks/lassi_reproduction.py --tasks digits --epochs-digits 20 \\
+        --name lassi_reproduction_digits
+
+``--quick`` for a smoke run. Writes ``<output>/<name>.{md,json}`` (default
+``benchmarks/results/``).
 """
 
 from __future__ import annotations
@@ -54,13 +59,12 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from skfairlatent.datasets import load_adult, load_colored_mnist, load_compas, make_preprocessor
+from _common import LASSI_SMALL as SMALL
+from _common import RESULTS, lassi_digits, provenance_line, write_result
+from skfairlatent.datasets import load_adult, load_compas, make_preprocessor
 from skfairlatent.lassi import FlowTransformer, LASSIRepresentation
 from skfairlatent.smoothing import CertifiedSmoothClassifier, certify_individual_fairness
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SMALL = dict(sigma_cs=1.0, n0_cs=2_000, n_cs=2_000, delta=0.1, n0_rs=100, n_rs=10_000,
-             alpha_cs=0.01, alpha_rs=0.001)
 PAPER = dict(sigma_cs=1.0, n0_cs=10_000, n_cs=10_000, delta=0.05, n0_rs=2_000, n_rs=100_000,
              alpha_cs=0.01, alpha_rs=0.001)
 # Paper, Table 1 (CelebA, Smiling task, mean of 5 runs): accuracy / certified fairness %.
@@ -86,28 +90,8 @@ def tabular(name, seed, n_train=None):
             pre.transform(X_te).astype(np.float32), np.asarray(y_te), np.asarray(A_te), None)
 
 
-def recolour(images, colour, colours):
-    """The same digit on the other background: x = g + (1 - g) bg, so g = (x - bg) / (1 - bg)."""
-    x = images.reshape(-1, 3, 28, 28)
-    bg = colours[colour][:, :, None, None]
-    usable = np.broadcast_to((colours[colour] < 0.99)[:, :, None, None], x.shape)
-    grey = np.where(usable, (x - bg) / np.maximum(1 - bg, 1e-3), np.nan)
-    grey = np.clip(np.nanmean(grey, axis=1, keepdims=True), 0.0, 1.0)
-    other = colours[1 - colour][:, :, None, None]
-    return (grey + (1 - grey) * other).reshape(len(images), -1).astype(np.float32)
-
-
-def digits(seed, n_train=None):
-    b = load_colored_mnist(bias_aligned_fraction=0.5, flatten=True, random_state=seed)
-    X_tr, y_tr, A_tr = b.X_train, b.y_train, b.A_train
-    if n_train is not None:
-        X_tr, y_tr, A_tr = X_tr[:n_train], y_tr[:n_train], A_tr[:n_train]
-    twins = recolour(b.X_test, b.A_test, b.colors)
-    return X_tr, y_tr, A_tr, b.X_test, b.y_test, b.A_test, twins
-
-
 def load_task(task, seed, args):
-    return (digits(seed, args.n_train_digits) if task == "digits"
+    return (lassi_digits(seed, args.n_train_digits) if task == "digits"
             else tabular(task, seed, args.n_train_adult if task == "adult" else None))
 
 
@@ -339,6 +323,7 @@ def main():
     parser.add_argument("--n-cert-digits", type=int, default=50)
     parser.add_argument("--sigma-rs", type=float, default=1.0)
     parser.add_argument("--name", default="lassi_reproduction")
+    parser.add_argument("--output", default=str(RESULTS), help="folder of the result files")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--from-json", default=None,
                         help="rewrite the markdown of a finished run from its JSON")
@@ -348,7 +333,9 @@ def main():
         run_args = argparse.Namespace(**saved["args"])
         text = markdown(saved["rows"], saved["paper_size_timing"], saved["lambda_tuning"],
                         run_args, saved["total_s"], saved.get("threads", 1))
-        Path(args.from_json).with_suffix(".md").write_text(text)
+        if "provenance" in saved:  # the run's command, date and commit, then this rewrite's
+            text = provenance_line(saved["provenance"]) + text
+        write_result(Path(args.from_json).with_suffix(""), text, None)
         print(text)
         return
     if args.quick:
@@ -375,13 +362,11 @@ def main():
                 timing += time_paper_sizes(task, fitted, points[:n_paper], labels[:n_paper],
                                            seed, min(n_exact, n_paper))
     total = time.perf_counter() - start
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(
-        {"rows": rows, "paper_size_timing": timing, "lambda_tuning": tuning,
-         "paper_table1": PAPER_TABLE1, "args": vars(args), "total_s": total,
-         "threads": torch.get_num_threads()}, indent=2))
     text = markdown(rows, timing, tuning, args, total, torch.get_num_threads())
-    (RESULTS / f"{args.name}.md").write_text(text)
+    write_result(Path(args.output) / args.name, text,
+                 {"rows": rows, "paper_size_timing": timing, "lambda_tuning": tuning,
+                  "paper_table1": PAPER_TABLE1, "args": vars(args), "total_s": total,
+                  "threads": torch.get_num_threads()}, indent=2)
     print(text)
 
 
