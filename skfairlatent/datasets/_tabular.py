@@ -1,8 +1,8 @@
 """Loaders for the four tabular fairness benchmarks of ALFA (Appendix I, Table 20).
 
-All data are read from the compressed copies shipped in ``data/`` (built by
-``tools/build_datasets.py`` from ``../shared/datasets/``); nothing is
-downloaded. Every call reads the file afresh, so callers always get new
+All data are read from the compressed copies shipped in ``data/`` (built from
+the public sources named in each loader's ``DESCR`` by the repository's
+``tools/build_datasets.py``); nothing is downloaded. Every call reads the file afresh, so callers always get new
 objects they may modify.
 """
 
