@@ -1,7 +1,8 @@
 """Datasets for fairness experiments, shipped with the package (no download).
 
-Real data (compressed copies in ``skfairlatent/datasets/data/``, regenerated
-from ``../shared/datasets/`` by ``tools/build_datasets.py``):
+Real data (compressed copies in ``skfairlatent/datasets/data/``, built from the
+public sources named in each loader's ``DESCR`` by the repository's
+``tools/build_datasets.py``):
 
 ==================  ============================================  =========  ==============
 loader              dataset                                       rows       licence
