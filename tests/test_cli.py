@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skfairlatent import cli
+from skfairlatent import experiments, plotting
 from skfairlatent.cli import main
 
 TINY = ["--dataset", "german", "--max-rows", "300", "--max-epochs", "1"]
@@ -26,10 +26,10 @@ def test_alfa_compare_writes_one_table_and_plot_with_every_method(tmp_path, caps
     summary = pd.DataFrame(json.loads((tmp_path / "alfa_german_logistic_table.json").read_text()))
     settings = list(summary.setting)
     assert settings == ["baseline", "ALFA α=0.1", "ALFA α=10", "LogisticRegression (sklearn)",
-                        cli.EG_LABEL, cli.TO_LABEL, cli.CHOSEN]
+                        experiments.EG_LABEL, experiments.TO_LABEL, experiments.CHOSEN]
     # only the ThresholdOptimizer uses A at predict time, and it is marked
     assert summary.set_index("setting").uses_sensitive_at_predict.to_dict() == {
-        s: s == cli.TO_LABEL for s in settings}
+        s: s == experiments.TO_LABEL for s in settings}
     for m in ("accuracy", "delta_dp", "delta_eod", "worst_group_accuracy", "fit_seconds"):
         assert summary[f"{m}_mean"].notna().all() and (summary[f"{m}_std"] >= 0).all()
     assert (summary.n_seeds == 2).all()
@@ -46,9 +46,9 @@ def test_alfa_compare_writes_one_table_and_plot_with_every_method(tmp_path, caps
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--dataset", "mnist"], "unknown dataset 'mnist'"),
-    (["--method", "magic"], "unknown method 'magic'"),
-    (["--model", "svm"], "unknown model 'svm'"),
+    (["--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+    (["--method", "magic"], "argument --method: invalid choice: 'magic'"),
+    (["--model", "svm"], "argument --model: invalid choice: 'svm'"),
     (["--alphas", "-0.1"], "α must be a finite number >= 0; got '-0.1'"),
     (["--alphas", "inf"], "α must be a finite number >= 0"),
     (["--alphas", "big"], "α must be a number >= 0; got 'big'"),
@@ -83,7 +83,7 @@ def test_failed_run_leaves_no_partial_output(tmp_path, monkeypatch, capsys):
     def broken_plot(*args, **kwargs):
         raise RuntimeError("plotting failed")
 
-    monkeypatch.setattr(cli, "plot_summary", broken_plot)
+    monkeypatch.setattr(plotting, "plot_summary", broken_plot)
     existing = tmp_path / "existing"
     existing.mkdir()
     (existing / "keep.txt").write_text("old")
@@ -113,7 +113,7 @@ def test_dask_scheduler_runs_the_grid_on_a_cluster_with_the_same_scores(tmp_path
             (tmp_path / folder / "alfa_german_logistic_runs.json").read_text()))
 
     serial, dask = read("serial"), read("dask")
-    assert set(dask.setting) == {"baseline", "ALFA α=1", cli.CHOSEN, cli.EG_LABEL, cli.TO_LABEL,
+    assert set(dask.setting) == {"baseline", "ALFA α=1", experiments.CHOSEN, experiments.EG_LABEL, experiments.TO_LABEL,
                                  "LogisticRegression (sklearn)"}
     cols = ["test_accuracy", "test_delta_eod"]
     np.testing.assert_allclose(serial[cols], dask[cols], atol=1e-12)
@@ -164,7 +164,7 @@ def test_fairflow_and_aeda_run_beside_fairlearn(tmp_path, capsys):
                  "--output", str(tmp_path)]) == 0
     table = (tmp_path / "fairflow_german_table.md").read_text()
     assert "FairLatentFlow" in table and "LogisticRegression (sklearn)" in table
-    assert cli.EG_LABEL in table
+    assert experiments.EG_LABEL in table
     assert main(["--method", "aeda", *TINY, "--seeds", "0", "--no-compare",
                  "--output", str(tmp_path)]) == 0
     table = (tmp_path / "aeda_german_mlp_table.md").read_text()

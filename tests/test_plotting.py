@@ -271,3 +271,47 @@ def test_summary_plot_control_grid_order_is_not_a_front():
 def test_summary_plot_rejects_bad_tables(summary, message):
     with pytest.raises(ValueError, match=message):
         plot_tradeoff_summary(summary)
+
+
+# --------------------------------------------------------------------------- #
+# The figures of skfairlatent.experiments (saved to PNG files)
+# --------------------------------------------------------------------------- #
+def test_plot_summary_saves_a_png_with_the_predict_time_note(tmp_path):
+    from skfairlatent.plotting import plot_summary
+
+    summary = _summary().assign(uses_sensitive_at_predict=[False, False, False, True])
+    path = tmp_path / "summary.png"
+    plot_summary(summary, path, "a title")
+    assert path.stat().st_size > 10_000
+    assert not plt.get_fignums()                      # the figure is closed
+
+
+def test_plot_lassi_radii_one_panel_per_method(tmp_path):
+    from skfairlatent.plotting import plot_lassi_radii
+
+    rng = np.random.RandomState(0)
+    radii = pd.DataFrame({"method": ["Naive"] * 10 + ["LASSI"] * 10,
+                          "d_cs": rng.uniform(0.01, 1, 20), "d_rs": rng.uniform(0.01, 1, 20)})
+    radii["d_cs"] = radii.d_cs.where(radii.index % 5 != 0)     # abstained rows have no radius
+    radii["certified"] = radii.d_cs < radii.d_rs
+    radii["abstain"] = radii.d_cs.isna()
+    path = tmp_path / "radii.png"
+    plot_lassi_radii(radii, path, "radii")
+    assert path.stat().st_size > 10_000
+    assert not plt.get_fignums()
+
+
+def test_plot_fldgm_real_versus_synthetic(tmp_path):
+    from skfairlatent.plotting import plot_fldgm
+
+    rng = np.random.RandomState(0)
+
+    def frame(n):
+        return pd.DataFrame({"age": rng.randint(18, 70, n), "job": rng.choice(["a", "b", "c"], n),
+                             "sex": rng.choice(["F", "M"], n), "y": rng.randint(0, 2, n)})
+
+    samples = {"real": frame(50), "FLDGM (fair, α=1)": frame(50), "no fairness (α=0)": frame(50)}
+    path = tmp_path / "fldgm.png"
+    plot_fldgm(samples, {"target": "y", "sensitive": "sex"}, path, "fldgm")
+    assert path.stat().st_size > 10_000
+    assert not plt.get_fignums()

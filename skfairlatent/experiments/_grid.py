@@ -20,12 +20,19 @@ import pandas as pd
 from ._scoring import scores
 from ._splits import load_split
 
+#: ALFA's α grid in the paper (Jung et al., ICLR 2025).
 PAPER_ALPHAS = (0.0, 0.001, 0.01, 0.1, 1.0, 10.0)
+#: The command's default α grid (a short run).
 DEFAULT_ALPHAS = (0.0, 0.1, 1.0, 10.0)
+#: Hidden layer sizes of the ``--model`` choices (``()``: logistic regression).
 MODELS = {"mlp": (128, 128), "logistic": ()}
+#: AEDA's modes fitted by the grid (``"none"`` is the baseline).
 AEDA_MODES = ("none", "pre", "online", "robust")
-USES_A = " †"   # marks settings that use the sensitive attribute at predict time
+#: Marks the settings that use the sensitive attribute at predict time.
+USES_A = " †"
+#: Label of fairlearn's ``ThresholdOptimizer(constraints="equalized_odds")``.
 TO_LABEL = "ThresholdOptimizer(equalized_odds)" + USES_A
+#: Label of fairlearn's ``ExponentiatedGradient(model, EqualizedOdds())``.
 EG_LABEL = "ExponentiatedGradient(EqualizedOdds)"
 
 
@@ -62,7 +69,8 @@ def candidates(method, *, model="mlp", alphas=DEFAULT_ALPHAS, compare=True):
     sk_name = "LogisticRegression" if model == "logistic" else "MLPClassifier"
     out = []
     if method == "alfa":
-        out.append(("baseline", "baseline (same network, no ALFA)", {"kind": "alfa", "alpha": None}))
+        out.append(("baseline", "baseline (same network, no ALFA)",
+                    {"kind": "alfa", "alpha": None}))
         out += [(f"ALFA α={alpha:g}", "ALFA", {"kind": "alfa", "alpha": float(alpha)})
                 for alpha in alphas]
     elif method == "aeda":

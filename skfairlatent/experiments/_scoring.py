@@ -19,6 +19,7 @@ from ..metrics import (
     worst_group_accuracy,
 )
 
+#: The test scores of every run (:func:`scores`), in table order.
 METRICS = ("accuracy", "delta_dp", "delta_eod", "worst_group_accuracy")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+#: Label of the rows of ALFA with α chosen per seed on the validation split.
 CHOSEN = "ALFA (α chosen on validation)"
 
 

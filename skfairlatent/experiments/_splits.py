@@ -7,12 +7,14 @@ from sklearn.model_selection import train_test_split
 
 from .. import datasets
 
+#: Loader of each tabular dataset (``return_X_y_A=True`` gives ``(X, y, A)``).
 TABULAR = {
     "adult": datasets.load_adult,
     "compas": datasets.load_compas,
     "german": datasets.load_german,
     "drug": datasets.load_drug,
 }
+#: The datasets of the ``skfairlatent`` command (``colored_mnist``: AEDA only).
 DATASETS = (*TABULAR, "colored_mnist")
 
 
@@ -68,9 +70,9 @@ def load_split(dataset, seed, *, validation=0.2, test=0.2, max_rows=None):
         X_rest, y_rest, A_rest, test_size=validation / (1 - test), random_state=seed,
         stratify=strata.loc[y_rest.index])
     pre = datasets.make_preprocessor().fit(X_tr)
+    parts = {"train": (X_tr, y_tr, A_tr), "valid": (X_va, y_va, A_va), "test": (X_te, y_te, A_te)}
     return {name: (pre.transform(Xs).astype(np.float32), np.asarray(ys), np.asarray(As))
-            for name, (Xs, ys, As) in
-            {"train": (X_tr, y_tr, A_tr), "valid": (X_va, y_va, A_va), "test": (X_te, y_te, A_te)}.items()}
+            for name, (Xs, ys, As) in parts.items()}
 
 
 def fldgm_frames(dataset, seed, *, max_rows=None, test=0.3):
@@ -87,4 +89,5 @@ def fldgm_frames(dataset, seed, *, max_rows=None, test=0.3):
     X_tr, X_te, y_tr, y_te, A_tr, A_te = train_test_split(
         X, y, A, test_size=test, random_state=seed, stratify=strata)
     return (X_tr.rename(columns=str), y_tr.rename(target), A_tr.rename(sensitive),
-            X_te.rename(columns=str), y_te.rename(target), A_te.rename(sensitive), target, sensitive)
+            X_te.rename(columns=str), y_te.rename(target), A_te.rename(sensitive),
+            target, sensitive)

@@ -38,9 +38,11 @@ from ._summary import format_table, mean_std_table, summarize
 __all__ = ["RUNNERS", "METHODS", "COMPARABLE", "LASSI_CERTIFY", "LASSI_SIGMA_RS",
            "run_aeda_images", "run_lassi", "run_fldgm"]
 
-# LASSI certification: reduced sample sizes (benchmarks/lassi_reproduction.py, "small").
+#: Keyword arguments of :func:`~skfairlatent.smoothing.certify_individual_fairness`:
+#: reduced sample sizes (``benchmarks/lassi_reproduction.py``, ``"small"``).
 LASSI_CERTIFY = dict(sigma_cs=1.0, n0_cs=2_000, n_cs=2_000, delta=0.1, n0_rs=100, n_rs=10_000,
                      alpha_cs=0.01, alpha_rs=0.001)
+#: Noise σ of the randomized-smoothing classifier.
 LASSI_SIGMA_RS = 1.0
 
 
@@ -68,7 +70,8 @@ def _grid_runner(options, stage, stem, n_jobs):
     summary = summarize(runs, metrics)
     table = format_table(summary, metrics)
     print("\nTest scores (mean ± std over seeds "
-          f"{' '.join(map(str, options.seeds))}; ✓ = on the accuracy/ΔEOd Pareto front of the means):")
+          f"{' '.join(map(str, options.seeds))}; "
+          "✓ = on the accuracy/ΔEOd Pareto front of the means):")
     print(table.to_string())
     if summary.uses_sensitive_at_predict.any():
         print("† uses the sensitive attribute at predict time (not available to the other methods)")
@@ -103,7 +106,12 @@ def _common(options):
 # AEDA on coloured digits (images: no fairlearn comparison)
 # --------------------------------------------------------------------------- #
 def run_aeda_images(*, seeds, max_epochs, device, verbose, log=print):
-    """AEDA modes against ``mode="none"`` on coloured MNIST (:func:`~skfairlatent.aeda.compare_aeda_modes`)."""
+    """AEDA modes against ``mode="none"`` on coloured MNIST.
+
+    Per seed, :func:`~skfairlatent.datasets.load_colored_mnist` and
+    :func:`~skfairlatent.aeda.compare_aeda_modes`; returns one row per
+    (seed, mode).
+    """
     from tqdm.auto import tqdm
 
     from ..aeda import compare_aeda_modes
@@ -336,6 +344,7 @@ def _fldgm_runner(options, stage, stem, n_jobs):
             f"{stem}_marginals.png"]
 
 
+#: ``method -> runner(options, folder, stem, n_jobs)``; see the module docstring.
 RUNNERS = {
     "alfa": _grid_runner,
     "aeda": _aeda_runner,
@@ -343,5 +352,7 @@ RUNNERS = {
     "lassi": _lassi_runner,
     "fldgm": _fldgm_runner,
 }
+#: The methods of the ``skfairlatent`` command.
 METHODS = tuple(RUNNERS)
-COMPARABLE = ("alfa", "aeda", "fairflow")   # run as a grid beside the fairlearn comparison
+#: The methods run as a grid beside the fairlearn comparison (on tabular data).
+COMPARABLE = ("alfa", "aeda", "fairflow")
