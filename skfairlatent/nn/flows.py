@@ -22,8 +22,17 @@ the negative log-likelihood of ``x`` under the flow with a standard-normal
 base distribution (the change-of-variables formula, Glow eq. 2-3).
 
 This module is shared by :mod:`skfairlatent.fair_flow` (FairLatentFlow, the
-invertible network of arXiv 2412.17523) and :mod:`skfairlatent.lassi` (the
-generative model that defines LASSI's similarity sets). No scikit-learn here.
+invertible network of "Constructing Fair Latent Space for Intersection of
+Fairness and Explainability", arXiv:2412.17523) and :mod:`skfairlatent.lassi`
+(the generative model that defines LASSI's similarity sets). No scikit-learn
+here.
+
+References
+----------
+D. P. Kingma, P. Dhariwal, "Glow: Generative Flow with Invertible 1x1
+Convolutions", NeurIPS 2018 (arXiv:1807.03039).
+L. Dinh, J. Sohl-Dickstein, S. Bengio, "Density estimation using Real NVP",
+ICLR 2017 (arXiv:1605.08803).
 """
 
 from __future__ import annotations
