@@ -734,8 +734,9 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if not isinstance(self.attribute_vector, str):
             vectors = np.atleast_2d(np.asarray(self.attribute_vector, dtype=np.float32))
             if vectors.shape[1] != Z.shape[1]:
-                raise ValueError(f"attribute_vector has {vectors.shape[1]} columns but the "
-                                 f"flow's latent space has {Z.shape[1]} dimensions.")
+                raise InvalidParameterError(
+                    f"attribute_vector has {vectors.shape[1]} columns but the flow's latent "
+                    f"space has {Z.shape[1]} dimensions.")
             groups = [np.array([None, None], dtype=object)] * len(vectors)
         elif sensitive_features is None:
             return np.zeros((0, Z.shape[1]), dtype=np.float32), []

@@ -22,15 +22,22 @@ row itself, not on the other rows of ``X``, their order, or ``batch_size``
 (which only sets how many points go through the network at once). Noise
 of different rows is independent, so the failure events of different rows are too.
 
+Parameters of every function are checked with scikit-learn's
+``validate_params``: a value outside its range raises
+:class:`~skfairlatent.exceptions.InvalidParameterError` (a ``ValueError``).
+
 References
 ----------
-Cohen, Rosenfeld & Kolter, "Certified adversarial robustness via randomized
-smoothing", ICML 2019 (Algorithms PREDICT and CERTIFY, Theorem 1).
-Kumar & Goldstein, "Center smoothing: certified robustness for networks with
-structured outputs", NeurIPS 2021 (Algorithm Smooth, Theorem 1), and the
-authors' code (aounon/center-smoothing), which LASSI's code follows.
-Peychev, Ruoss, Balunović, Baader & Vechev, "Latent space smoothing for
-individually fair representations", ECCV 2022 (Alg. 1, Thm. 1).
+Cohen, Rosenfeld, Kolter, "Certified Adversarial Robustness via Randomized
+Smoothing", ICML 2019, arXiv:1902.02918 (Algorithms PREDICT and CERTIFY,
+Theorem 1).
+Kumar, Goldstein, "Center Smoothing: Certified Robustness for Networks with
+Structured Outputs", NeurIPS 2021, arXiv:2102.09701 (Algorithm Smooth,
+Theorem 1), and the authors' code (aounon/center-smoothing), which LASSI's
+code follows.
+Peychev, Ruoss, Balunović, Baader, Vechev, "Latent Space Smoothing for
+Individually Fair Representations", ECCV 2022, arXiv:2111.13650 (Alg. 1,
+Thm. 1).
 """
 
 from __future__ import annotations
