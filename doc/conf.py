@@ -4,9 +4,11 @@ Build the site (offline: no intersphinx, no downloads) from the repository root:
 
     python -m sphinx -W --keep-going -b html doc doc/_build/html
 
-``-D plot_gallery=0`` skips running the examples (what the CI test does to
-stay fast); without it every example in ``examples/`` is run and its figures
-are embedded in the gallery.
+Every example in ``examples/`` is run and its output and figures are embedded
+in the gallery. With ``SKFAIRLATENT_EXAMPLES_QUICK=1`` in the environment the
+examples run with fewer epochs, rows and samples (their code, numbers aside, is
+the same); that is what the test suite does (``tests/test_docs.py``).
+``-D plot_gallery=0`` skips running them.
 """
 
 import os
@@ -39,9 +41,21 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "_gallery_src", "Thumbs.db", ".DS_Store"]
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_title = f"skfairlatent {release}"
 html_static_path = []
+# Top navigation bar as in scikit-learn and fairlearn: Getting started, User
+# guide, Examples, API, Changelog (the root toctree of index.md). No icon links
+# or version switcher: the build stays offline.
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"index": [], "getting_started": [], "changelog": []}
 
 # --- API reference: autosummary pages from the numpydoc docstrings ----------
 autosummary_generate = True
