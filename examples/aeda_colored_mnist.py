@@ -13,6 +13,8 @@ whose colour the bias head reads as flipped, the fraction whose digit the
 target head keeps, and the transferability r(m) of Sec. 2.3).
 """
 
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -26,9 +28,14 @@ from skfairlatent import AEDAClassifier
 from skfairlatent.datasets import load_colored_mnist
 from skfairlatent.metrics import balanced_group_accuracy, model_bias
 
-(X, y, A), (X_test, y_test, A_test) = load_colored_mnist(random_state=0, return_X_y_A=True)
+# SKFAIRLATENT_EXAMPLES_QUICK=1 (the test suite): 500 digits and 2 epochs, same code.
+QUICK = os.environ.get("SKFAIRLATENT_EXAMPLES_QUICK") == "1"
 
-params = dict(max_epochs=8, attack_steps=5, conv_channels=(8, 16), hidden_layer_sizes=(64,),
+(X, y, A), (X_test, y_test, A_test) = load_colored_mnist(random_state=0, return_X_y_A=True)
+if QUICK:
+    X, y, A = X[::8], y[::8], A[::8]
+
+params = dict(max_epochs=2 if QUICK else 8, attack_steps=5, conv_channels=(8, 16), hidden_layer_sizes=(64,),
               random_state=0)
 models = {mode: AEDAClassifier(mode, **params).fit(X, y, sensitive_features=A)
           for mode in ("none", "robust")}
