@@ -3,8 +3,8 @@
 The reference for FLDGM's target (DP <= 0.02 at AUROC >= 0.75 on real test
 rows, issue 10): fairlearn's ExponentiatedGradient with DemographicParity and
 logistic regression, trained on the same 4,200 real training rows as
-``fldgm_reproduction.py`` and tested on its 12,000 real test rows (same
-``frames``, seeds 0-2), for several ``difference_bound`` values, with and
+``benchmarks/fldgm_reproduction.py`` and tested on its 12,000 real test rows (same
+``fldgm_frames``, seeds 0-2), for several ``difference_bound`` values, with and
 without the sex column among the features (``blind``: FTU 0). Plain logistic
 regression is the unconstrained end of the curve (``difference_bound=1``).
 
@@ -15,17 +15,18 @@ same mixture of the predictors' predicted probabilities (comparable with the
 forest rows, which rank by ``predict_proba``). DP and positive rate are those
 of its seeded predictions.
 
-Usage::
+Usage (from the repository root)::
 
-    python benchmarks/fldgm_dp_frontier.py
+    python -m benchmarks.studies.fldgm.fldgm_dp_frontier
 
-Writes ``benchmarks/results/fldgm_dp_frontier.{md,json}``.
+Writes ``benchmarks/studies/fldgm/results/fldgm_dp_frontier.{md,json}``.
 """
 
 import argparse
-import json
 
-from fldgm_reproduction import RESULTS, expgrad_dp, frames, mean_std
+from benchmarks._common import expgrad_dp, fldgm_frames, mean_std, study_results, write_result
+
+RESULTS = study_results("fldgm")
 
 BOUNDS = [0.005, 0.01, 0.02, 0.05, 0.1, 1.0]  # 1.0: no constraint in effect
 
@@ -38,7 +39,7 @@ def main():
     args = parser.parse_args()
     rows = {}
     for seed in args.seeds:
-        X_tr, X_te, y_tr, y_te, _, _, pos = frames("adult", args, seed)
+        X_tr, X_te, y_tr, y_te, _, _, pos = fldgm_frames("adult", args, seed)
         real_tr, real_te = X_tr.assign(income=y_tr), X_te.assign(income=y_te)
         for blind in (False, True):
             for bound in BOUNDS:
@@ -56,9 +57,7 @@ def main():
         lines.append(f"| {key} | " + " | ".join(
             mean_std([r[m] for r in results]) for m in metrics) + " |")
     text = "\n".join(lines) + "\n"
-    (RESULTS / "fldgm_dp_frontier.md").write_text(text)
-    (RESULTS / "fldgm_dp_frontier.json").write_text(json.dumps(
-        {"args": vars(args), "rows": rows}, indent=1))
+    write_result(RESULTS / "fldgm_dp_frontier", text, {"args": vars(args), "rows": rows})
     print(text)
 
 

@@ -5,7 +5,7 @@ synthetic data (section 5.2) and promises fair predictions on the *real*
 data (section 3, Theorem 3), but does not say on which rows its Table 1
 measures them, and its public code stops at the generated latents. This
 script measures both readings for the control (alpha=0) and the default
-penalty, with the settings of ``fldgm_reproduction.py``:
+penalty, with the settings of ``benchmarks/fldgm_reproduction.py``:
 
 * ``real``: the forest trained on a synthetic set, DP and FTU on the
   12,000 held-out real rows (what ``fldgm_reproduction.py`` reports);
@@ -14,24 +14,22 @@ penalty, with the settings of ``fldgm_reproduction.py``:
 * ``gap``: the label gap max_s P(y = pos | s) - min_s P(y = pos | s) of the
   synthetic set itself (no classifier).
 
-Usage: ``python benchmarks/fldgm_protocols.py``. Writes
-``benchmarks/results/fldgm_protocols.{md,json}``.
+Usage (from the repository root):
+``python -m benchmarks.studies.fldgm.fldgm_protocols``. Writes
+``benchmarks/studies/fldgm/results/fldgm_protocols.{md,json}``.
 """
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks._common import fldgm_frames, study_results, write_result
 from skfairlatent import FairLatentSynthesizer, FairLatentVAE
 from skfairlatent.fair_vae import ALPHA_DEFAULT
 from skfairlatent.fldgm import evaluate_synthetic
 
-from fldgm_reproduction import frames
-
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = study_results("fldgm")
 
 
 def label_gap(frame, target, pos):
@@ -50,7 +48,7 @@ def main():
     torch.set_num_threads(1)
     rows = {}
     for seed in args.seeds:
-        X_tr, X_te, y_tr, y_te, A_tr, A_te, pos = frames("adult", args, seed)
+        X_tr, X_te, y_tr, y_te, A_tr, A_te, pos = fldgm_frames("adult", args, seed)
         real_tr, real_te = X_tr.assign(income=y_tr), X_te.assign(income=y_te)
         for name, alpha in (("alpha=0 (control)", 0.0), (f"alpha={ALPHA_DEFAULT:g} (default)",
                                                           ALPHA_DEFAULT)):
@@ -86,9 +84,7 @@ def main():
             f"{np.mean([r[k] for r in results]):.3f} ± {np.std([r[k] for r in results]):.3f}"
             if k in results[0] else "" for k in keys) + " |")
     text = "\n".join(lines) + "\n"
-    (RESULTS / "fldgm_protocols.md").write_text(text)
-    (RESULTS / "fldgm_protocols.json").write_text(json.dumps({"args": vars(args), "rows": rows},
-                                                             indent=1))
+    write_result(RESULTS / "fldgm_protocols", text, {"args": vars(args), "rows": rows})
     print(text)
 
 

@@ -8,26 +8,25 @@ mean predicted probability of the positive label (<=50K) between the sexes.
 A fair blend of the groups' fair labels (see ``doc/fldgm.md``) shows the gap
 in the scores; a pure threshold effect would show it only after thresholding.
 
-Usage::
+Usage (from the repository root)::
 
-    python benchmarks/fldgm_score_dp.py
+    python -m benchmarks.studies.fldgm.fldgm_score_dp
 
-Writes ``benchmarks/results/fldgm_score_dp.{md,json}``.
+Writes ``benchmarks/studies/fldgm/results/fldgm_score_dp.{md,json}``.
 """
 
 import argparse
-import json
 import warnings
 
 import numpy as np
 import torch
 from sklearn.ensemble import RandomForestClassifier
 
+from benchmarks._common import fldgm_frames, study_results, write_result
 from skfairlatent import FairLatentSynthesizer, FairLatentVAE
 from skfairlatent.fldgm import evaluate_synthetic
 
-import fldgm_reproduction
-
+RESULTS = study_results("fldgm")
 SCORES = []
 
 
@@ -63,7 +62,7 @@ def main():
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
     split = argparse.Namespace(n_train=4200, n_test=12000)
-    X_tr, X_te, y_tr, y_te, A_tr, A_te, pos = fldgm_reproduction.frames("adult", split, args.seed)
+    X_tr, X_te, y_tr, y_te, A_tr, A_te, pos = fldgm_frames("adult", split, args.seed)
     target = y_tr.name
     real_tr, real_te = X_tr.assign(**{target: y_tr}), X_te.assign(**{target: y_te})
     rows = {"real data": score_gap(real_tr, real_te, real_tr, target, pos, args.seed)}
@@ -87,10 +86,7 @@ def main():
         lines.append(f"| {name} | {r['dp']:.3f} | {r['score_gap']:.3f} | {per_sex} | "
                      f"{r['auroc']:.3f} |")
     text = "\n".join(lines) + "\n"
-    fldgm_reproduction.RESULTS.mkdir(exist_ok=True)
-    (fldgm_reproduction.RESULTS / "fldgm_score_dp.md").write_text(text)
-    (fldgm_reproduction.RESULTS / "fldgm_score_dp.json").write_text(
-        json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    write_result(RESULTS / "fldgm_score_dp", text, {"args": vars(args), "rows": rows})
     print(text)
 
 

@@ -12,17 +12,16 @@ and prints dCor^2(z, s) of the posterior means (given s, and the mixture
 mean without s), the balanced accuracy of a logistic probe reading s from z
 (5-fold CV; chance 0.5) and a utility figure (Adult: AUROC of the label head
 p(y | z); digits: per-pixel squared error of the reconstruction). The
-seeds and splits used by the tests and by ``fldgm_reproduction.py`` are
-different (0, 1, 2).
+seeds and splits used by the tests and by ``benchmarks/fldgm_reproduction.py``
+are different (0, 1, 2).
 
-Usage: ``python benchmarks/fldgm_tune_alpha.py`` (about 3 min on one thread).
-Writes ``benchmarks/results/fldgm_tune_alpha.{md,json}``.
+Usage (from the repository root; about 3 min on one thread):
+``python -m benchmarks.studies.fldgm.fldgm_tune_alpha``.
+Writes ``benchmarks/studies/fldgm/results/fldgm_tune_alpha.{md,json}``.
 """
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,11 +29,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score
 
+from benchmarks._common import study_results, write_result
 from skfairlatent import FairLatentVAE
 from skfairlatent.datasets import load_adult, load_colored_mnist
 from skfairlatent.nn.losses import distance_correlation_sq
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = study_results("fldgm")
 
 
 def dcor2(Z, s, max_rows=3000):
@@ -109,10 +109,7 @@ def main():
               f"{r['probe']:.3f} | {r['utility']:.4f} | {r['seconds']:.0f} |" for r in rows]
     text = "\n".join(lines) + "\n"
     suffix = "" if args.penalty == "dcor" else f"_{args.penalty}"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"fldgm_tune_alpha{suffix}.md").write_text(text)
-    (RESULTS / f"fldgm_tune_alpha{suffix}.json").write_text(json.dumps(
-        {"args": vars(args), "rows": rows}, indent=1))
+    write_result(RESULTS / f"fldgm_tune_alpha{suffix}", text, {"args": vars(args), "rows": rows})
     print(text)
 
 

@@ -22,26 +22,31 @@ Also the label head on the real test rows (``head_dp``, ``head_auroc``), the
 DP of the real-data forest moved to each rule's positive rate
 (``dp_threshold_control``) and its positive rate.
 
-Usage: ``python benchmarks/fldgm_tune_label_penalty.py --settings "alpha=1" "alpha=1,alpha_target=1"``.
-Writes ``benchmarks/results/fldgm_tune_label_penalty.{md,json}`` (appends rows).
+Usage (from the repository root)::
+
+    python -m benchmarks.studies.fldgm.fldgm_tune_label_penalty \\
+        --settings "alpha=1" "alpha=1,alpha_target=1"
+
+Writes ``benchmarks/studies/fldgm/results/fldgm_tune_label_penalty<tag>.{md,json}``
+(appends rows; each new row records its command, date and commit).
 """
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from fldgm_reproduction import dp_at_positive_rate, frames, real_forest_scores
-from fldgm_tune_sampling import parse, split
+from benchmarks._common import dp_at_positive_rate, fldgm_frames, fldgm_tuning_split
+from benchmarks._common import parse_params, provenance, real_forest_scores, study_results
+from benchmarks._common import write_result
 from skfairlatent import FairLatentVAE
 from skfairlatent.fldgm import evaluate_synthetic
 from skfairlatent.metrics import delta_dp
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = study_results("fldgm")
 POS = "<=50K"
 
 
@@ -62,14 +67,14 @@ def label_rule(p_pos, argmax, rng):
 
 def run(setting, seed, args):
     if args.n_test:  # the reproduction's split: 4,200 training rows, n_test other real rows
-        X_tr, X_te, y_tr, y_te, A_tr, A_te, _ = frames(
+        X_tr, X_te, y_tr, y_te, A_tr, A_te, _ = fldgm_frames(
             "adult", argparse.Namespace(n_train=round(0.7 * args.n_rows), n_test=args.n_test), seed)
     else:
-        X_tr, X_te, y_tr, y_te, A_tr, A_te = split(args.n_rows, seed)
+        X_tr, X_te, y_tr, y_te, A_tr, A_te = fldgm_tuning_split(args.n_rows, seed)
     real_tr, real_te = X_tr.assign(income=y_tr), X_te.assign(income=y_te)
     Xb, Xb_te = X_tr.drop(columns="sex"), X_te.drop(columns="sex")
     params = dict(kl_weight=0.1, max_epochs=args.epochs, batch_size=256)
-    params.update(parse(setting))
+    params.update(parse_params(setting))
     vae = FairLatentVAE(condition_encoder=False, random_state=seed, device="cpu", **params)
     vae.fit(Xb, y_tr, sensitive_features=A_tr)
     p_te = head_proba(vae, vae.transform(Xb_te))
@@ -90,8 +95,8 @@ def run(setting, seed, args):
             ys = label_rule(head_proba(vae, mean), how == "realxmode", rng)
         else:
             s_dec = (rng.random_sample(len(draws)) < male_share).astype(int)
-            Xs, ys, _ = vae._decode(draws, groups[s_dec], stochastic=how == "sample",
-                                    random_state=rng)
+            Xs, ys = vae.decode(draws, groups[s_dec], stochastic=how == "sample",
+                                random_state=rng)
             if relabel:
                 ys = label_rule(head_proba(vae, vae.transform(Xs)), relabel == "relabelmode", rng)
         S = pd.DataFrame(Xs).reset_index(drop=True)
@@ -129,14 +134,15 @@ def main():
     torch.set_num_threads(1)
     path = RESULTS / f"fldgm_tune_label_penalty{args.tag}.json"
     rows = json.loads(path.read_text()) if path.exists() else []
+    rows = rows["runs"] if isinstance(rows, dict) else rows   # earlier rows are kept
     for setting in args.settings:
         for seed in args.seeds:
             row = run(setting, seed, args)
-            rows.append(row)
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()},
                   flush=True)
-            path.write_text(json.dumps(rows, indent=1))
-    frame = pd.DataFrame(rows)
+            rows.append({**row, "provenance": provenance()})
+            write_result(RESULTS / f"fldgm_tune_label_penalty{args.tag}", None, rows)
+    frame = pd.DataFrame([{k: v for k, v in r.items() if k != "provenance"} for r in rows])
     summary = frame.drop(columns="seed").groupby("setting", sort=False).mean()
     keys = ["head_auroc", "head_dp"] + [f"{r}:{k}" for r in args.rules
                                        for k in ("dp", "auroc", "positive_rate",
@@ -149,7 +155,7 @@ def main():
              "| setting | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for setting, r in summary.iterrows():
         lines.append(f"| {setting} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
-    (RESULTS / f"fldgm_tune_label_penalty{args.tag}.md").write_text("\n".join(lines) + "\n")
+    write_result(RESULTS / f"fldgm_tune_label_penalty{args.tag}", "\n".join(lines) + "\n", None)
     print("\n".join(lines))
 
 

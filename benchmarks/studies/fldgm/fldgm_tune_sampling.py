@@ -24,30 +24,32 @@ latents):
   from p(s), and the label drawn from the fair head p(y | z(x, s)): the
   fairness an s-blind classifier of the fair label reaches on real rows.
 
-Usage: ``python benchmarks/fldgm_tune_sampling.py --settings "alpha=0" "alpha=1"``.
-Writes ``benchmarks/results/fldgm_tune_sampling.{md,json}`` (appends rows).
+Usage (from the repository root):
+``python -m benchmarks.studies.fldgm.fldgm_tune_sampling --settings "alpha=0" "alpha=1"``.
+Writes ``benchmarks/studies/fldgm/results/fldgm_tune_sampling.{md,json}`` (appends
+rows; each new row records its command, date and commit).
 """
 
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import cross_val_predict, train_test_split
+from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from benchmarks._common import fldgm_tuning_split, parse_params, provenance, study_results
+from benchmarks._common import write_result
 from skfairlatent import FairLatentVAE
-from skfairlatent.datasets import load_adult
 from skfairlatent.fldgm import evaluate_synthetic
 from skfairlatent.metrics import delta_dp
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = study_results("fldgm")
 SEED = 100
 
 
@@ -60,38 +62,14 @@ def quad_model():
                          LogisticRegression(max_iter=2000))
 
 
-def split(n_rows, seed=SEED):
-    X, y, A = load_adult(return_X_y_A=True)
-    y = pd.Series(np.where(y == 1, ">50K", "<=50K"), name="income")
-    X, _, y, _, A, _ = train_test_split(X, y, A, train_size=n_rows, stratify=y, random_state=seed)
-    return train_test_split(X, y, A, test_size=0.3, stratify=y, random_state=seed)
-
-
-def parse(setting):
-    params = {}
-    for item in setting.split(","):
-        key, value = item.split("=")
-        if value in ("True", "False"):
-            params[key] = value == "True"
-            continue
-        try:
-            params[key] = float(value) if "." in value or "e" in value else int(value)
-        except ValueError:
-            params[key] = value
-    return params
-
-
 def run(setting, args, data):
     X_tr, X_te, y_tr, y_te, A_tr, A_te = data
     params = dict(kl_weight=0.1, max_epochs=args.epochs, batch_size=256)
-    params.update(parse(setting))
-    import skfairlatent.nn.autoencoders as ae
-    from skfairlatent.nn.losses import distance_correlation_sq
-    ae.distance_correlation_sq = distance_correlation_sq
-    if params.pop("u", 0):
-        # "u=1": the bias-corrected estimator (before it became the default, this forced it
-        # in place of the V-statistic; now it only matters for penalty="dcor-biased")
-        ae.distance_correlation_sq = ae.bias_corrected_distance_correlation_sq
+    params.update(parse_params(setting))
+    if params.pop("u", 0) and params.get("penalty") == "dcor-biased":
+        # "u=1": the bias-corrected estimator in place of the V-statistic, i.e. penalty="dcor"
+        # (the default since the rows tagged ucor were made; a no-op for any other penalty)
+        params["penalty"] = "dcor"
     t = time.perf_counter()
     vae = FairLatentVAE(random_state=SEED, device="cpu", **params).fit(
         X_tr, y_tr, sensitive_features=A_tr)
@@ -134,8 +112,8 @@ def run(setting, args, data):
             s_dec = (rng.random_sample(len(draws)) < proba).astype(int)
         else:
             s_dec = (rng.random_sample(len(draws)) < s_tr.mean()).astype(int)
-        Xs, ys, _ = vae._decode(draws.astype(np.float32), groups[s_dec], stochastic=how != "mode",
-                                random_state=rng)
+        Xs, ys = vae.decode(draws.astype(np.float32), groups[s_dec], stochastic=how != "mode",
+                            random_state=rng)
         if rule == "realx":
             # the real training features with a random sex column and the label drawn from
             # the fair head p(y | z(x, s)): what an s-blind classifier of the fair label can do
@@ -166,17 +144,19 @@ def main():
     parser.add_argument("--table-only", action="store_true", help="rewrite the md from the json")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    data = split(args.n_rows)
+    data = fldgm_tuning_split(args.n_rows, SEED)
     X_tr, X_te, y_tr, y_te, A_tr, A_te = data
     path = RESULTS / "fldgm_tune_sampling.json"
     rows = json.loads(path.read_text()) if path.exists() else []
+    rows = rows["runs"] if isinstance(rows, dict) else rows   # earlier rows are kept
     for setting in args.settings if not args.table_only else []:
         row = run(setting, args, data)
         row["tag"] = args.tag
         row["estimator"] = "bias-corrected"
+        row["provenance"] = provenance()
         rows.append(row)
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-        path.write_text(json.dumps(rows, indent=1))
+        write_result(RESULTS / "fldgm_tune_sampling", None, rows)
     rules = []
     for r in rows:
         for k in r:
@@ -194,7 +174,7 @@ def main():
     for r in rows:
         lines.append(f"| {r['setting']} | {r.get('tag', '')} | {r.get('estimator', '')} | " + " | ".join(
             f"{r[k]:.3f}" if k in r else "" for k in keys) + " |")
-    (RESULTS / "fldgm_tune_sampling.md").write_text("\n".join(lines) + "\n")
+    write_result(RESULTS / "fldgm_tune_sampling", "\n".join(lines) + "\n", None)
 
 
 if __name__ == "__main__":
