@@ -13,9 +13,9 @@ About two minutes on one CPU thread.
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from skfairlatent import FairLatentSynthesizer
+from skfairlatent import FairLatentSynthesizer, FairLatentVAE
 from skfairlatent.datasets import load_adult
-from skfairlatent.fldgm import evaluate_synthetic
+from skfairlatent.metrics import evaluate_synthetic
 
 X, y, A = load_adult(return_X_y_A=True)
 X, _, y, _, A, _ = train_test_split(X, y, A, train_size=6000, stratify=y, random_state=0)
@@ -23,8 +23,10 @@ X_tr, X_te, y_tr, y_te, A_tr, A_te = train_test_split(X, y, A, test_size=0.3, ra
 
 samples = {}
 for name, alpha in {"FLD-DM, alpha=1 (default)": 1.0, "control, alpha=0": 0.0}.items():
-    synth = FairLatentSynthesizer(alpha=alpha, vae_max_epochs=40, generator_max_epochs=100,
-                                  batch_size=256, random_state=0)
+    # stage 1: the fair VAE (kl_weight=0.1, the synthesizer's default VAE); stage 2: a DDPM
+    vae = FairLatentVAE(alpha=alpha, kl_weight=0.1, max_epochs=40, batch_size=256)
+    synth = FairLatentSynthesizer(vae=vae, generator_max_epochs=100, batch_size=256,
+                                  random_state=0)
     synth.fit(X_tr, y_tr, sensitive_features=A_tr)
     samples[name] = synth.sample(len(X_tr), random_state=0)
 print(samples["FLD-DM, alpha=1 (default)"].head())

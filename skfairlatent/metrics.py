@@ -16,6 +16,14 @@ for the gaps, higher is better for the accuracies.
 * :func:`balanced_group_accuracy` -- mean accuracy over (label, group)
   cells (AEDA's bACC, section 4.1).
 
+Synthetic data (FLDGM's evaluation):
+
+* :func:`evaluate_synthetic` -- what the FLDGM paper's Table 1 reports for a
+  synthetic table: utility and DP/FTU of a classifier trained on it and
+  tested on real rows, and fidelity;
+* :func:`density_coverage` -- density and coverage (Naeem et al., ICML 2020);
+* :func:`alpha_precision_beta_recall_authenticity` -- Alaa et al., ICML 2022.
+
 Using them with fairlearn's ``MetricFrame``
 -------------------------------------------
 ``MetricFrame`` calls its metrics once per group, *without* the sensitive
@@ -60,9 +68,17 @@ import warnings
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.metrics import make_scorer
+from sklearn.base import BaseEstimator, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import make_scorer, precision_score, recall_score, roc_auc_score
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils import check_random_state
 
 from .base import check_sensitive_features
+from .datasets._schema import is_categorical
 
 __all__ = [
     "delta_dp",
@@ -73,6 +89,9 @@ __all__ = [
     "model_bias",
     "balanced_group_accuracy",
     "make_fairness_scorer",
+    "evaluate_synthetic",
+    "density_coverage",
+    "alpha_precision_beta_recall_authenticity",
 ]
 
 
@@ -621,3 +640,275 @@ def make_fairness_scorer(metric, **metric_kwargs):
     with sklearn.config_context(enable_metadata_routing=True):
         scorer = scorer.set_score_request(sensitive_features=True)
     return scorer
+
+
+# --------------------------------------------------------------------------- #
+# Synthetic data (FLDGM's evaluation)
+# --------------------------------------------------------------------------- #
+def _embedding(reference, frames):
+    """One-hot categoricals and standardised numerics, fitted on ``reference``."""
+    cat = [c for c in reference.columns if is_categorical(reference[c].dtype)]
+    num = [c for c in reference.columns if c not in cat]
+    enc = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
+                             ("num", StandardScaler(), num)])
+    enc.fit(_as_object(reference, cat))
+    return [np.asarray(enc.transform(_as_object(f, cat)), dtype=np.float64) for f in frames]
+
+
+def _as_object(frame, cat):
+    frame = frame.copy()
+    for c in cat:
+        frame[c] = frame[c].astype(object)
+    return frame
+
+
+def density_coverage(real, fake, n_neighbors=5, chunk_size=2048):
+    """Density and coverage (Naeem et al., ICML 2020, Eq. 3-4).
+
+    With B(x_i, r_i) the ball around real point i whose radius r_i is the
+    distance to its k-th nearest real neighbour (itself excluded):
+
+    * density = 1 / (k M) sum_j sum_i 1[Y_j in B(X_i, r_i)] (unbounded;
+      1 on average when fake and real come from the same distribution),
+    * coverage = 1 / N sum_i 1[exists j: Y_j in B(X_i, r_i)] in [0, 1].
+
+    Membership is strict (distance < radius), as in the authors' ``prdc``
+    package. Memory is O(chunk_size * N).
+
+    Parameters
+    ----------
+    real : ndarray of shape (N, d)
+    fake : ndarray of shape (M, d)
+    n_neighbors : int, default=5
+        k (the authors' default).
+    chunk_size : int, default=2048
+        Fake rows per block of distances.
+
+    Returns
+    -------
+    density, coverage : float
+    """
+    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
+    if len(real) <= n_neighbors or len(fake) == 0:
+        raise ValueError(f"Need more than n_neighbors={n_neighbors} real rows and at least one "
+                         f"synthetic row; got {len(real)} and {len(fake)}.")
+    radii = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(real).kneighbors(real)[0][:, -1]
+    inside = 0
+    for start in range(0, len(fake), chunk_size):
+        block = np.sqrt(np.maximum(
+            (fake[start:start + chunk_size] ** 2).sum(1)[:, None] + (real ** 2).sum(1)[None, :]
+            - 2 * fake[start:start + chunk_size] @ real.T, 0.0))
+        inside += int((block < radii[None, :]).sum())
+    density = inside / (n_neighbors * len(fake))
+    nearest_fake = NearestNeighbors(n_neighbors=1).fit(fake).kneighbors(real)[0][:, 0]
+    coverage = float((nearest_fake < radii).mean())
+    return float(density), coverage
+
+
+def alpha_precision_beta_recall_authenticity(real, fake, n_alphas=30):
+    """alpha-precision, beta-recall and authenticity (Alaa et al., ICML 2022).
+
+    In the identity embedding (no learnt one-class embedding; as synthcity's
+    "naive" variant), with c the mean of the real points:
+
+    * the alpha-support of the real data is the ball around c holding a
+      fraction alpha of the real points; P_alpha = fraction of synthetic points
+      inside it. alpha-precision = 1 - sum_alpha |P_alpha - alpha| / sum_alpha alpha
+      over ``n_alphas`` values of alpha evenly spaced in [0, 1] (1 is best);
+    * R_beta = fraction of real points i whose nearest synthetic point j lies
+      within i's nearest-real-neighbour distance and inside the beta-quantile
+      ball of those nearest synthetic points around the synthetic mean;
+      beta-recall = 1 - sum |R_beta - beta| / sum beta;
+    * authenticity = fraction of synthetic points j whose nearest real point
+      i* is farther from j than from i*'s own nearest real neighbour (a
+      synthetic point closer than that is a likely copy of i*).
+
+    Parameters
+    ----------
+    real : ndarray of shape (N, d)
+        Real training rows (authenticity is about memorising them).
+    fake : ndarray of shape (M, d)
+    n_alphas : int, default=30
+
+    Returns
+    -------
+    alpha_precision, beta_recall, authenticity : float
+    """
+    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
+    alphas = np.linspace(0, 1, n_alphas)
+    centre = real.mean(0)
+    radii = np.quantile(np.linalg.norm(real - centre, axis=1), alphas)
+    fake_to_centre = np.linalg.norm(fake - centre, axis=1)
+    precision_curve = np.array([(fake_to_centre <= r).mean() for r in radii])
+
+    real_nn = NearestNeighbors(n_neighbors=2).fit(real)
+    real_to_real = real_nn.kneighbors(real)[0][:, 1]
+    real_to_fake, fake_idx = NearestNeighbors(n_neighbors=1).fit(fake).kneighbors(real)
+    real_to_fake, fake_idx = real_to_fake[:, 0], fake_idx[:, 0]
+    closest = fake[fake_idx]
+    closest_to_centre = np.linalg.norm(closest - fake.mean(0), axis=1)
+    beta_radii = np.quantile(closest_to_centre, alphas)
+    recall_curve = np.array([((real_to_fake <= real_to_real) & (closest_to_centre <= r)).mean()
+                             for r in beta_radii])
+
+    fake_to_real, real_idx = real_nn.kneighbors(fake, n_neighbors=1)
+    authentic = fake_to_real[:, 0] > real_to_real[real_idx[:, 0]]
+
+    alpha_precision = 1 - np.abs(precision_curve - alphas).sum() / alphas.sum()
+    beta_recall = 1 - np.abs(recall_curve - alphas).sum() / alphas.sum()
+    return float(alpha_precision), float(beta_recall), float(authentic.mean())
+
+
+def _ftu(model, X, sensitive, groups):
+    """max - min over groups g of mean P(y_hat = pos) with every row's s set to g."""
+    if sensitive not in X.columns:
+        return 0.0
+    rates = []
+    for g in groups:
+        Xg = X.copy()
+        Xg[sensitive] = pd.Series([g] * len(X), index=X.index, dtype=object).astype(X[sensitive].dtype)
+        rates.append(model.predict(Xg).mean())
+    return float(max(rates) - min(rates))
+
+
+def evaluate_synthetic(real_train, real_test, synthetic, *, target, sensitive, pos_label=1,
+                       classifier=None, n_neighbors=5, max_rows=5000, random_state=None):
+    """What the FLDGM paper's tables report for one synthetic dataset.
+
+    Utility and fairness (paper section 5.2 and Table 1, the protocol of
+    DECAF, van Breugel et al. 2021): a classifier (a random forest by
+    default) is trained on ``synthetic`` and tested on ``real_test``.
+
+    * precision, recall: for the label ``pos_label``; auroc: of its predicted
+      probability.
+    * dp: demographic parity gap of the predictions on ``real_test``,
+      max - min over groups of P(y_hat = pos_label | s) (Definition 2).
+    * ftu: fairness through unawareness (Definition 1) as DECAF measures it,
+      |P(y_hat = pos | do(s = 1)) - P(y_hat = pos | do(s = 0))| averaged over
+      ``real_test`` with the sensitive column set to each group (max - min
+      over groups); 0 when the sensitive column is not a feature.
+
+    Fidelity (in the embedding of one-hot categoricals and standardised
+    numerics fitted on ``real_train``; all columns, label included; at most
+    ``max_rows`` random rows of each side):
+
+    * density, coverage: Naeem et al. 2020, see :func:`density_coverage`
+      (real reference: ``real_train``).
+    * alpha_precision, beta_recall, authenticity: Alaa et al. 2022, see
+      :func:`alpha_precision_beta_recall_authenticity`.
+
+    Parameters
+    ----------
+    real_train, real_test, synthetic : DataFrame
+        Frames with the same columns: features, the ``target`` column and the
+        ``sensitive`` column (which is used as a feature, as in DECAF). Pass
+        ``synthetic=real_train`` for the "real data" reference row.
+    target : str
+        Label column.
+    sensitive : str
+        Sensitive column.
+    pos_label : scalar, default=1
+        The positive label (the paper's code takes income <=50K as positive).
+    classifier : sklearn classifier or None, default=None
+        Default ``RandomForestClassifier(n_estimators=100)``; cloned, and
+        preceded by a one-hot encoder for categorical columns (fitted on
+        ``real_train``, unknown categories ignored).
+    n_neighbors : int, default=5
+        k of density and coverage.
+    max_rows : int, default=5000
+        Subsample size for the k-NN metrics (their cost is quadratic).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the forest and the subsamples.
+
+    Returns
+    -------
+    dict of str -> float
+        Keys ``precision``, ``recall``, ``auroc``, ``ftu``, ``dp``,
+        ``density``, ``coverage``, ``alpha_precision``, ``beta_recall``,
+        ``authenticity``.
+
+    Raises
+    ------
+    ValueError
+        Missing columns, an empty frame, a synthetic label with one class.
+    """
+    for name, frame in (("real_train", real_train), ("real_test", real_test),
+                        ("synthetic", synthetic)):
+        if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
+            raise ValueError(f"{name} must be a non-empty DataFrame.")
+        missing = [c for c in (target, sensitive) if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} lacks the columns {missing}.")
+    columns = list(real_train.columns)
+    absent = [c for c in columns if c not in synthetic.columns or c not in real_test.columns]
+    if absent:
+        raise ValueError(f"Columns {absent} of real_train are missing from the other frames.")
+    rng = check_random_state(random_state)
+    features = [c for c in columns if c != target]
+    cat = [c for c in features if is_categorical(real_train[c].dtype)]
+    encoder = ColumnTransformer(
+        [("cat", OneHotEncoder(handle_unknown="ignore"), cat)], remainder="passthrough")
+    clf = clone(classifier) if classifier is not None else RandomForestClassifier(
+        n_estimators=100, n_jobs=1, random_state=rng.randint(2**31 - 1))
+    y_syn = synthetic[target].to_numpy()
+    if len(np.unique(y_syn)) < 2:
+        raise ValueError("The synthetic label has a single class; no classifier can be trained.")
+    model = make_pipeline(encoder, clf)
+
+    def prep(frame):
+        return _as_object(frame[features], cat)
+
+    encoder.fit(prep(real_train))
+    model.steps[0] = ("columntransformer", _FrozenTransformer(encoder))
+    model.fit(prep(synthetic), y_syn)
+    X_test = prep(real_test)
+    y_test = real_test[target].to_numpy()
+    y_hat = model.predict(X_test)
+    classes = list(model.classes_)
+    proba = (model.predict_proba(X_test)[:, classes.index(pos_label)]
+             if pos_label in classes else np.zeros(len(X_test)))
+    result = {
+        "precision": float(precision_score(y_test, y_hat, pos_label=pos_label, zero_division=0)),
+        "recall": float(recall_score(y_test, y_hat, pos_label=pos_label, zero_division=0)),
+        "auroc": float(roc_auc_score(y_test == pos_label, proba)),
+    }
+    hit = _PositiveRate(model, pos_label)
+    groups = pd.unique(real_test[sensitive].astype(object))
+    result["ftu"] = _ftu(hit, X_test, sensitive, groups)
+    result["dp"] = delta_dp(y_test, y_hat, sensitive_features=real_test[sensitive].to_numpy(),
+                            pos_label=pos_label) if pos_label in set(y_hat) else 0.0
+
+    def subsample(frame):
+        if len(frame) <= max_rows:
+            return frame
+        return frame.iloc[rng.choice(len(frame), max_rows, replace=False)]
+
+    ref, fake = _embedding(real_train[columns], [subsample(real_train[columns]),
+                                                 subsample(synthetic[columns])])
+    result["density"], result["coverage"] = density_coverage(ref, fake, n_neighbors)
+    (result["alpha_precision"], result["beta_recall"],
+     result["authenticity"]) = alpha_precision_beta_recall_authenticity(ref, fake)
+    return result
+
+
+class _FrozenTransformer(BaseEstimator):
+    """A fitted transformer whose ``fit`` does nothing (fitted on real data once)."""
+
+    def __init__(self, transformer):
+        self.transformer = transformer
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return self.transformer.transform(X)
+
+
+class _PositiveRate:
+    """``predict`` -> 1.0 where the model predicts ``pos_label``."""
+
+    def __init__(self, model, pos_label):
+        self.model, self.pos_label = model, pos_label
+
+    def predict(self, X):
+        return (self.model.predict(X) == self.pos_label).astype(float)

@@ -10,17 +10,16 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent import FairLatentSynthesizer, FairLatentVAE
 from skfairlatent.datasets import load_adult
-from skfairlatent.fldgm import (
+from skfairlatent.exceptions import InvalidParameterError
+from skfairlatent.metrics import (
     alpha_precision_beta_recall_authenticity,
     density_coverage,
     evaluate_synthetic,
 )
 from skfairlatent.nn.generators import GAN, VectorDDPM, gradient_penalty, noise_schedule
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -128,16 +127,23 @@ def adult_split():
     return train_test_split(X, y, A, test_size=0.4, random_state=0)
 
 
-_SYNTH = dict(vae_max_epochs=30, generator_max_epochs=60, timesteps=100, batch_size=256,
-              random_state=0, device="cpu")
+_SYNTH = dict(generator_max_epochs=60, timesteps=100, batch_size=256, random_state=0,
+              device="cpu")
+
+
+def _vae(**params):
+    """The VAE of the fixtures: the synthesizer's default VAE (kl_weight=0.1) at 30 epochs."""
+    return FairLatentVAE(**{**dict(kl_weight=0.1, max_epochs=30, batch_size=256, device="cpu"),
+                            **params})
 
 
 @pytest.fixture(scope="module")
 def fitted_pair(adult_split):
     """The default fair synthesizer and its control, the same pipeline with alpha=0."""
     X_tr, _, y_tr, _, A_tr, _ = adult_split
-    fair = FairLatentSynthesizer(**_SYNTH).fit(X_tr, y_tr, sensitive_features=A_tr)
-    control = FairLatentSynthesizer(alpha=0.0, **_SYNTH).fit(X_tr, y_tr, sensitive_features=A_tr)
+    fair = FairLatentSynthesizer(vae=_vae(), **_SYNTH).fit(X_tr, y_tr, sensitive_features=A_tr)
+    control = FairLatentSynthesizer(vae=_vae(alpha=0.0), **_SYNTH).fit(
+        X_tr, y_tr, sensitive_features=A_tr)
     return fair, control
 
 
@@ -225,8 +231,10 @@ def fitted_blind_pair(adult_split):
     from the features) and its control, the same pipeline with both penalties off."""
     X_tr, _, y_tr, _, A_tr, _ = adult_split
     common = dict(encoder="blind", label_from="features", **_SYNTH)
-    fair = FairLatentSynthesizer(alpha_target=1.0, **common).fit(X_tr, y_tr, sensitive_features=A_tr)
-    control = FairLatentSynthesizer(alpha=0.0, **common).fit(X_tr, y_tr, sensitive_features=A_tr)
+    fair = FairLatentSynthesizer(vae=_vae(alpha_target=1.0, condition_encoder=False),
+                                 **common).fit(X_tr, y_tr, sensitive_features=A_tr)
+    control = FairLatentSynthesizer(vae=_vae(alpha=0.0, condition_encoder=False),
+                                    **common).fit(X_tr, y_tr, sensitive_features=A_tr)
     return fair, control
 
 
@@ -267,7 +275,7 @@ def test_decoder_gets_an_independent_draw_of_s(fitted_synth):
     # overall share of "Husband"); in the real data no woman is a "Husband"
     assert rates[0] < 0.2 and rates[1] > 0.3 and rates[1] > 3 * rates[0], rates
     with pytest.raises(ValueError, match="decoder_sensitive"):
-        shared.set_params(decoder_sensitive="same")._check_params()
+        shared.set_params(decoder_sensitive="same")._validate_params()
 
 
 def test_blind_encoder_leaves_the_sensitive_column_out(adult_split):
@@ -275,7 +283,7 @@ def test_blind_encoder_leaves_the_sensitive_column_out(adult_split):
     samples still have the training schema with the recorded s' in that column."""
     X_tr, _, y_tr, _, A_tr, _ = adult_split
     X_before = X_tr.copy()
-    blind = FairLatentSynthesizer(encoder="blind", vae_max_epochs=2, generator_max_epochs=2,
+    blind = FairLatentSynthesizer(encoder="blind", generator_max_epochs=2,
                                   timesteps=10, batch_size=256, random_state=0, device="cpu")
     blind.fit(X_tr, y_tr, sensitive_features=A_tr)
     pd.testing.assert_frame_equal(X_tr, X_before)
@@ -290,7 +298,7 @@ def test_blind_encoder_leaves_the_sensitive_column_out(adult_split):
     with pytest.raises(ValueError, match="condition_encoder=False"):
         FairLatentSynthesizer(encoder="blind", vae=FairLatentVAE()).fit(
             X_tr, y_tr, sensitive_features=A_tr)
-    with pytest.raises(ValueError, match="encoder must be"):
+    with pytest.raises(ValueError, match="'encoder' parameter"):
         FairLatentSynthesizer(encoder="aware").fit(X_tr, y_tr, sensitive_features=A_tr)
 
 
@@ -312,7 +320,7 @@ def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
     pd.testing.assert_frame_equal(latent.drop(columns="income"), S.drop(columns="income"))
     assert (latent["income"] != S["income"]).any()
     with pytest.raises(ValueError, match="label_from"):
-        synth.set_params(label_from="x")._check_params()
+        synth.set_params(label_from="x")._validate_params()
 
 
 def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blind_pair):
@@ -340,8 +348,8 @@ def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blin
             synth.sample_latents(400, np.random.RandomState(0))))
     np.testing.assert_array_equal(latent["income"].to_numpy(),
                                   vae.target_classes_[head.argmax(1).numpy()])
-    with pytest.raises(ValueError, match="label_decode must be"):
-        synth.set_params(label_decode="argmax")._check_params()
+    with pytest.raises(ValueError, match="'label_decode' parameter"):
+        synth.set_params(label_decode="argmax")._validate_params()
 
 
 @pytest.mark.parametrize("generator", ["wgan-gp", "lsgan"])
@@ -365,7 +373,7 @@ def test_bad_input_and_evaluate_errors(adult_split):
     with pytest.raises(ValueError, match="at least two groups"):
         FairLatentSynthesizer().fit(X_tr, y_tr, sensitive_features=["Male"] * len(X_tr))
     for name in ("alpha", "generator_lr", "vae_kl_weight"):
-        with pytest.raises(ValueError, match=f"{name} must be a finite"):
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
             FairLatentSynthesizer(**{name: np.inf}).fit(X_tr, y_tr, sensitive_features=A_tr)
     with pytest.raises(ValueError, match="latent_input"):
         FairLatentSynthesizer(latent_input="z").fit(X_tr, y_tr, sensitive_features=A_tr)
@@ -378,13 +386,38 @@ def test_bad_input_and_evaluate_errors(adult_split):
                            sensitive="sex")
 
 
-@parametrize_with_checks(
-    [FairLatentSynthesizer(vae=FairLatentVAE(max_epochs=2, batch_size=64, device="cpu"),
-                           generator_max_epochs=2, timesteps=10, batch_size=64, device="cpu",
-                           random_state=0)],
-    expected_failed_checks=lambda est: {},
-)
-def test_sklearn_compatible(estimator, check):
+def test_deprecated_vae_keywords_warn_and_build_the_default_vae(adult_split):
+    """The VAE keywords the synthesizer copied still work for one release: they warn
+    and build the VAE that vae=FairLatentVAE(kl_weight=0.1, batch_size=batch_size, ...)
+    gives (the same samples); given together with vae they raise."""
+    X_tr, _, y_tr, _, A_tr, _ = adult_split
+    common = dict(generator_max_epochs=2, timesteps=10, batch_size=256, random_state=0,
+                  device="cpu")
+    with pytest.warns(FutureWarning, match="vae=FairLatentVAE"):
+        old = FairLatentSynthesizer(alpha=0.5, vae_max_epochs=2, **common).fit(
+            X_tr, y_tr, sensitive_features=A_tr)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*without sensitive_features.*")
-        check(estimator)
+        warnings.simplefilter("error", FutureWarning)
+        new = FairLatentSynthesizer(
+            vae=FairLatentVAE(alpha=0.5, max_epochs=2, kl_weight=0.1, batch_size=256,
+                              device="cpu"), **common).fit(X_tr, y_tr, sensitive_features=A_tr)
+    assert old.vae_.get_params() == new.vae_.get_params()
+    pd.testing.assert_frame_equal(old.sample(200, random_state=0), new.sample(200, random_state=0))
+    # vae=None is the documented default VAE
+    default = FairLatentSynthesizer(**common)._default_vae()
+    assert default.kl_weight == 0.1 and default.batch_size == 256
+    assert FairLatentVAE().get_params() | dict(kl_weight=0.1, batch_size=256, device="cpu") \
+        == default.get_params()
+    for name in ("alpha", "vae_kl_weight", "latent_dim", "alpha_target"):
+        with pytest.raises(InvalidParameterError, match=name):
+            FairLatentSynthesizer(vae=FairLatentVAE(), **{name: 1}).fit(
+                X_tr, y_tr, sensitive_features=A_tr)
+
+
+def test_evaluation_is_reexported_from_fldgm():
+    from skfairlatent import fldgm, metrics
+
+    for name in ("evaluate_synthetic", "density_coverage",
+                 "alpha_precision_beta_recall_authenticity"):
+        assert getattr(fldgm, name) is getattr(metrics, name)
+

@@ -1,6 +1,8 @@
 """Generative models on vectors (plain torch): DDPM, WGAN-GP, LSGAN.
 
-FLDGM stage 2 (fldgm_fair_latent_deep_generative_models.txt, section 4.2)
+FLDGM stage 2 (Ramachandranpillai, Sikder, Heintz, "Fair Latent Deep Generative
+Models (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI
+2023, arXiv:2311.00153, section 4.2)
 trains one of these on the (standardised) fair latent codes.
 
 * :class:`VectorDDPM` -- denoising diffusion (Ho et al., 2020; paper Eq. 5-6)
