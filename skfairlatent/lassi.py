@@ -199,7 +199,7 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
     Examples
     --------
     >>> import numpy as np
-    >>> from skfairlatent import FlowTransformer
+    >>> from skfairlatent.lassi import FlowTransformer
     >>> X = np.random.RandomState(0).randn(100, 3).astype(np.float32)
     >>> flow = FlowTransformer(max_epochs=2, random_state=0, device="cpu").fit(X)
     >>> Z = flow.transform(X)

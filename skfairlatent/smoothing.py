@@ -852,9 +852,14 @@ class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
         ------
         InvalidParameterError
             For a hyperparameter outside its range.
+        ValueError
+            If ``y`` is None.
         NonFiniteLossError
             If a training loss becomes NaN or inf (e.g. inputs of magnitude 1e30).
         """
+        if y is None:  # _start_fit treats y=None as unsupervised
+            raise ValueError("CertifiedSmoothClassifier requires y to be passed, but the "
+                             "target y is None.")
         with _sensitive_features_not_needed():
             start = self._start_fit(X, y, sensitive_features)
         X = start.X

@@ -19,6 +19,15 @@ exact log-determinant; only the density model is simpler.
 
 Every module maps ``x`` to ``(y, log_det)`` with ``log_det`` of shape (n,)
 and has an exact ``inverse``.
+
+References
+----------
+Kingma, Dhariwal, "Glow: Generative Flow with Invertible 1x1 Convolutions",
+NeurIPS 2018, arXiv:1807.03039.
+Dinh, Sohl-Dickstein, Bengio, "Density Estimation using Real NVP", ICLR 2017,
+arXiv:1605.08803.
+Peychev, Ruoss, Balunović, Baader, Vechev, "Latent Space Smoothing for
+Individually Fair Representations", ECCV 2022, arXiv:2111.13650.
 """
 
 from __future__ import annotations
