@@ -839,6 +839,9 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             As soon as a training loss is NaN or infinite.
         """
         start = self._start_fit(X, y, sensitive_features, allow_nd=True)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None.")
         self.input_shape_ = _image_shape(start.X, self.input_shape, self.extractor)
         X = _as_network_input(start.X, self.input_shape_, self.extractor)
         y, sensitive, device = start.y_encoded, start.sensitive, start.device
