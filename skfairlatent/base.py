@@ -684,8 +684,8 @@ class _FairLatentEstimator(BaseEstimator):
         The default checks nothing.
         """
 
-    def _start_fit(self, X, y=None, sensitive_features=None, *, encode_y=True,
-                   allow_multilabel=False, validate=True, **check_params):
+    def _start_fit(self, X, y=None, sensitive_features=None, *, requires_y=False,
+                   encode_y=True, allow_multilabel=False, validate=True, **check_params):
         """Validate parameters and data, encode targets and groups, seed, pick the device.
 
         Parameters
@@ -694,6 +694,9 @@ class _FairLatentEstimator(BaseEstimator):
             As given to ``fit``; ``y=None`` for unsupervised estimators.
         sensitive_features : array-like or None
             As given to ``fit``; ``None`` warns (no mitigation).
+        requires_y : bool, default=False
+            Raise scikit-learn's "requires y" ``ValueError`` when ``y`` is
+            ``None`` (supervised estimators).
         encode_y : bool, default=True
             Set ``classes_`` and return the integer-coded target.
         allow_multilabel : bool, default=False
@@ -718,6 +721,10 @@ class _FairLatentEstimator(BaseEstimator):
         """
         self._validate_params()
         self._check_param_relations()
+        if requires_y and y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         if validate:
             check_params.setdefault("dtype", np.float32)
             if y is None:
