@@ -17,24 +17,25 @@ with validation and test scores after every epoch:
   sets P(y) to 1/2, which moves the threshold on imbalanced data).
 
 Each scheme is reported at its last epoch and at the epoch of best
-validation accuracy (what the authors keep). Writes
-``benchmarks/results/alfa_diagnose.{md,json}``.
+validation accuracy (what the authors keep).
+
+Usage (from the repository root)::
+
+    python -m benchmarks.studies.alfa.alfa_diagnose --datasets adult --name alfa_diagnose_adult
+
+Writes ``benchmarks/studies/alfa/results/<name>.{md,json}``.
 """
 
 import argparse
-import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from skfairlatent import ALFAClassifier
-from skfairlatent.cli import MODELS, load_split
-
-from alfa_ablation import _PretrainCache, _subsample
+from benchmarks._common import PretrainCache, records, study_results, subsample_rows, write_result
+from skfairlatent.experiments import MODELS, load_split
 
 
 def _gaps(y, pred, a):
@@ -87,101 +88,101 @@ def main(argv=None):
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
-    out = Path(__file__).parent / "results"
+    out = study_results("alfa")
     rows = []
-    with _PretrainCache() as cache:
-        for dataset in args.datasets:
-            split = load_split(dataset, args.seed)
-            X_tr, y_tr, A_tr = _subsample(*split["train"], args.adult_train_rows
+    cache = PretrainCache()
+    ALFAClassifier = cache.estimator_class  # ALFA with one pretraining per (dataset, seed)
+    for dataset in args.datasets:
+        split = load_split(dataset, args.seed)
+        X_tr, y_tr, A_tr = subsample_rows(*split["train"], args.adult_train_rows
                                           if dataset == "adult" else None, args.seed)
-            cache.key = (dataset, args.seed)
-            base = dict(hidden_layer_sizes=MODELS["mlp"], max_epochs=args.max_epochs,
-                        random_state=args.seed)
-            start = time.perf_counter()
-            ref = ALFAClassifier(lambda_=0.0, **base).fit(X_tr, y_tr, sensitive_features=A_tr)
-            print(f"{dataset}: n_train={len(X_tr)} baseline fit {time.perf_counter() - start:.1f} s",
-                  flush=True)
-            module = ref.net_.module_
-            groups = list(ref.sensitive_groups_)
+        cache.key = (dataset, args.seed)
+        base = dict(hidden_layer_sizes=MODELS["mlp"], max_epochs=args.max_epochs,
+                    random_state=args.seed)
+        start = time.perf_counter()
+        ref = ALFAClassifier(lambda_=0.0, **base).fit(X_tr, y_tr, sensitive_features=A_tr)
+        print(f"{dataset}: n_train={len(X_tr)} baseline fit {time.perf_counter() - start:.1f} s",
+              flush=True)
+        module = ref.net_.module_
+        groups = list(ref.sensitive_groups_)
 
-            def codes(part):
-                X, y, A = split[part] if part != "train" else (X_tr, y_tr, A_tr)
-                with torch.no_grad():
-                    Z = module.encode(torch.as_tensor(X))
-                return Z, np.searchsorted(ref.classes_, y), np.array([groups.index(g) for g in A])
+        def codes(part):
+            X, y, A = split[part] if part != "train" else (X_tr, y_tr, A_tr)
+            with torch.no_grad():
+                Z = module.encode(torch.as_tensor(X))
+            return Z, np.searchsorted(ref.classes_, y), np.array([groups.index(g) for g in A])
 
-            evals = {part: codes(part) for part in ("valid", "test")}
-            Z_tr, yc_tr, ac_tr = codes("train")
-            for part in ("valid", "test"):
-                pred = (ref.decision_function(split[part][0]) > 0).astype(int)
-                acc, eod, dp = _gaps(evals[part][1], pred, evals[part][2])
-                rows.append({"dataset": dataset, "fit": "baseline λ=0", "scheme": "estimator",
-                             "pick": "last", "part": part, "acc": acc, "eod": eod, "dp": dp})
-            prior = np.bincount(yc_tr, minlength=2) / len(yc_tr)
-            head0 = torch.nn.Linear(module.head.in_features, 1)
-            head0.load_state_dict({"weight": torch.as_tensor(ref.pretrained_coef_),
-                                   "bias": torch.as_tensor(ref.pretrained_intercept_)})
-            fits = [("control", dict(alpha=0.0, epsilon=1e-8))] + [
-                (f"ALFA α={a:g}", dict(alpha=a)) for a in args.alphas]
-            for upsampling in args.upsampling:
-                for name, params in fits:
-                    start = time.perf_counter()
-                    clf = ALFAClassifier(upsampling=upsampling, **base, **params).fit(
-                        X_tr, y_tr, sensitive_features=A_tr)
-                    fit_s = time.perf_counter() - start
-                    clean, perturbed = clf.attack_latents_, clf.perturbed_latents_
-                    t_p = clf.attack_targets_
-                    label = f"{name} [{upsampling}]"
-                    for part in ("valid", "test"):
-                        pred = (clf.decision_function(split[part][0]) > 0).astype(int)
-                        acc, eod, dp = _gaps(evals[part][1], pred, evals[part][2])
-                        rows.append({"dataset": dataset, "fit": label, "scheme": "estimator",
-                                     "pick": "last", "part": part, "acc": acc, "eod": eod, "dp": dp,
-                                     "n_p": len(t_p), "fit_s": fit_s,
-                                     "attack_eod": clf.attack_report_["delta_eod_perturbed"]})
-                    print(f"  {label}: N_p={len(t_p)} fit {fit_s:.1f} s, frozen-model ΔEOd on attack "
-                          f"rows {clf.attack_report_['delta_eod_clean']:.2f} → "
-                          f"{clf.attack_report_['delta_eod_perturbed']:.2f}", flush=True)
-                    for scheme in args.schemes:
-                        if scheme == "authors":
-                            inputs = np.concatenate([clean, perturbed])
-                            targets = np.concatenate([t_p, t_p])
-                            weights = np.ones(len(inputs))
-                        else:
-                            inputs = np.concatenate([Z_tr.numpy(), perturbed])
-                            targets = np.concatenate([yc_tr, t_p])
-                            w_p = np.ones(len(t_p))
-                            if scheme == "eq5_prior":
-                                share = np.bincount(t_p, minlength=2) / len(t_p)
-                                w_p = (prior / share)[t_p]
-                            weights = np.concatenate([np.ones(len(yc_tr)), w_p])
-                        history = finetune(head0, inputs.astype(np.float32), targets, weights, evals,
-                                           epochs=args.max_epochs, lr=1e-3, batch_size=128,
-                                           reinit=scheme != "authors", seed=args.seed)
-                        best = history.valid_acc.idxmax()
-                        for pick, index in (("last", len(history) - 1), ("best valid acc", best)):
-                            h = history.loc[index]
-                            for part in ("valid", "test"):
-                                rows.append({"dataset": dataset, "fit": label, "scheme": scheme,
-                                             "pick": pick, "part": part, "epoch": int(h.epoch),
-                                             "acc": h[f"{part}_acc"], "eod": h[f"{part}_eod"],
-                                             "dp": h[f"{part}_dp"]})
-                        last = history.iloc[-1]
-                        print(f"    {scheme:9s} last: valid acc {last.valid_acc:.3f} ΔEOd "
-                              f"{last.valid_eod:.3f} | test acc {last.test_acc:.3f} ΔEOd "
-                              f"{last.test_eod:.3f};  best-valid-acc epoch {best + 1}: test acc "
-                              f"{history.test_acc[best]:.3f} ΔEOd {history.test_eod[best]:.3f}",
-                              flush=True)
-            frame = pd.DataFrame(rows)
-            frame.to_json(out / f"{args.name}.json", orient="records", indent=1)
-            wide = frame.pivot_table(index=["dataset", "fit", "scheme", "pick"], columns="part",
-                                     values=["acc", "eod", "dp"], sort=False).round(3)
-            wide.columns = [f"{part} {metric}" for metric, part in wide.columns]
-            (out / f"{args.name}.md").write_text(
-                f"ALFA diagnosis, tuning seed {args.seed}, MLP, {args.max_epochs} epochs "
-                f"(`python benchmarks/alfa_diagnose.py {' '.join(argv or [])}`)\n\n"
-                + wide.reset_index().to_markdown(index=False) + "\n")
-            cache.store.clear()
+        evals = {part: codes(part) for part in ("valid", "test")}
+        Z_tr, yc_tr, ac_tr = codes("train")
+        for part in ("valid", "test"):
+            pred = (ref.decision_function(split[part][0]) > 0).astype(int)
+            acc, eod, dp = _gaps(evals[part][1], pred, evals[part][2])
+            rows.append({"dataset": dataset, "fit": "baseline λ=0", "scheme": "estimator",
+                         "pick": "last", "part": part, "acc": acc, "eod": eod, "dp": dp})
+        prior = np.bincount(yc_tr, minlength=2) / len(yc_tr)
+        head0 = torch.nn.Linear(module.head.in_features, 1)
+        head0.load_state_dict({"weight": torch.as_tensor(ref.pretrained_coef_),
+                               "bias": torch.as_tensor(ref.pretrained_intercept_)})
+        fits = [("control", dict(alpha=0.0, epsilon=1e-8))] + [
+            (f"ALFA α={a:g}", dict(alpha=a)) for a in args.alphas]
+        for upsampling in args.upsampling:
+            for name, params in fits:
+                start = time.perf_counter()
+                clf = ALFAClassifier(upsampling=upsampling, **base, **params).fit(
+                    X_tr, y_tr, sensitive_features=A_tr)
+                fit_s = time.perf_counter() - start
+                clean, perturbed = clf.attack_latents_, clf.perturbed_latents_
+                t_p = clf.attack_targets_
+                label = f"{name} [{upsampling}]"
+                for part in ("valid", "test"):
+                    pred = (clf.decision_function(split[part][0]) > 0).astype(int)
+                    acc, eod, dp = _gaps(evals[part][1], pred, evals[part][2])
+                    rows.append({"dataset": dataset, "fit": label, "scheme": "estimator",
+                                 "pick": "last", "part": part, "acc": acc, "eod": eod, "dp": dp,
+                                 "n_p": len(t_p), "fit_s": fit_s,
+                                 "attack_eod": clf.attack_report_["delta_eod_perturbed"]})
+                print(f"  {label}: N_p={len(t_p)} fit {fit_s:.1f} s, frozen-model ΔEOd on attack "
+                      f"rows {clf.attack_report_['delta_eod_clean']:.2f} → "
+                      f"{clf.attack_report_['delta_eod_perturbed']:.2f}", flush=True)
+                for scheme in args.schemes:
+                    if scheme == "authors":
+                        inputs = np.concatenate([clean, perturbed])
+                        targets = np.concatenate([t_p, t_p])
+                        weights = np.ones(len(inputs))
+                    else:
+                        inputs = np.concatenate([Z_tr.numpy(), perturbed])
+                        targets = np.concatenate([yc_tr, t_p])
+                        w_p = np.ones(len(t_p))
+                        if scheme == "eq5_prior":
+                            share = np.bincount(t_p, minlength=2) / len(t_p)
+                            w_p = (prior / share)[t_p]
+                        weights = np.concatenate([np.ones(len(yc_tr)), w_p])
+                    history = finetune(head0, inputs.astype(np.float32), targets, weights, evals,
+                                       epochs=args.max_epochs, lr=1e-3, batch_size=128,
+                                       reinit=scheme != "authors", seed=args.seed)
+                    best = history.valid_acc.idxmax()
+                    for pick, index in (("last", len(history) - 1), ("best valid acc", best)):
+                        h = history.loc[index]
+                        for part in ("valid", "test"):
+                            rows.append({"dataset": dataset, "fit": label, "scheme": scheme,
+                                         "pick": pick, "part": part, "epoch": int(h.epoch),
+                                         "acc": h[f"{part}_acc"], "eod": h[f"{part}_eod"],
+                                         "dp": h[f"{part}_dp"]})
+                    last = history.iloc[-1]
+                    print(f"    {scheme:9s} last: valid acc {last.valid_acc:.3f} ΔEOd "
+                          f"{last.valid_eod:.3f} | test acc {last.test_acc:.3f} ΔEOd "
+                          f"{last.test_eod:.3f};  best-valid-acc epoch {best + 1}: test acc "
+                          f"{history.test_acc[best]:.3f} ΔEOd {history.test_eod[best]:.3f}",
+                          flush=True)
+        frame = pd.DataFrame(rows)
+        wide = frame.pivot_table(index=["dataset", "fit", "scheme", "pick"], columns="part",
+                                 values=["acc", "eod", "dp"], sort=False).round(3)
+        wide.columns = [f"{part} {metric}" for metric, part in wide.columns]
+        write_result(out / args.name,
+                     f"ALFA diagnosis, tuning seed {args.seed}, MLP, {args.max_epochs} "
+                     "epochs\n\n" + wide.reset_index().to_markdown(index=False) + "\n",
+                     records(frame))
+        cache.clear()
 
 
 if __name__ == "__main__":

@@ -17,19 +17,26 @@ Two grids (``--grid``):
 Rule, per pairing: among configurations whose validation accuracy is at most
 1.5 points below the logistic regression on E, the one with the smallest
 ΔEOd/ΔEOd(E) + ΔDP/ΔDP(E); none selected if none qualifies.
-``fairflow_reproduction.py`` reads the selection from the JSON.
+``benchmarks/fairflow_reproduction.py`` reads the selection from the JSON
+(``benchmarks/studies/fairflow/results/``).
+
+Usage (from the repository root)::
+
+    python -m benchmarks.studies.fairflow.fairflow_tune --grid stratified
 """
 
 import argparse
 import json
 import time
 
-import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from fairflow_reproduction import RESULTS, encode, flow_row, load, probe_auc, scores
+from benchmarks._common import flow_encode, flow_load, flow_row, flow_scores, probe_auc
+from benchmarks._common import study_results, write_result
+
+RESULTS = study_results("fairflow")
 
 SEED = 100
 GRIDS = {
@@ -59,11 +66,11 @@ def main():
     torch.set_num_threads(1)
     grid = GRIDS[args.grid]
     stem = "fairflow_tune" + ("" if args.grid == "batch" else f"_{args.grid}")
-    P, y, A, _, _, _ = load("adult", SEED)
+    P, y, A, _, _, _ = flow_load("adult", SEED)
     Ptr, Pva, ytr, yva, Atr, Ava = train_test_split(P, y, A, test_size=0.25,
                                                     random_state=SEED, stratify=y)
-    _, Etr, Eva = encode("adult", SEED, Ptr, ytr, Pva)
-    base = scores(yva, LogisticRegression(max_iter=1000).fit(Etr, ytr).predict(Eva), Ava)
+    _, Etr, Eva = flow_encode("adult", SEED, Ptr, ytr, Pva)
+    base = flow_scores(yva, LogisticRegression(max_iter=1000).fit(Etr, ytr).predict(Eva), Ava)
     base["probe_AUC"] = probe_auc(Etr, Atr, Eva, Ava)
     print("LR on E", base, flush=True)
     keys = list(dict.fromkeys(k for params in grid for k in params))
@@ -93,11 +100,9 @@ def write(stem, grid, base, rows, keys):
         if ok:
             best = min(ok, key=lambda r: r["score"])
             selected[pairing] = {k: best[k] for k in keys if k in best and k != "di_pairing"}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(
-        {"dataset": "adult", "split_seed": SEED, "grid": grid,
-         "max_accuracy_drop": MAX_ACCURACY_DROP, "LR on E": base, "rows": rows,
-         "selected": selected}, indent=2))
+    data = {"dataset": "adult", "split_seed": SEED, "grid": grid,
+            "max_accuracy_drop": MAX_ACCURACY_DROP, "LR on E": base, "rows": rows,
+            "selected": selected}
     lines = [f"# FairLatentFlow tuning on Adult, split seed {SEED} (validation quarter of "
              "the training half; never reported)", "",
              f"LR on E: accuracy {base['accuracy']:.3f}, ΔEOd {base['EOd']:.3f}, "
@@ -110,7 +115,7 @@ def write(stem, grid, base, rows, keys):
                      f"{r['probe_AUC']:.3f} | {r['score']:.2f} | {r['seconds']:.0f} |")
     lines += ["", f"Selected (accuracy within {100 * MAX_ACCURACY_DROP:.1f} points of LR on E, "
               f"smallest score): {json.dumps(selected)}", ""]
-    (RESULTS / f"{stem}.md").write_text("\n".join(lines))
+    write_result(RESULTS / stem, "\n".join(lines), data, indent=2)
     print("\n".join(lines[-3:]), flush=True)
 
 

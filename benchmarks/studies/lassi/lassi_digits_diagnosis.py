@@ -5,7 +5,7 @@ Representations") certifies a row when center smoothing's bound ``d_cs`` on the
 representation's movement over the similarity set is below the randomized
 smoothing radius ``d_rs`` of the classifier around the smoothed
 representation. This script fits the coloured-digits pipeline of
-``lassi_reproduction.py`` on the tuning seed (default 100, never reported; its
+``benchmarks/lassi_reproduction.py`` on the tuning seed (default 100, never reported; its
 own 80/20 fit/validation split) and, for each ``lambda_adv``, reports on
 evenly spaced validation rows:
 
@@ -23,8 +23,9 @@ evenly spaced validation rows:
   share of the latent difference that ``a`` explains), and a PNG of
   ``D(E(x) + t a)`` next to the twin.
 
-Run: ``cpuslot python benchmarks/lassi_digits_diagnosis.py`` (writes
-``benchmarks/results/lassi_digits_diagnosis.{md,json}`` and a PNG).
+Run (from the repository root): ``python -m benchmarks.studies.lassi.lassi_digits_diagnosis``
+(writes ``benchmarks/studies/lassi/results/lassi_digits_diagnosis.json`` and a PNG;
+``--summarize <json files>`` writes the ``.md`` table and a scatter PNG).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import sys
 import time
 from pathlib import Path
 
@@ -40,17 +40,13 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lassi_reproduction import SMALL, digits, recolour  # noqa: E402
+from benchmarks._common import LASSI_SMALL as SMALL
+from benchmarks._common import lassi_digits, recolour, study_results, write_result
+from skfairlatent.datasets import load_colored_mnist
+from skfairlatent.lassi import FlowTransformer, LASSIRepresentation
+from skfairlatent.smoothing import CertifiedSmoothClassifier, certify_individual_fairness
 
-from skfairlatent.datasets import load_colored_mnist  # noqa: E402
-from skfairlatent.lassi import FlowTransformer, LASSIRepresentation  # noqa: E402
-from skfairlatent.smoothing import (  # noqa: E402
-    CertifiedSmoothClassifier,
-    certify_individual_fairness,
-)
-
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = study_results("lassi")
 
 
 def fit_or_load_flow(X_fit, seed, args):
@@ -154,7 +150,7 @@ def summarize(paths, name):
               f"median {100 * att['explained_share_median']:.0f} % of its squared norm "
               f"(median ||E(twin) - E(x)|| = {att['twin_latent_dist_median']:.1f}). "
               f"Decoded D(E(x) + t a): `{att['png']}`."]
-    Path(RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    write_result(RESULTS / name, "\n".join(lines) + "\n", None)
     print("\n".join(lines))
     if scatter:
         fig, ax = plt.subplots(figsize=(5, 4))
@@ -205,7 +201,7 @@ def main():
     torch.set_num_threads(1)
     start = time.perf_counter()
     seed = args.seed
-    X, y, A, *_ = digits(seed)
+    X, y, A, *_ = lassi_digits(seed)
     bunch = load_colored_mnist(bias_aligned_fraction=0.5, flatten=True, random_state=seed)
     X_fit, X_val, y_fit, y_val, A_fit, A_val = train_test_split(
         X, y, A, test_size=0.2, random_state=seed, stratify=y)
@@ -304,8 +300,7 @@ def main():
         print({kk: (round(v, 4) if isinstance(v, float) else v) for kk, v in info.items()
                if kk != "cert"}, flush=True)
     report["total_s"] = time.perf_counter() - start
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2))
+    write_result(RESULTS / args.name, None, report, indent=2)
     print(json.dumps(report.get("attribute", {}), indent=1))
     print(f"total {report['total_s'] / 60:.1f} min")
 
