@@ -386,7 +386,7 @@ def _baseline_control_alfa(dataset, seeds=(0, 1, 2), **params):
     """Test (ΔEOd, accuracy) per seed of the λ=0 baseline, the upsampling-only
     control (ε≈0) and ALFA at the default α, each of shape (n_seeds, 2), on the
     splits and settings of ``benchmarks/alfa_ablation.py`` (20 epochs)."""
-    from skfairlatent.cli import load_split
+    from skfairlatent.experiments import load_split
 
     results = {"baseline": [], "control": [], "alfa": []}
     for seed in seeds:
