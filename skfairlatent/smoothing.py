@@ -857,11 +857,8 @@ class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
         NonFiniteLossError
             If a training loss becomes NaN or inf (e.g. inputs of magnitude 1e30).
         """
-        if y is None:  # _start_fit treats y=None as unsupervised
-            raise ValueError("CertifiedSmoothClassifier requires y to be passed, but the "
-                             "target y is None.")
         with _sensitive_features_not_needed():
-            start = self._start_fit(X, y, sensitive_features)
+            start = self._start_fit(X, y, sensitive_features, requires_y=True)
         X = start.X
         self.net_ = make_net(
             NoisyInputClassifier, nn.CrossEntropyLoss, device=start.device,
