@@ -163,8 +163,8 @@ class PretrainCache:
     gets ``cached_pretrain_seconds`` (the cached pretraining's time on a cache hit, 0
     on the fit that filled it). ``ALFAClassifier`` itself is not changed.
 
-    The subclass overrides the private ``_pretrain`` step: the estimator has no
-    supported hook to reuse a pretrained network (see ``benchmarks/README.md``).
+    The subclass overrides ``_pretrain(X, targets, device)``, a step that
+    ``ALFAClassifier`` documents as overridable.
     """
 
     def __init__(self):

@@ -5,9 +5,9 @@ prints validation and test accuracy, TPR and FPR per group and ΔEOd of: the
 λ=0 baseline, the upsampling-only control (ε = 1e-8), ALFA at α=0 with the
 data-driven radius ε scaled by 1, 1/2 and 1/4, and ALFA at α=0 with λ=0.8.
 
-ε is scaled by a local subclass of ``ALFAClassifier`` whose distance to the
-boundary is multiplied by the scale (a diagnosis, not an option: the estimator
-has no supported hook to scale ``epsilon="auto"``; see ``benchmarks/README.md``).
+ε is scaled by a local subclass of ``ALFAClassifier`` that overrides the
+documented step ``_distance_to_boundary(model, features)`` and multiplies it by
+the scale (a diagnosis, not an option).
 
 Usage (from the repository root)::
 
