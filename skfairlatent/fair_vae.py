@@ -157,7 +157,9 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         amount that grows with the dimension of z); ``"fairdisco"``
         FairDisCo's closed-form V^2 between p(z, s) and p(z) p(s) from the
         posterior (the integral written as the paper's Eq. 1; what the
-        authors' code trains).
+        authors' code trains). The default keeps the digits that the biased
+        estimator collapsed on coloured digits; see the Defaults table in
+        :doc:`/fldgm`.
     alpha : float, default=1.0
         Weight of the penalty against the per-element negative ELBO (>= 0);
         0 gives a plain conditional VAE (the control). Chosen for

@@ -250,7 +250,9 @@ class FairLatentSynthesizer(_FairLatentEstimator):
         The s'' given to the decoder p(x | z', s''): a second draw from
         p(s | z'), independent of the recorded s' given z', or the recorded
         s' itself (the features then follow the sensitive column as in the
-        real data). The paper does not say which s Eq. 9 receives.
+        real data). The paper does not say which s Eq. 9 receives. The
+        independent draw halves the FTU on Adult; see the Defaults table in
+        :doc:`/fldgm`.
     encoder : {"conditional", "blind"}, default="conditional"
         What stage 1 sees. "conditional": q(z | x, s), the paper's Eq. 7.
         "blind": q(z | x), with the column of X that holds s (Adult's
