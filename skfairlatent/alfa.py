@@ -400,6 +400,9 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
         -------
         self : ALFAClassifier
         """
+        if y is None:  # _start_fit(y=None) would validate X as for an unsupervised estimator
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None.")
         start = self._start_fit(X, y, sensitive_features, encode_y=False,
                                 multi_output=True, y_numeric=False)
         X, y, sensitive, device = start.X, start.y, start.sensitive, start.device
@@ -522,7 +525,8 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
         clean, perturbed = features[rows], features[rows] + delta
         with _profiled(self.fit_profile_, "finetune"):                         # step 5
             if self.finetune_on == "upsampled":     # the authors' code
-                self._finetune(clean, perturbed, targets[rows], targets[rows], in_input_space, device)
+                self._finetune(clean, perturbed, targets[rows], targets[rows], in_input_space,
+                               device)
             else:                                   # Eq. 5: every original row
                 self._finetune(features, perturbed, targets, targets[rows], in_input_space, device)
 

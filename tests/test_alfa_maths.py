@@ -78,7 +78,8 @@ def test_piecewise_linear_logit_interpolates_logit_at_knots():
     upper = grid > 0.5
     assert torch.all(approx[upper] >= torch.logit(grid[upper]) - 1e-9)
     # Slope bound of Thm. B.2
-    a_max = m / (1 - 2 * beta) * (torch.logit(torch.tensor(beta + (1 - 2 * beta) / m, dtype=torch.float64))
+    first_knot = torch.tensor(beta + (1 - 2 * beta) / m, dtype=torch.float64)
+    a_max = m / (1 - 2 * beta) * (torch.logit(first_knot)
                                   - torch.logit(torch.tensor(beta, dtype=torch.float64)))
     slopes = torch.diff(approx) / torch.diff(grid)
     assert slopes.max() <= a_max + 1e-6
@@ -141,7 +142,8 @@ def test_attack_raises_unfairness_of_frozen_linear_model():
     n = 400
     a = rng.integers(0, 2, n)
     y = rng.integers(0, 2, n)
-    z = torch.as_tensor(rng.normal(size=(n, 2)) + 1.5 * (2 * y[:, None] - 1) * [1, 0], dtype=torch.float32)
+    z = torch.as_tensor(rng.normal(size=(n, 2)) + 1.5 * (2 * y[:, None] - 1) * [1, 0],
+                        dtype=torch.float32)
     head = torch.nn.Linear(2, 1)
     with torch.no_grad():
         head.weight[:] = torch.tensor([[1.0, 0.0]])
@@ -161,7 +163,11 @@ def test_attack_raises_unfairness_of_frozen_linear_model():
     assert delta.norm(dim=1).max() <= 1.0 + 1e-5
     before = head(z[rows]).squeeze(-1)
     after = head(z[rows] + delta).squeeze(-1)
-    gap = lambda out: ((out > 0)[a[rows] == 1].float().mean() - (out > 0)[a[rows] == 0].float().mean()).abs()
+
+    def gap(out):
+        positive = (out > 0).float()
+        return (positive[a[rows] == 1].mean() - positive[a[rows] == 0].mean()).abs()
+
     # Balanced random groups: the clean model is fair; the attack makes it unfair.
     assert gap(before) < 0.1
     assert gap(after) > 0.2          # measured 0.29 (seed 0)
@@ -177,7 +183,8 @@ def _entropic_ot_pot(source, target, reg):
     b = torch.full((m,), 1 / m, dtype=torch.float64)
     cost = ot.dist(source, target)
     plan = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_log", numItermax=20000, stopThr=1e-10)
-    return ((plan * cost).sum() + reg * (plan * torch.log(plan / (a[:, None] * b[None, :]))).sum()).item()
+    entropy_term = (plan * torch.log(plan / (a[:, None] * b[None, :]))).sum()
+    return ((plan * cost).sum() + reg * entropy_term).item()
 
 
 def test_batched_sinkhorn_converges_to_pot_entropic_cost():
@@ -188,10 +195,11 @@ def test_batched_sinkhorn_converges_to_pot_entropic_cost():
     for _ in range(20):                                  # 20 warm-started calls of 10 iterations
         value, potentials = sinkhorn_divergence_step(source, target, reg=1.0, potentials=potentials)
     for k in range(3):
-        assert value[k].item() == pytest.approx(_entropic_ot_pot(source[k], target[k], 1.0), rel=1e-5)
+        expected = _entropic_ot_pot(source[k], target[k], 1.0)
+        assert value[k].item() == pytest.approx(expected, rel=1e-5)
         # POT's reference function returns the same entropic cost
-        assert sinkhorn_distance(source[k], target[k], reg=1.0, max_iter=20000, tol=1e-10).item() == \
-            pytest.approx(value[k].item(), rel=1e-5)
+        reference = sinkhorn_distance(source[k], target[k], reg=1.0, max_iter=20000, tol=1e-10)
+        assert reference.item() == pytest.approx(value[k].item(), rel=1e-5)
 
 
 def test_batched_sinkhorn_does_not_underflow():
@@ -219,7 +227,8 @@ def test_sinkhorn_value_and_gradient_are_one_function():
         _, potentials = sinkhorn_divergence_step(clean, clean + delta, potentials=potentials,
                                                  cost_scale=scale)
     delta.requires_grad_(True)
-    value, _ = sinkhorn_divergence_step(clean, clean + delta, potentials=potentials, cost_scale=scale)
+    value, _ = sinkhorn_divergence_step(clean, clean + delta, potentials=potentials,
+                                        cost_scale=scale)
     (grad,) = torch.autograd.grad(value.sum(), delta)
     direction = grad + grad.norm() / grad.numel() ** 0.5 * torch.randn_like(grad)
     direction /= direction.norm()
@@ -248,13 +257,15 @@ def test_stacked_attack_equals_batch_by_batch_attack():
         return covariance_fairness_loss(logits, aa, signs)
 
     upsampled = balanced_upsampling(2 * a + y, np.random.default_rng(0))
-    assert [b.shape for b in attack_batches(upsampled, 32)] == [(2, 128), (1, 4 * (upsampled.shape[1] - 64))]
+    assert [b.shape for b in attack_batches(upsampled, 32)] == [
+        (2, 128), (1, 4 * (upsampled.shape[1] - 64))]
     kwargs = dict(sensitive=a_t, targets=y_t, radius=torch.full((n,), 0.5, dtype=torch.float64),
                   upsampled=upsampled, alpha=1.0, batch_size=32, cost_scale=2.0)
     torch.manual_seed(0)
     rows, stacked = fairness_attack(z, head, loss, **kwargs)
     torch.manual_seed(0)
-    rows_chunked, chunked = fairness_attack(z, head, loss, max_stack=1, **kwargs)   # one batch per chunk
+    # one batch per chunk
+    rows_chunked, chunked = fairness_attack(z, head, loss, max_stack=1, **kwargs)
     np.testing.assert_array_equal(rows, rows_chunked)
     torch.testing.assert_close(stacked, chunked)
     # batch k holds rows k·32..(k+1)·32 of every cell

@@ -34,7 +34,8 @@ def balanced_upsampling(cell_codes, rng):
     upsampled = []
     for rows in cells:
         repeats, remainder = divmod(size, len(rows))
-        picked = np.concatenate([np.tile(rows, repeats), rng.choice(rows, remainder, replace=False)])
+        picked = np.concatenate([np.tile(rows, repeats),
+                                 rng.choice(rows, remainder, replace=False)])
         upsampled.append(rng.permutation(picked))
     return np.stack(upsampled)
 
