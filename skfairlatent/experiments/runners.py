@@ -259,10 +259,12 @@ def _with_columns(X, y, A, target, sensitive):
 def run_fldgm(dataset, *, seeds, max_epochs, device, verbose, max_rows=None, log=print):
     """FLDGM (fair VAE with the default α = 1, dCor² penalty, latent DDPM) and the α = 0 control.
 
-    Per seed: both synthesizers are fitted on the training frame (stage 1 with
-    ``max_epochs`` epochs, the DDPM with ``4 × max_epochs``), each samples as
-    many rows as the training split, and :func:`~skfairlatent.fldgm.evaluate_synthetic`
-    scores the real training rows and both samples against the real test rows.
+    Per seed: both synthesizers are fitted on the training frame (stage 1: the
+    synthesizer's default :class:`~skfairlatent.fair_vae.FairLatentVAE` with
+    ``alpha`` set and ``max_epochs`` epochs; the DDPM with ``4 × max_epochs``),
+    each samples as many rows as the training split, and
+    :func:`~skfairlatent.metrics.evaluate_synthetic` scores the real training
+    rows and both samples against the real test rows.
 
     Returns
     -------
@@ -275,7 +277,9 @@ def run_fldgm(dataset, *, seeds, max_epochs, device, verbose, max_rows=None, log
     """
     from tqdm.auto import tqdm
 
-    from ..fldgm import FairLatentSynthesizer, evaluate_synthetic
+    from ..fair_vae import FairLatentVAE
+    from ..fldgm import DEFAULT_VAE_KL_WEIGHT, FairLatentSynthesizer
+    from ..metrics import evaluate_synthetic
 
     plan = [("FLDGM (fair, α=1)", 1.0), ("no fairness (α=0)", 0.0)]
     rows, samples = [], {}
@@ -302,9 +306,12 @@ def run_fldgm(dataset, *, seeds, max_epochs, device, verbose, max_rows=None, log
             for label, alpha in plan:
                 bar.set_description(f"fldgm seed {seed}: fit {label}")
                 start = time.perf_counter()
-                syn = FairLatentSynthesizer(alpha=alpha, vae_max_epochs=max_epochs,
-                                            generator_max_epochs=4 * max_epochs, batch_size=256,
-                                            device=device, random_state=seed, verbose=verbose)
+                vae = FairLatentVAE(alpha=alpha, kl_weight=DEFAULT_VAE_KL_WEIGHT,
+                                    max_epochs=max_epochs, batch_size=256, device=device,
+                                    verbose=verbose)
+                syn = FairLatentSynthesizer(vae=vae, generator_max_epochs=4 * max_epochs,
+                                            batch_size=256, device=device, random_state=seed,
+                                            verbose=verbose)
                 syn.fit(X_tr, y_tr, sensitive_features=A_tr)
                 fit_seconds = time.perf_counter() - start
                 bar.update()
