@@ -1,7 +1,8 @@
 """The main job (``skfairlatent`` command), end to end on small real data.
 
 Every run here uses a stratified subsample (hidden ``--max-rows``) and one or
-two epochs, so the file stays well under a minute.
+two epochs, so the file stays well under a minute. The longer end-to-end runs
+are marked ``slow`` and the Dask run ``dask`` (the fast tier leaves them out).
 """
 
 import json
@@ -18,6 +19,7 @@ TINY = ["--dataset", "german", "--max-rows", "300", "--max-epochs", "1"]
 FAST = [*TINY, "--model", "logistic"]   # fairlearn reductions refit LR in well under a second
 
 
+@pytest.mark.slow
 def test_alfa_compare_writes_one_table_and_plot_with_every_method(tmp_path, capsys):
     assert main([*FAST, "--seeds", "0", "1", "--alphas", "0.1", "10",
                  "--output", str(tmp_path)]) == 0
@@ -97,6 +99,7 @@ def test_failed_run_leaves_no_partial_output(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.dask
 def test_dask_scheduler_runs_the_grid_on_a_cluster_with_the_same_scores(tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
     # with the comparison: fairlearn and LogisticRegression call joblib inside a task
@@ -143,6 +146,7 @@ def test_lassi_certifies_and_writes_radii(tmp_path, capsys):
     assert (tmp_path / "lassi_german_radii.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_fldgm_writes_synthetic_csv_with_training_schema(tmp_path, capsys):
     assert main(["--method", "fldgm", "--dataset", "german", "--max-rows", "200", "--seeds", "0",
                  "--max-epochs", "1", "--output", str(tmp_path)]) == 0
@@ -159,6 +163,7 @@ def test_fldgm_writes_synthetic_csv_with_training_schema(tmp_path, capsys):
     assert (tmp_path / "fldgm_german_marginals.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_fairflow_and_aeda_run_beside_fairlearn(tmp_path, capsys):
     assert main(["--method", "fairflow", *TINY, "--seeds", "0", "--model", "logistic",
                  "--output", str(tmp_path)]) == 0

@@ -30,6 +30,8 @@ from test_common import (  # noqa: F401  (compas is a fixture)
 
 distributed = pytest.importorskip("distributed")
 
+pytestmark = pytest.mark.dask
+
 
 @pytest.fixture(scope="module")
 def client():
