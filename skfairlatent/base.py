@@ -728,6 +728,9 @@ class _FairLatentEstimator(BaseEstimator):
         if validate:
             check_params.setdefault("dtype", np.float32)
             if y is None:
+                # y-only options of validate_data are not check_array options.
+                for option in ("multi_output", "y_numeric"):
+                    check_params.pop(option, None)
                 X = validate_data(self, X, **check_params)
             else:
                 X, y = validate_data(self, X, y, **check_params)
