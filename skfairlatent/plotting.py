@@ -500,7 +500,8 @@ def plot_unfair_region(estimator=None, *, latents=None, perturbed_latents=None, 
             getattr(estimator, "perturbed_latents_", None)
             if perturbed_latents is None else perturbed_latents
         )
-        sensitive = getattr(estimator, "attack_sensitive_", None) if sensitive is None else sensitive
+        if sensitive is None:
+            sensitive = getattr(estimator, "attack_sensitive_", None)
         y = getattr(estimator, "attack_targets_", None) if y is None else y
         if coef_before is None:
             coef_before = getattr(estimator, "pretrained_coef_", None)

@@ -43,7 +43,8 @@ def test_alfa_compare_writes_one_table_and_plot_with_every_method(tmp_path, caps
     md = (tmp_path / "alfa_german_logistic_table.md").read_text()
     assert "± " in md and "† uses the sensitive attribute" in md
     assert (tmp_path / "alfa_german_logistic_tradeoff.png").stat().st_size > 10_000
-    assert json.loads((tmp_path / "alfa_german_logistic_config.json").read_text())["compare"] is True
+    config = json.loads((tmp_path / "alfa_german_logistic_config.json").read_text())
+    assert config["compare"] is True
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".skfairlatent-partial")]
 
 
@@ -91,7 +92,8 @@ def test_failed_run_leaves_no_partial_output(tmp_path, monkeypatch, capsys):
     (existing / "keep.txt").write_text("old")
     with pytest.raises(RuntimeError, match="plotting failed"):
         main([*TINY, "--seeds", "0", "--alphas", "1", "--no-compare", "--output", str(existing)])
-    assert [p.name for p in existing.iterdir()] == ["keep.txt"]   # tables written before were not moved
+    # the tables written before the plot failed were not moved
+    assert [p.name for p in existing.iterdir()] == ["keep.txt"]
     fresh = tmp_path / "fresh"
     with pytest.raises(RuntimeError):
         main([*TINY, "--seeds", "0", "--alphas", "1", "--no-compare", "--output", str(fresh)])
@@ -116,8 +118,8 @@ def test_dask_scheduler_runs_the_grid_on_a_cluster_with_the_same_scores(tmp_path
             (tmp_path / folder / "alfa_german_logistic_runs.json").read_text()))
 
     serial, dask = read("serial"), read("dask")
-    assert set(dask.setting) == {"baseline", "ALFA α=1", experiments.CHOSEN, experiments.EG_LABEL, experiments.TO_LABEL,
-                                 "LogisticRegression (sklearn)"}
+    assert set(dask.setting) == {"baseline", "ALFA α=1", experiments.CHOSEN, experiments.EG_LABEL,
+                                 experiments.TO_LABEL, "LogisticRegression (sklearn)"}
     cols = ["test_accuracy", "test_delta_eod"]
     np.testing.assert_allclose(serial[cols], dask[cols], atol=1e-12)
 

@@ -17,7 +17,6 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
-
 from test_common import (  # noqa: F401  (compas is a fixture)
     ESTIMATORS,
     NAMES,

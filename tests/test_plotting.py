@@ -6,15 +6,18 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import sklearn  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold  # noqa: E402
 
 from skfairlatent.metrics import delta_dp, delta_eod, make_fairness_scorer  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from skfairlatent.plotting import plot_tradeoff, plot_tradeoff_summary, plot_unfair_region  # noqa: E402
+from skfairlatent.plotting import (  # noqa: E402
+    plot_tradeoff,
+    plot_tradeoff_summary,
+    plot_unfair_region,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +95,7 @@ def test_plot_tradeoff_from_estimators():
     }
     ax = plot_tradeoff(models, X=X, y=y, sensitive_features=A, fairness="delta_dp")
     offsets = ax.collections[-1].get_offsets()
-    for (name, est), (x, acc) in zip(models.items(), offsets):
+    for est, (x, acc) in zip(models.values(), offsets):
         assert x == pytest.approx(delta_dp(y, est.predict(X), sensitive_features=A))
         assert acc == pytest.approx(est.score(X, y))
     assert {t.get_text() for t in ax.texts} == {"weak", "strong"}
@@ -252,7 +255,8 @@ def test_summary_plot_draws_error_bars_and_a_front_sorted_by_gap():
     segments = alfa.lines[2][0].get_segments()
     np.testing.assert_allclose(sorted(segments[0][:, 0]), [0.07, 0.13])
     assert ax.xaxis_inverted()
-    assert {t.get_text() for t in ax.texts} == {"a", "b", "c"}           # single-row family in legend only
+    # a single-row family is named in the legend only
+    assert {t.get_text() for t in ax.texts} == {"a", "b", "c"}
 
 
 def test_summary_plot_control_grid_order_is_not_a_front():

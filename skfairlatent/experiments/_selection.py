@@ -21,7 +21,7 @@ def select_alpha(runs, *, tolerance=0.01):
     alfa_rows = runs.family == "ALFA"
     if not alfa_rows.any():
         return runs
-    for seed, group in runs.groupby("seed"):
+    for _seed, group in runs.groupby("seed"):
         base_acc = group.loc[group.setting == "baseline", "valid_accuracy"].iloc[0]
         alfa = group[group.family == "ALFA"]
         eligible = alfa[alfa.valid_accuracy >= base_acc - tolerance]
