@@ -49,12 +49,18 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.nn import functional as F
 
-from _common import RESULTS, provenance, write_result
 from skfairlatent.aeda import AEDAClassifier
 from skfairlatent.datasets import load_adult, load_colored_mnist, load_compas, make_preprocessor
-from skfairlatent.metrics import (balanced_group_accuracy, delta_dp, delta_eod, model_bias,
-                                  worst_group_accuracy)
+from skfairlatent.metrics import (
+    balanced_group_accuracy,
+    delta_dp,
+    delta_eod,
+    model_bias,
+    worst_group_accuracy,
+)
 from skfairlatent.nn.cnn import SmallCNN
+
+from _common import RESULTS, provenance, write_result
 
 PAPER_TABLE_1 = {  # bACC (%), model bias; C-MNIST, 100 % aligned
     "Original": (55.62, 7.84),
@@ -121,11 +127,15 @@ def downsample(y, A, rng):
 
 
 def reweight(y, A):
-    """Weights 1 / n_{t,a} (each (class, group) cell weighs the same), mean 1; ``None`` if a cell is empty."""
+    """Weights 1 / n_{t,a} (each (class, group) cell weighs the same), mean 1.
+
+    ``None`` if a cell is empty.
+    """
     cells = pd.crosstab(y, A)
     if (cells == 0).any().any():
         return None
-    weight = 1.0 / cells.to_numpy()[np.searchsorted(cells.index, y), np.searchsorted(cells.columns, A)]
+    rows, cols = np.searchsorted(cells.index, y), np.searchsorted(cells.columns, A)
+    weight = 1.0 / cells.to_numpy()[rows, cols]
     return (weight * len(y) / weight.sum()).astype(np.float32)
 
 
@@ -284,7 +294,8 @@ def run_tabular(method, dataset, seed, epochs):
     mlp = dict(hidden_layer_sizes=(128, 128), max_epochs=epochs, batch_size=128, random_state=seed)
     clf = {"MLP": AEDAClassifier("none", **mlp),
            "AEDA_robust (MLP)": AEDAClassifier("robust", **mlp),
-           "ALFA (alpha=0.1)": ALFAClassifier(alpha=0.1, max_epochs=epochs, random_state=seed)}[method]
+           "ALFA (alpha=0.1)": ALFAClassifier(alpha=0.1, max_epochs=epochs,
+                                              random_state=seed)}[method]
     start = time.perf_counter()
     clf.fit(X, y, sensitive_features=A)
     seconds = time.perf_counter() - start
@@ -351,7 +362,8 @@ def summarize():
             table = mean_std(sub, ["method"], ["bacc", "bias", "worst_group"])
             table = table.loc[[m for m in CMNIST_METHODS if m in table.index]]
             shown = pretty(table, ["bacc", "bias", "worst_group"], [1, 2, 1]).rename(
-                columns={"bacc": "bACC (%)", "bias": "model bias", "worst_group": "worst group (%)"})
+                columns={"bacc": "bACC (%)", "bias": "model bias",
+                         "worst_group": "worst group (%)"})
             if level == 1.0:
                 shown["paper bACC"] = [PAPER_TABLE_1.get(m, (None, None))[0] for m in table.index]
                 shown["paper bias"] = [PAPER_TABLE_1.get(m, (None, None))[1] for m in table.index]

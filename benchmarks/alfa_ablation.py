@@ -56,16 +56,19 @@ from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from _common import RESULTS, PretrainCache, read_records, records, subsample_rows, write_result
 from skfairlatent.experiments import MODELS, load_split, scores
+
+from _common import RESULTS, PretrainCache, read_records, records, subsample_rows, write_result
 
 # Paper Tables 4-15: (accuracy, ΔDP, ΔEOd) of "Baseline" and "Ours (ALFA)".
 PAPER = {
     ("adult", "logistic"): {"baseline": (0.8470, 0.1829, 0.1982), "ALFA": (0.8464, 0.1555, 0.0616)},
     ("adult", "mlp"): {"baseline": (0.8525, 0.1824, 0.1768), "ALFA": (0.8244, 0.1012, 0.0660)},
-    ("compas", "logistic"): {"baseline": (0.6578, 0.2732, 0.5319), "ALFA": (0.6694, 0.0193, 0.0876)},
+    ("compas", "logistic"): {"baseline": (0.6578, 0.2732, 0.5319),
+                             "ALFA": (0.6694, 0.0193, 0.0876)},
     ("compas", "mlp"): {"baseline": (0.6711, 0.2059, 0.3699), "ALFA": (0.6702, 0.0204, 0.0410)},
-    ("german", "logistic"): {"baseline": (0.7220, 0.1186, 0.3382), "ALFA": (0.7940, 0.0470, 0.0469)},
+    ("german", "logistic"): {"baseline": (0.7220, 0.1186, 0.3382),
+                             "ALFA": (0.7940, 0.0470, 0.0469)},
     ("german", "mlp"): {"baseline": (0.7800, 0.0454, 0.2096), "ALFA": (0.7570, 0.0053, 0.0813)},
     ("drug", "logistic"): {"baseline": (0.6626, 0.2938, 0.5064), "ALFA": (0.6554, 0.0909, 0.1170)},
     ("drug", "mlp"): {"baseline": (0.6674, 0.2760, 0.4718), "ALFA": (0.6350, 0.0511, 0.0640)},
@@ -109,7 +112,8 @@ def run_seed(dataset, model, seed, alphas, max_epochs, adult_rows, cache, log, a
             extra["attack_rows"] = len(norms)
             extra["attack_eod_clean"] = clf.attack_report_["delta_eod_clean"]
             extra["attack_eod_perturbed"] = clf.attack_report_["delta_eod_perturbed"]
-        row = _row(dataset, model, seed, method, split, lambda X, A: clf.predict(X), seconds, **extra)
+        row = _row(dataset, model, seed, method, split, lambda X, A: clf.predict(X), seconds,
+                   **extra)
         rows.append(row)
         log(f"  {dataset}/{model} seed {seed} {method:26s} α={extra['alpha']!s:5s} "
             f"test acc={row['test_accuracy']:.3f} ΔEOd={row['test_delta_eod']:.3f} "
@@ -151,7 +155,8 @@ def run_seed(dataset, model, seed, alphas, max_epochs, adult_rows, cache, log, a
                      lambda X, A: thresh.predict(X.astype(np.float64), sensitive_features=A,
                                                  random_state=seed), seconds))
     for row in rows[-3:]:
-        log(f"  {dataset}/{model} seed {seed} {row['method']:26s} test acc={row['test_accuracy']:.3f} "
+        log(f"  {dataset}/{model} seed {seed} {row['method']:26s} "
+            f"test acc={row['test_accuracy']:.3f} "
             f"ΔEOd={row['test_delta_eod']:.3f} ({row['fit_seconds']:.1f} s)")
     return rows
 
@@ -187,7 +192,8 @@ def summarize(runs):
                 row["alphas"] = " ".join(f"{a:g}" for a in part.alpha)
             paper_key = {"baseline (λ=0)": "baseline", "ALFA (α on valid)": "ALFA"}.get(method)
             if paper_key:
-                row.update({f"paper_{m}": v for m, v in zip(METRICS, PAPER[(dataset, model)][paper_key])})
+                paper = PAPER[(dataset, model)][paper_key]
+                row.update({f"paper_{m}": v for m, v in zip(METRICS, paper)})
             table.append(row)
         per_alpha = group[group.method == "ALFA α candidate"].groupby("alpha")
         for alpha, part in per_alpha:

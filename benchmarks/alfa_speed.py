@@ -36,11 +36,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from _common import RESULTS, ROOT, records, write_result
 from skfairlatent import ALFAClassifier
 from skfairlatent.experiments import load_split
 from skfairlatent.nn.attacks import balanced_upsampling, fairness_attack
 from skfairlatent.nn.losses import covariance_attack_signs, covariance_fairness_loss
+
+from _common import RESULTS, ROOT, records, write_result
 
 
 def _reference_attack(commit):
@@ -89,7 +90,8 @@ def main(argv=None):
     rows = []
     for dataset in args.datasets:
         X, y, A = load_split(dataset, 0)["train"]
-        ALFAClassifier(max_epochs=1, random_state=0).fit(X[:300], y[:300], sensitive_features=A[:300])
+        ALFAClassifier(max_epochs=1, random_state=0).fit(X[:300], y[:300],
+                                                         sensitive_features=A[:300])
         fits = {}                                             # (after a warm-up fit)
         for label, params in (("baseline (λ=0)", dict(lambda_=0.0)), ("ALFA (α=0.1)", {})):
             seconds = []

@@ -68,8 +68,16 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from _common import FLOW_BASE as _FLOW_BASE
-from _common import RESULTS, flow_encode, flow_load, flow_row, flow_scores, probe_auc
-from _common import study_results, write_result
+from _common import (
+    RESULTS,
+    flow_encode,
+    flow_load,
+    flow_row,
+    flow_scores,
+    probe_auc,
+    study_results,
+    write_result,
+)
 
 TUNING = study_results("fairflow")   # fairflow_tune.py's selections
 PAPER = {"EOd": -86.8, "DP": -52.0, "WGA": +39.9}
@@ -161,7 +169,8 @@ def markdown(results, seeds):
             probe = fmt(m["probe_AUC"]) if "probe_AUC" in m else "–"
             lines.append(f"| {method} | {cells} | {probe} |")
         lines += ["", f"Relative change of LR on Z_Y vs LR on E (paper, CelebA: EOd "
-                  f"{PAPER['EOd']:+.1f} %, DP {PAPER['DP']:+.1f} %, WGA {PAPER['WGA']:+.1f} %):", ""]
+                  f"{PAPER['EOd']:+.1f} %, DP {PAPER['DP']:+.1f} %, "
+                  f"WGA {PAPER['WGA']:+.1f} %):", ""]
         for method, rel in res["relative_change_percent"].items():
             lines.append(f"* {method}: EOd {rel['EOd']:+.1f} %, DP {rel['DP']:+.1f} %, "
                          f"WGA {rel['WGA']:+.1f} %, accuracy {rel['accuracy_points']:+.2f} points"

@@ -7,7 +7,8 @@ and Table 3 (density, coverage). Rows per dataset: the real training data;
 FLD-DM with ``alpha=0`` (the control: the same pipeline without the
 fairness penalty); FLD-DM with the default penalty (dCor^2 on the posterior
 means, ``alpha=1`` per element, chosen on the tuning subsample of the study
-``benchmarks/studies/fldgm/fldgm_tune_alpha.py``), a weaker ``alpha=0.3`` and a stronger ``alpha=3``; and on Adult an ablation
+``benchmarks/studies/fldgm/fldgm_tune_alpha.py``), a weaker ``alpha=0.3`` and a
+stronger ``alpha=3``; and on Adult an ablation
 whose label is decoded by p(y | z, s) (``condition_target=True``) at the
 default alpha. Also: ``encoder="blind"`` rows (``--blind``), conditional rows
 with the blind rows' VAE batch (``--batch512-alphas``), the DP setting chosen
@@ -56,13 +57,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import RESULTS, dp_at_positive_rate, expgrad_dp, latent_scores, mean_std
-from _common import fldgm_frames as frames
-from _common import provenance, real_forest_scores, write_result
 from skfairlatent import FairLatentSynthesizer, FairLatentVAE
 from skfairlatent.datasets import load_colored_mnist
 from skfairlatent.fair_vae import ALPHA_DEFAULT
 from skfairlatent.fldgm import evaluate_synthetic
+
+from _common import (
+    RESULTS,
+    dp_at_positive_rate,
+    expgrad_dp,
+    latent_scores,
+    mean_std,
+    provenance,
+    real_forest_scores,
+    write_result,
+)
+from _common import fldgm_frames as frames
 
 METRICS = ["precision", "recall", "auroc", "ftu", "dp", "positive_rate", "dp_threshold_control",
            "density", "coverage",
@@ -82,7 +92,8 @@ PAPER_ROWS = {"Real data": ["Real data"], "FLD-DM alpha=0 (control)": ["WGAN-GP 
 
 
 def parse_setting(setting):
-    """``"alpha_target=1,label_decode=mode"`` -> ``{"alpha_target": 1.0, "label_decode": "mode"}``."""
+    """``"alpha_target=1,label_decode=mode"`` -> ``{"alpha_target": 1.0,
+    "label_decode": "mode"}``."""
     params = {}
     for item in setting.split(","):
         key, value = item.split("=")
@@ -156,7 +167,8 @@ def run(dataset, args):
             scores = evaluate_synthetic(real_tr, real_te, S, target=target, sensitive="sex",
                                         pos_label=pos, random_state=seed)
             # share of real test rows the forest labels positive: recall · P(y=pos) / precision
-            scores["positive_rate"] = scores["recall"] * prevalence / max(scores["precision"], 1e-12)
+            scores["positive_rate"] = (scores["recall"] * prevalence
+                                       / max(scores["precision"], 1e-12))
             scores["dp_threshold_control"] = dp_at_positive_rate(
                 real_scores, X_te["sex"].to_numpy(), scores["positive_rate"])
             return scores
@@ -221,7 +233,8 @@ def fig2(args):
                          probe=scores["colour_probe"], digit_probe=scores["digit_probe"],
                          mse=scores["mse"])
         print("fig2", name, out[name], flush=True)
-    fig, axes = plt.subplots(1 + 2 * len(settings), 10, figsize=(10, 1.12 * (1 + 2 * len(settings))))
+    n_rows = 1 + 2 * len(settings)
+    fig, axes = plt.subplots(n_rows, 10, figsize=(10, 1.12 * n_rows))
     X0, A0 = data.X_test[:10], data.A_test[:10]
     rows = [("input", X0)]
     for name, _ in settings:
@@ -318,7 +331,8 @@ def main():
     parser.add_argument("--figure", action="store_true", help="only the Fig. 2 check")
     args = parser.parse_args()
     if args.quick:
-        args.n_train, args.n_test, args.seeds, args.vae_epochs, args.dm_epochs = 1000, 1000, [0], 5, 5
+        args.n_train, args.n_test, args.seeds = 1000, 1000, [0]
+        args.vae_epochs, args.dm_epochs = 5, 5
         args.image_epochs = 1
     torch.set_num_threads(1)
     if args.figure:

@@ -1,4 +1,7 @@
-"""Reproduce the shape of LASSI's Table 1 (Peychev et al., "Latent Space Smoothing for Individually Fair Representations") on CPU.
+"""Reproduce the shape of LASSI's Table 1 on CPU.
+
+Peychev, Ruoss, Balunovic, Baader, Vechev, "Latent Space Smoothing for
+Individually Fair Representations", ECCV 2022 (arXiv:2111.13650).
 
 Tasks (sensitive attribute -> latent direction defining similarity):
 
@@ -59,11 +62,12 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from _common import LASSI_SMALL as SMALL
-from _common import RESULTS, lassi_digits, provenance_line, write_result
 from skfairlatent.datasets import load_adult, load_compas, make_preprocessor
 from skfairlatent.lassi import FlowTransformer, LASSIRepresentation
 from skfairlatent.smoothing import CertifiedSmoothClassifier, certify_individual_fairness
+
+from _common import LASSI_SMALL as SMALL
+from _common import RESULTS, lassi_digits, provenance_line, write_result
 
 PAPER = dict(sigma_cs=1.0, n0_cs=10_000, n_cs=10_000, delta=0.05, n0_rs=2_000, n_rs=100_000,
              alpha_cs=0.01, alpha_rs=0.001)
@@ -72,7 +76,8 @@ PAPER_TABLE1 = {
     "Smiling / Pale_Skin": {"Naive": (86.3, 0.6), "DataAug": (85.7, 12.2), "LASSI": (85.9, 98.0)},
     "Smiling / Young": {"Naive": (86.3, 38.2), "DataAug": (85.9, 43.0), "LASSI": (86.3, 98.8)},
     "Smiling / Blond_Hair": {"Naive": (86.3, 3.4), "DataAug": (86.6, 9.4), "LASSI": (86.4, 94.7)},
-    "Smiling / Heavy_Makeup": {"Naive": (86.3, 0.4), "DataAug": (85.3, 13.7), "LASSI": (85.6, 91.3)},
+    "Smiling / Heavy_Makeup": {"Naive": (86.3, 0.4), "DataAug": (85.3, 13.7),
+                               "LASSI": (85.6, 91.3)},
 }
 
 
@@ -135,7 +140,8 @@ def tune_lambda(task, args):
               f"certified={scores[lam][1]:.2f}", flush=True)
     naive_acc = scores[0.0][0]
     allowed = [lam for lam in args.lambda_grid
-               if scores[lam][0] >= naive_acc - args.max_acc_cost / 100.0] or [min(args.lambda_grid)]
+               if scores[lam][0] >= naive_acc - args.max_acc_cost / 100.0]
+    allowed = allowed or [min(args.lambda_grid)]
     best = max(allowed, key=lambda lam: (scores[lam][1], -lam))
     return best, {str(k): v for k, v in scores.items()}
 
@@ -148,7 +154,8 @@ def run_task(task, seed, args, lambda_adv):
     flow = fit_flow(task, X_tr, seed, args)
     timings["flow_fit_s"] = time.perf_counter() - t0
     params = rep_params(task, flow, seed, args)
-    methods = {"Naive": dict(lambda_adv=0.0), "DataAug": dict(lambda_adv=0.0, data_augmentation=True),
+    methods = {"Naive": dict(lambda_adv=0.0),
+               "DataAug": dict(lambda_adv=0.0, data_augmentation=True),
                "LASSI": dict(lambda_adv=lambda_adv)}
     if image and args.projection:  # not in the paper: exact invariance, no tuning
         methods["Projection"] = dict(lambda_adv=0.0, project_attributes=True)
@@ -351,7 +358,8 @@ def main():
         task_args = argparse.Namespace(**{**vars(args), "lambda_grid": grid})
         tuning[task] = tune_lambda(task, task_args)
         lambda_adv = tuning[task][0]
-        print(f"  {task}: lambda_adv = {lambda_adv:g} (chosen on seed {args.tune_seed})", flush=True)
+        print(f"  {task}: lambda_adv = {lambda_adv:g} (chosen on seed {args.tune_seed})",
+              flush=True)
         for k, seed in enumerate(args.seeds):
             task_rows, fitted, points, labels = run_task(task, seed, args, lambda_adv)
             rows += task_rows

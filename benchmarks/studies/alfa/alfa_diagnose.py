@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks._common import PretrainCache, records, study_results, subsample_rows, write_result
 from skfairlatent.experiments import MODELS, load_split
+
+from benchmarks._common import PretrainCache, records, study_results, subsample_rows, write_result
 
 
 def _gaps(y, pred, a):
@@ -70,7 +71,8 @@ def finetune(head0, inputs, targets, weights, evals, *, epochs, lr, batch_size, 
             row = {"epoch": epoch + 1}
             for part, (Z, y, a) in evals.items():
                 pred = (head(Z).squeeze(-1) > 0).numpy().astype(int)
-                row.update(dict(zip((f"{part}_acc", f"{part}_eod", f"{part}_dp"), _gaps(y, pred, a))))
+                keys = (f"{part}_acc", f"{part}_eod", f"{part}_dp")
+                row.update(dict(zip(keys, _gaps(y, pred, a))))
             history.append(row)
     return pd.DataFrame(history)
 

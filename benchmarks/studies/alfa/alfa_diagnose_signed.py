@@ -26,8 +26,9 @@ import warnings
 import numpy as np
 import torch
 
-from benchmarks._common import PretrainCache, provenance_line, provenance, study_results
 from skfairlatent.experiments import load_split
+
+from benchmarks._common import PretrainCache, provenance, provenance_line, study_results
 
 SETTINGS = [("baseline", dict(lambda_=0.0), 1), ("control", dict(alpha=0.0, epsilon=1e-8), 1),
             ("alpha0", dict(alpha=0.0), 1), ("alpha0 eps/2", dict(alpha=0.0), 0.5),

@@ -33,8 +33,15 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from benchmarks._common import flow_encode, flow_load, flow_row, flow_scores, probe_auc
-from benchmarks._common import study_results, write_result
+from benchmarks._common import (
+    flow_encode,
+    flow_load,
+    flow_row,
+    flow_scores,
+    probe_auc,
+    study_results,
+    write_result,
+)
 
 RESULTS = study_results("fairflow")
 

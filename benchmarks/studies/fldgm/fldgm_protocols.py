@@ -24,10 +24,11 @@ import argparse
 import numpy as np
 import torch
 
-from benchmarks._common import fldgm_frames, study_results, write_result
 from skfairlatent import FairLatentSynthesizer, FairLatentVAE
 from skfairlatent.fair_vae import ALPHA_DEFAULT
 from skfairlatent.fldgm import evaluate_synthetic
+
+from benchmarks._common import fldgm_frames, study_results, write_result
 
 RESULTS = study_results("fldgm")
 

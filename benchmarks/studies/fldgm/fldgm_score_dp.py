@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from sklearn.ensemble import RandomForestClassifier
 
-from benchmarks._common import fldgm_frames, study_results, write_result
 from skfairlatent import FairLatentSynthesizer, FairLatentVAE
 from skfairlatent.fldgm import evaluate_synthetic
+
+from benchmarks._common import fldgm_frames, study_results, write_result
 
 RESULTS = study_results("fldgm")
 SCORES = []

@@ -29,10 +29,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_score
 
-from benchmarks._common import study_results, write_result
 from skfairlatent import FairLatentVAE
 from skfairlatent.datasets import load_adult, load_colored_mnist
 from skfairlatent.nn.losses import distance_correlation_sq
+
+from benchmarks._common import study_results, write_result
 
 RESULTS = study_results("fldgm")
 
@@ -51,7 +52,8 @@ def probe(Z, s):
 def adult_row(alpha, penalty, epochs):
     X, y, A = load_adult(return_X_y_A=True)
     idx = np.random.RandomState(100).choice(len(X), 3000, replace=False)
-    X, y, A = X.iloc[idx].reset_index(drop=True), y.iloc[idx].to_numpy(), A.iloc[idx].reset_index(drop=True)
+    X, y, A = (X.iloc[idx].reset_index(drop=True), y.iloc[idx].to_numpy(),
+               A.iloc[idx].reset_index(drop=True))
     s = (A == "Male").to_numpy().astype(int)
     t = time.perf_counter()
     vae = FairLatentVAE(alpha=alpha, penalty=penalty, max_epochs=epochs, random_state=100,
@@ -99,7 +101,8 @@ def main():
             rows.append(digits_row(alpha, args.penalty, args.digit_epochs))
             print(rows[-1], flush=True)
     lines = ["# FairLatentVAE: choosing alpha on tuning splits (seed 100)\n",
-             f"penalty={args.penalty}; Adult 3,000 rows, {args.adult_epochs} epochs; coloured digits "
+             f"penalty={args.penalty}; Adult 3,000 rows, {args.adult_epochs} epochs; "
+             "coloured digits "
              f"4,000 images (colour independent of digit), {args.digit_epochs} epochs. Probe: "
              "balanced accuracy of a logistic regression reading s from z (5-fold CV, chance 0.5). "
              "Utility: Adult AUROC of the label head p(y|z); digits per-pixel squared error.\n",

@@ -23,9 +23,10 @@ import time
 import numpy as np
 import torch
 
-from benchmarks._common import latent_scores, provenance, study_results, write_result
 from skfairlatent import FairLatentVAE
 from skfairlatent.datasets import load_colored_mnist
+
+from benchmarks._common import latent_scores, provenance, study_results, write_result
 
 RESULTS = study_results("fldgm")
 SEED = 100
@@ -106,7 +107,8 @@ def main():
              "Probes: 5-fold logistic regression on the posterior means of the test images.\n",
              "Penalty estimator of each row: the V-statistic dCor² was the default until this "
              "session's change to the bias-corrected one (u=1 forced it before the change).\n",
-             "| setting | estimator | epochs | dCor²(z, colour) | colour probe | digit probe | MSE | "
+             "| setting | estimator | epochs | dCor²(z, colour) | colour probe | digit probe | "
+             "MSE | "
              "std of means per dim | mean σ | fit s |", "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['setting']} | {r.get('estimator', '')} | {r['epochs']} | {r['dcor2']:.4f} | "
               f"{r['colour_probe']:.3f} | "

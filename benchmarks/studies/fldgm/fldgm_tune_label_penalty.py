@@ -39,12 +39,20 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from benchmarks._common import dp_at_positive_rate, fldgm_frames, fldgm_tuning_split
-from benchmarks._common import parse_params, provenance, real_forest_scores, study_results
-from benchmarks._common import write_result
 from skfairlatent import FairLatentVAE
 from skfairlatent.fldgm import evaluate_synthetic
 from skfairlatent.metrics import delta_dp
+
+from benchmarks._common import (
+    dp_at_positive_rate,
+    fldgm_frames,
+    fldgm_tuning_split,
+    parse_params,
+    provenance,
+    real_forest_scores,
+    study_results,
+    write_result,
+)
 
 RESULTS = study_results("fldgm")
 POS = "<=50K"

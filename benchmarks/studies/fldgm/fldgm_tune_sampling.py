@@ -43,11 +43,17 @@ from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from benchmarks._common import fldgm_tuning_split, parse_params, provenance, study_results
-from benchmarks._common import write_result
 from skfairlatent import FairLatentVAE
 from skfairlatent.fldgm import evaluate_synthetic
 from skfairlatent.metrics import delta_dp
+
+from benchmarks._common import (
+    fldgm_tuning_split,
+    parse_params,
+    provenance,
+    study_results,
+    write_result,
+)
 
 RESULTS = study_results("fldgm")
 SEED = 100
@@ -172,8 +178,9 @@ def main():
              "| setting | tag | estimator | " + " | ".join(keys) + " |",
              "|---|---|---|" + "---|" * len(keys)]
     for r in rows:
-        lines.append(f"| {r['setting']} | {r.get('tag', '')} | {r.get('estimator', '')} | " + " | ".join(
-            f"{r[k]:.3f}" if k in r else "" for k in keys) + " |")
+        cells = " | ".join(f"{r[k]:.3f}" if k in r else "" for k in keys)
+        lines.append(f"| {r['setting']} | {r.get('tag', '')} | {r.get('estimator', '')} | "
+                     + cells + " |")
     write_result(RESULTS / "fldgm_tune_sampling", "\n".join(lines) + "\n", None)
 
 

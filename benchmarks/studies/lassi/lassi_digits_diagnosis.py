@@ -40,17 +40,19 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from benchmarks._common import LASSI_SMALL as SMALL
-from benchmarks._common import lassi_digits, recolour, study_results, write_result
 from skfairlatent.datasets import load_colored_mnist
 from skfairlatent.lassi import FlowTransformer, LASSIRepresentation
 from skfairlatent.smoothing import CertifiedSmoothClassifier, certify_individual_fairness
+
+from benchmarks._common import LASSI_SMALL as SMALL
+from benchmarks._common import lassi_digits, recolour, study_results, write_result
 
 RESULTS = study_results("lassi")
 
 
 def fit_or_load_flow(X_fit, seed, args):
-    cache = Path(args.cache) / f"flow_seed{seed}_s{args.glow_steps}_h{args.glow_hidden}_e{args.flow_epochs}.pkl"
+    cache = Path(args.cache) / (f"flow_seed{seed}_s{args.glow_steps}_h{args.glow_hidden}"
+                                f"_e{args.flow_epochs}.pkl")
     if cache.exists():
         return pickle.loads(cache.read_bytes()), 0.0
     t0 = time.perf_counter()
@@ -88,7 +90,8 @@ def save_png(rep, X_rows, twins, path, ts):
     n = len(X_rows)
     fig, axes = plt.subplots(n, len(ts) + 2, figsize=(1.1 * (len(ts) + 2), 1.15 * n))
     for i in range(n):
-        images = [X_rows[i]] + [rep.generate_similar(X_rows[i:i + 1], t)[0] for t in ts] + [twins[i]]
+        images = ([X_rows[i]] + [rep.generate_similar(X_rows[i:i + 1], t)[0] for t in ts]
+                  + [twins[i]])
         titles = ["x"] + [f"t={t:g}" for t in ts] + ["real twin"]
         for j, (img, title) in enumerate(zip(images, titles)):
             ax = axes[i, j]
@@ -188,7 +191,8 @@ def main():
     parser.add_argument("--adv-margin", type=float, default=0.0)
     parser.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"])
     parser.add_argument("--project", action="store_true",
-                        help="project_attributes=True (attribute directions removed from R's input)")
+                        help="project_attributes=True (attribute directions removed from "
+                             "R's input)")
     parser.add_argument("--n-val", type=int, default=50)
     parser.add_argument("--cache", default="/tmp/lassi_cache")
     parser.add_argument("--name", default="lassi_digits_diagnosis")
