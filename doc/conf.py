@@ -129,7 +129,8 @@ sphinx_gallery_conf = {
 
 # torch/skorch emit runtime warnings while the examples run; they are the
 # examples' output, not documentation problems.
-warnings.filterwarnings("ignore", category=UserWarning, message=".*fitted without sensitive_features.*")
+warnings.filterwarnings("ignore", category=UserWarning,
+                        message=".*fitted without sensitive_features.*")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 

@@ -8,9 +8,10 @@ regenerated every epoch against a robust bias head (``mode="robust"``). The
 test split has every digit on both colours.
 
 Uses all 4,000 training digits; ran in about one minute on one free CPU core
-(printed: none 0.494 bACC / 8.76 bias, robust 0.934 / 0.60); writes ``aeda_attack_rates.png`` (per epoch: the fraction of copies
-whose colour the bias head reads as flipped, the fraction whose digit the
-target head keeps, and the transferability r(m) of Sec. 2.3).
+(printed: none 0.494 bACC / 8.76 bias, robust 0.934 / 0.60); writes
+``aeda_attack_rates.png`` (per epoch: the fraction of copies whose colour the
+bias head reads as flipped, the fraction whose digit the target head keeps,
+and the transferability r(m) of Sec. 2.3).
 """
 
 import os
@@ -20,8 +21,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
 from fairlearn.metrics import MetricFrame
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import accuracy_score
 
 from skfairlatent import AEDAClassifier
@@ -35,8 +36,8 @@ QUICK = os.environ.get("SKFAIRLATENT_EXAMPLES_QUICK") == "1"
 if QUICK:
     X, y, A = X[::8], y[::8], A[::8]
 
-params = dict(max_epochs=2 if QUICK else 8, attack_steps=5, conv_channels=(8, 16), hidden_layer_sizes=(64,),
-              random_state=0)
+params = dict(max_epochs=2 if QUICK else 8, attack_steps=5, conv_channels=(8, 16),
+              hidden_layer_sizes=(64,), random_state=0)
 models = {mode: AEDAClassifier(mode, **params).fit(X, y, sensitive_features=A)
           for mode in ("none", "robust")}
 

@@ -29,7 +29,8 @@ X_tr, X_te, y_tr, y_te, A_tr, A_te = train_test_split(X, y, A, test_size=0.2, ra
                                                       stratify=y)
 pipe = make_pipeline(
     make_preprocessor(),
-    ALFAClassifier(max_epochs=2 if QUICK else 10, random_state=0).set_fit_request(sensitive_features=True),
+    ALFAClassifier(max_epochs=2 if QUICK else 10, random_state=0)
+    .set_fit_request(sensitive_features=True),
 )
 search = GridSearchCV(
     pipe, {"alfaclassifier__alpha": [0.1, 10] if QUICK else [0.01, 0.1, 1, 10]},
