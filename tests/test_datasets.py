@@ -337,7 +337,8 @@ def test_preprocessor_explicit_columns():
     assert Z.shape == (4, 3 + 1)  # "code" one-hot, "x" scaled, "s" only by request
     Z = make_preprocessor(categorical=["code", "s"], numeric=["x"]).fit_transform(X)
     assert Z.shape == (4, 3 + 2 + 1)
-    Z = make_preprocessor(categorical=[0], numeric=[1]).fit_transform(X.to_numpy()[:, :2].astype(float))
+    Z = make_preprocessor(categorical=[0], numeric=[1]).fit_transform(
+        X.to_numpy()[:, :2].astype(float))
     assert Z.shape == (4, 4)
     with pytest.raises(ValueError, match="both"):
         make_preprocessor(categorical=["x"], numeric=["x"])
