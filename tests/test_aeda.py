@@ -12,7 +12,6 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from skfairlatent import AEDAClassifier
@@ -79,23 +78,6 @@ def control_fits():
 def digit_fits(control_fits):
     """``mode="none"`` and ``mode="robust"`` fitted on the seed-0 digits."""
     return {mode: control_fits[mode, 0][2] for mode in ("none", "robust")}
-
-
-# --------------------------------------------------------------------------- #
-# scikit-learn estimator checks
-# --------------------------------------------------------------------------- #
-_EXPECTED_FAILURES = EXPECTED_FAILED_CHECKS  # declared by the estimator's module
-
-
-@parametrize_with_checks(
-    [AEDAClassifier(max_epochs=30, hidden_layer_sizes=(16,), lr=1e-2, batch_size=32,
-                    random_state=0)],
-    expected_failed_checks=lambda est: _EXPECTED_FAILURES,
-)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # fitted without sensitive_features
-        check(estimator)
 
 
 # --------------------------------------------------------------------------- #

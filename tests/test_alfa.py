@@ -12,7 +12,6 @@ from fairlearn.metrics import MetricFrame, selection_rate
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent import ALFAClassifier
 from skfairlatent.datasets import load_compas, load_german, make_preprocessor, make_unfair_gaussians
@@ -35,19 +34,6 @@ def compas_split():
         X, y, A, test_size=0.3, random_state=0, stratify=y)
     pre = make_preprocessor().fit(X_tr)
     return pre.transform(X_tr), pre.transform(X_te), y_tr, y_te, A_tr, A_te
-
-
-# --------------------------------------------------------------------------- #
-# scikit-learn estimator checks
-# --------------------------------------------------------------------------- #
-@parametrize_with_checks(
-    [ALFAClassifier(max_epochs=40, hidden_layer_sizes=(16,), batch_size=32, lr=1e-2,
-                    random_state=0)],
-)
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # fitted without sensitive_features
-        check(estimator)
 
 
 # --------------------------------------------------------------------------- #

@@ -19,7 +19,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent import FairLatentFlow
 from skfairlatent.datasets import load_compas, make_preprocessor
@@ -227,13 +226,6 @@ def test_counterfactual_errors(compas):
 # --------------------------------------------------------------------------- #
 # Contract
 # --------------------------------------------------------------------------- #
-@parametrize_with_checks([FairLatentFlow(n_label_dims=1, n_sensitive_dims=1, **SMALL)])
-def test_sklearn_estimator_checks(estimator, check):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*without sensitive_features.*")
-        check(estimator)
-
-
 def _toy(n=300, seed=0):
     rng = np.random.RandomState(seed)
     A = rng.choice(["a", "b"], n)

@@ -14,7 +14,6 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent.datasets import load_compas, make_preprocessor
 from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
@@ -256,20 +255,6 @@ def test_metadata_routing_in_a_pipeline(toy):
             pipe.fit(X, y, sensitive_features=A)
         assert pipe[0].attribute_vectors_.shape == (1, 4)
         assert set(pipe.predict(X)) <= {0, 1}
-
-
-_CHECK_FLOW = FlowTransformer(random_state=0, **_TINY_FLOW)
-
-
-@parametrize_with_checks([
-    _CHECK_FLOW,
-    LASSIRepresentation(flow=_CHECK_FLOW, max_epochs=2, n_components=4,
-                        hidden_layer_sizes=(8,), device="cpu", random_state=0),
-])
-def test_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # fitted without sensitive features
-        check(estimator)
 
 
 # --------------------------------------------------------------------------- #

@@ -15,7 +15,6 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import binom, binomtest, norm
 from sklearn.datasets import make_blobs
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfairlatent import smoothing
 from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
@@ -367,13 +366,6 @@ def test_center_smoothing_bad_input():
 # CertifiedSmoothClassifier
 # --------------------------------------------------------------------------- #
 _FAST = dict(max_epochs=5, n_samples=100, n0=10, n_certify=200, device="cpu")
-
-
-@parametrize_with_checks(
-    [CertifiedSmoothClassifier(sigma=0.25, random_state=0,
-                               **{**_FAST, "max_epochs": 20})])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.fixture(scope="module")
