@@ -140,6 +140,7 @@ def test_small_cnn_shapes():
 # --------------------------------------------------------------------------- #
 # The attack and the debiasing on coloured digits (AEDA Sec. 4.2, Table 1)
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_attack_flips_bias_head_and_keeps_target(digits, digit_fits):
     X, y, A, *_ = digits
     clf = digit_fits["robust"]
@@ -185,6 +186,7 @@ def test_group_mean_gap_is_the_background_colour_gap(digits):
     assert np.all(group_mean_gap(flat, np.array([0, 1, 0, 1]), 2) > 0)
 
 
+@pytest.mark.slow
 def test_robust_beats_original_on_colored_digits_over_two_seeds(control_fits):
     """AEDA_robust against two controls, mean over seeds 0 and 1 (400 digits, 100 % aligned).
 
@@ -215,6 +217,7 @@ def test_robust_beats_original_on_colored_digits_over_two_seeds(control_fits):
         warmup[-2]["train_loss"] - warmup[-1]["train_loss"] < 0.01 * warmup[-2]["train_loss"])
 
 
+@pytest.mark.slow
 def test_transferability_recorded_per_epoch(digit_fits):
     robust = digit_fits["robust"]
     assert robust.transferability_.shape == (robust.max_epochs,)

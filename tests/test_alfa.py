@@ -405,6 +405,7 @@ def _assert_attack_beats_both_controls(res, threshold, paired_gap, accuracy_drop
     assert means["alfa"][1] > means["baseline"][1] - accuracy_drop
 
 
+@pytest.mark.slow
 def test_alfa_beats_baseline_and_upsampling_control_on_compas():
     """COMPAS, MLP, defaults (α = 0.1, chosen on tuning seeds 100-102), seeds 0-2.
 
@@ -418,6 +419,7 @@ def test_alfa_beats_baseline_and_upsampling_control_on_compas():
     _assert_attack_beats_both_controls(res, threshold=0.11, paired_gap=0.02, accuracy_drop=0.015)
 
 
+@pytest.mark.slow
 def test_attack_beats_upsampling_control_on_drug():
     """Drug, MLP, defaults (α = 0.1), seeds 0-2, the ablation's settings.
 
@@ -447,6 +449,7 @@ def test_plot_unfair_region_reads_fitted_alfa(gaussians):
 # --------------------------------------------------------------------------- #
 # α controls the attack (sinkhorn_scale="epsilon": D in units of the budget)
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_alpha_grid_controls_attack_strength_monotonically():
     X, y, A = load_compas(return_X_y_A=True)
     X = make_preprocessor().fit_transform(X)[:1500]
@@ -502,6 +505,7 @@ def _baseline_vs_alfa(data, metric, seeds=(0, 1, 2), **params):
     return out
 
 
+@pytest.mark.slow
 def test_multigroup_alfa_lowers_differential_fairness():
     # App. J.2: three groups, one indicator each, ε of differential fairness (Table 22).
     # Measured DF 1.929/1.578/1.879 -> 0.965/1.150/1.101, accuracy 0.802 -> 0.782.
@@ -512,6 +516,7 @@ def test_multigroup_alfa_lowers_differential_fairness():
     assert res[:, 3].mean() > res[:, 2].mean() - 0.04
 
 
+@pytest.mark.slow
 def test_multiclass_alfa_lowers_multiclass_dp_gap():
     # App. J.3 with the paper's N_p = n_cells · max n_c (upsampling="paper"). Measured
     # ΔDP_multi 0.343/0.343/0.322 -> 0.271/0.267/0.252, accuracy 0.616 -> 0.609. With the
@@ -524,6 +529,7 @@ def test_multiclass_alfa_lowers_multiclass_dp_gap():
     assert res[:, 3].mean() > res[:, 2].mean() - 0.03
 
 
+@pytest.mark.slow
 def test_input_space_attack_lowers_eod():
     # App. K. Measured ΔEOd 0.606/0.321/0.284 -> 0.118/0.070/0.079 (n = 1000).
     res = _baseline_vs_alfa(lambda s: _biased(s, n=1000), delta_eod, perturbation_space="input")
@@ -533,6 +539,7 @@ def test_input_space_attack_lowers_eod():
     assert res[:, 3].mean() > res[:, 2].mean() - 0.05
 
 
+@pytest.mark.slow
 def test_convex_constraint_lowers_eod_on_unfair_gaussians():
     # App. L on ALFA's synthetic data (App. C), logistic variant. Measured ΔEOd
     # 0.570/0.560/0.435 -> 0.227/0.245/0.130 at equal accuracy (0.767 -> 0.766).

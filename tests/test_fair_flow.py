@@ -56,6 +56,7 @@ def compas():
 # --------------------------------------------------------------------------- #
 # Real-data outcomes
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_classifier_on_zy_is_fairer_than_on_e(compas):
     d, flow = compas, compas["flow"]
     base = LogisticRegression().fit(d["Etr"], d["ytr"])
@@ -78,6 +79,7 @@ def _probe_auc(d, train, test):
     return roc_auc_score(d["Ate"] == "Male", probe.predict_proba(test)[:, 1])
 
 
+@pytest.mark.slow
 def test_sensitive_probe_on_zy_is_near_chance_and_control_is_not(compas):
     """The Z_Y-probe test (issue 10): sex is in E, not in the fair Z_Y.
 
@@ -98,6 +100,7 @@ def test_sensitive_probe_on_zy_is_near_chance_and_control_is_not(compas):
     assert not abs(auc_control - 0.5) < 0.1, auc_control  # the control fails the test
 
 
+@pytest.mark.slow
 def test_control_classifier_on_zy_is_not_fairer(compas):
     """Without its fairness losses the flow does not give the fairness gain."""
     d, control = compas, compas["control"]
@@ -109,6 +112,7 @@ def test_control_classifier_on_zy_is_not_fairer(compas):
     assert not eod_ctrl < 0.5 * eod_base, (eod_base, eod_ctrl)  # fails the fairness test
 
 
+@pytest.mark.slow
 def test_label_counterfactual_changes_decision_not_sex(compas):
     """The paper's counterfactual check (section 4), one that can fail.
 
@@ -145,6 +149,7 @@ def test_label_counterfactual_changes_decision_not_sex(compas):
     assert drift(E_naive) > 0.05, drift(E_naive)  # the control edit does not
 
 
+@pytest.mark.slow
 def test_covariance_of_z_is_close_to_diagonal(compas):
     d, flow = compas, compas["flow"]
     flow.set_params(output="all")
@@ -159,6 +164,7 @@ def test_covariance_of_z_is_close_to_diagonal(compas):
     assert c_z < 0.1 and c_z < 0.5 * c_e, (c_e, c_z)
 
 
+@pytest.mark.slow
 def test_exact_inverse_on_real_latents(compas):
     d, flow = compas, compas["flow"]
     flow.set_params(output="all")
@@ -169,6 +175,7 @@ def test_exact_inverse_on_real_latents(compas):
         flow.inverse_transform(Z[:, :2])
 
 
+@pytest.mark.slow
 def test_counterfactuals(compas):
     """The mechanics of ``counterfactual``.
 
@@ -205,6 +212,7 @@ def test_counterfactuals(compas):
         np.mean(fair.predict(E_s) != fair.predict(E))
 
 
+@pytest.mark.slow
 def test_counterfactual_errors(compas):
     flow, E = compas["flow"], compas["Ete"][:4]
     with pytest.raises(ValueError, match="flip"):

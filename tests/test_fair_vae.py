@@ -29,6 +29,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # --------------------------------------------------------------------------- #
 # Losses against independent references
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_distance_correlation_matches_dcor_package():
     dcor = pytest.importorskip("dcor")
     rng = np.random.RandomState(0)
@@ -222,6 +223,7 @@ def fitted_pair(adult):
     return fair, plain
 
 
+@pytest.mark.slow
 def test_fair_latent_has_far_lower_distance_correlation_than_alpha_zero(adult, fitted_pair):
     X, y, A = adult
     fair, plain = fitted_pair
@@ -233,6 +235,7 @@ def test_fair_latent_has_far_lower_distance_correlation_than_alpha_zero(adult, f
     assert d_fair < 0.015
 
 
+@pytest.mark.slow
 def test_transform_without_sensitive_features_and_output_api(adult, fitted_pair):
     X, y, A = adult
     fair, _ = fitted_pair
@@ -247,6 +250,7 @@ def test_transform_without_sensitive_features_and_output_api(adult, fitted_pair)
     assert isinstance(out, pd.DataFrame) and list(out.columns) == list(names)
 
 
+@pytest.mark.slow
 def test_inverse_transform_keeps_schema_and_reconstructs(adult, fitted_pair):
     X, y, A = adult
     _, plain = fitted_pair
@@ -268,6 +272,7 @@ def test_inverse_transform_keeps_schema_and_reconstructs(adult, fitted_pair):
     assert drawn.shape == (50, X.shape[1])
 
 
+@pytest.mark.slow
 def test_public_decode(adult, fitted_pair):
     """decode(Z, s) returns the rows and the label: inverse_transform(return_y=True),
     with the label decoded independently of the features (stochastic_label)."""
@@ -400,6 +405,7 @@ def test_metadata_routing_in_pipeline(adult):
     assert pipe.score(X, y) > 0.5
 
 
+@pytest.mark.slow
 def test_one_alpha_removes_colour_from_image_latents_control_keeps_it():
     """The default alpha (per-element reconstruction) works on images too:
     the colour leaves z with the penalty and stays without it (the control)."""

@@ -45,6 +45,7 @@ def test_gradient_penalty_of_linear_critic():
     assert gp.item() == pytest.approx(16.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prediction", ["eps", "v"])
 def test_ddpm_learns_a_shifted_gaussian(prediction):
     torch.manual_seed(0)
@@ -152,6 +153,7 @@ def fitted_synth(fitted_pair):
     return fitted_pair[0]
 
 
+@pytest.mark.slow
 def test_samples_keep_the_schema(adult_split, fitted_synth):
     X_tr, _, y_tr, _, A_tr, _ = adult_split
     S = fitted_synth.sample(500, random_state=0)
@@ -202,6 +204,7 @@ def _scores_of_pair(adult_split, fair, control):
             _dp_over_samples(control, real_tr, real_te), gaps)
 
 
+@pytest.mark.slow
 def test_penalty_removes_the_unfairness_that_alpha_zero_keeps(adult_split, fitted_pair):
     """The fairness comes from the fair latent: the same pipeline with alpha=0
     keeps the real label gap and DP (the control); the penalty removes them and
@@ -241,6 +244,7 @@ def fitted_blind_pair(adult_split):
 # Measured on this fixture (sampling seeds 0-2): real DP 0.175; control 0.174-0.196
 # (label gap in its samples 0.094-0.126); fair 0.041-0.045 (gap 0.002-0.029) at AUROC
 # 0.56-0.60 -- the fixture is too small for utility (benchmark: fldgm_table1_adult.md).
+@pytest.mark.slow
 def test_blind_label_penalty_removes_the_unfairness_its_control_keeps(adult_split,
                                                                      fitted_blind_pair):
     real, syn, ctl, gaps = _scores_of_pair(adult_split, *fitted_blind_pair)
@@ -259,6 +263,7 @@ def _refitted_copy(fitted, **sampling_params):
     return synth.set_params(**sampling_params)
 
 
+@pytest.mark.slow
 def test_decoder_gets_an_independent_draw_of_s(fitted_synth):
     """decoder_sensitive="independent": the features are decoded from a second draw
     s'' of p(s | z'), so with a fair latent the recorded sex no longer shows in
@@ -278,6 +283,7 @@ def test_decoder_gets_an_independent_draw_of_s(fitted_synth):
         shared.set_params(decoder_sensitive="same")._validate_params()
 
 
+@pytest.mark.slow
 def test_blind_encoder_leaves_the_sensitive_column_out(adult_split):
     """encoder="blind": the VAE never sees s, not even as Adult's "sex" column, and the
     samples still have the training schema with the recorded s' in that column."""
@@ -302,6 +308,7 @@ def test_blind_encoder_leaves_the_sensitive_column_out(adult_split):
         FairLatentSynthesizer(encoder="aware").fit(X_tr, y_tr, sensitive_features=A_tr)
 
 
+@pytest.mark.slow
 def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
     """label_from="features": the label of a sample is the label head applied to its
     own decoded features, re-encoded (decode="mode": its most likely class). On the
@@ -323,6 +330,7 @@ def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
         synth.set_params(label_from="x")._validate_params()
 
 
+@pytest.mark.slow
 def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blind_pair):
     """label_decode="mode": drawn features, the label the head's most likely class (of
     the decoded row's features with label_from="features", of z' with "latent");
@@ -352,6 +360,7 @@ def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blin
         synth.set_params(label_decode="argmax")._validate_params()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("generator", ["wgan-gp", "lsgan"])
 def test_gan_synthesizers_with_prefitted_vae(adult_split, fitted_synth, generator):
     X_tr, _, y_tr, _, A_tr, _ = adult_split

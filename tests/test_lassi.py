@@ -283,6 +283,7 @@ def compas_certificates():
     return results
 
 
+@pytest.mark.slow
 def test_lassi_certifies_far_more_than_naive_at_small_accuracy_cost(compas_certificates):
     naive_acc, naive = compas_certificates["naive"]
     lassi_acc, lassi = compas_certificates["lassi"]
