@@ -33,8 +33,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from torch import nn
 from torch.nn import functional as F
 
-from .base import (FiniteLoss, _FairLatentEstimator, check_hidden_layer_sizes, make_net,
-                   torch_seeded)
+from .base import FiniteLoss, _FairLatentEstimator, check_hidden_layer_sizes, make_net, torch_seeded
 from .exceptions import InvalidParameterError, NonFiniteLossError
 from .nn.attacks import ifgsm
 from .nn.cnn import SmallCNN

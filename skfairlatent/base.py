@@ -7,9 +7,8 @@
 * :func:`check_sensitive_features` -- validation and integer encoding of the
   ``sensitive_features`` argument, done once here for every method.
 * :func:`encode_target` -- ``classes_`` of any label type.
-* :func:`check_hidden_layer_sizes`, :func:`check_positive`,
-  :func:`check_finite` -- hyperparameter validation shared by every
-  estimator (an int or a tuple of positive ints; no ``inf``/``nan``).
+* :func:`check_hidden_layer_sizes` -- the one hyperparameter check that
+  ``_parameter_constraints`` cannot express (an int or a tuple of positive ints).
 * :class:`RowExtrasNet` and :func:`make_net` -- the skorch glue: per-row
   extras (sample weights, sensitive codes, perturbed latents) travel inside a
   dict ``X`` so skorch batches them with the rows.
@@ -31,15 +30,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from skorch import NeuralNet
-from skorch.callbacks import Callback, ProgressBar
-from skorch.utils import to_tensor
+from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import validate_data
+from skorch import NeuralNet
+from skorch.callbacks import Callback, ProgressBar
+from skorch.utils import to_tensor
 
 from .exceptions import NonFiniteLossError, NonFiniteOutputError
 
@@ -57,10 +56,6 @@ __all__ = [
     "RowExtrasNet",
     "make_net",
     "progress_callbacks",
-    "check_positive",
-    "check_finite",
-    "check_finite_params",
-    "check_finite_positive",
     "check_hidden_layer_sizes",
     "check_finite_output",
     "FiniteLoss",
@@ -403,103 +398,6 @@ def make_net(module, criterion, *, device, max_epochs, batch_size, lr,
 # --------------------------------------------------------------------------- #
 # Hyperparameter validation
 # --------------------------------------------------------------------------- #
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def check_finite(value, name):
-    """Raise ``ValueError`` if a real-valued hyperparameter is ``inf`` or ``nan``.
-
-    Parameters
-    ----------
-    value : object
-        The hyperparameter. Non-numbers (strings such as ``"auto"``,
-        ``None``, arrays) are left to the caller's own checks; only real
-        scalars are tested here.
-    name : str
-        The parameter's name, used in the message.
-
-    Returns
-    -------
-    value : object
-        ``value`` unchanged.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is a real number that is not finite.
-    """
-    if _is_real(value) and not np.isfinite(float(value)):
-        raise ValueError(
-            f"{name} must be a finite number; got {value!r}. Non-finite "
-            "hyperparameters make the training loss NaN or inf."
-        )
-    return value
-
-
-def check_finite_params(estimator, names=None):
-    """Check that every real-valued hyperparameter of ``estimator`` is finite.
-
-    Parameters
-    ----------
-    estimator : BaseEstimator
-        Its ``get_params(deep=False)`` are inspected.
-    names : iterable of str, optional
-        Only these parameters; all real-valued ones by default.
-
-    Raises
-    ------
-    ValueError
-        Naming the first parameter that is ``inf`` or ``nan``.
-    """
-    params = estimator.get_params(deep=False)
-    for name in (params if names is None else names):
-        check_finite(params[name], name)
-
-
-def check_positive(value, name, *, integer=False, allow_zero=False, finite=True):
-    """Raise ``ValueError`` unless ``value`` is a (non-negative) number.
-
-    Parameters
-    ----------
-    value : object
-    name : str
-        The parameter's name, used in the message.
-    integer : bool, default=False
-        Require an integer (``bool`` is never accepted).
-    allow_zero : bool, default=False
-        Accept 0 (``>= 0`` rather than ``> 0``).
-    finite : bool, default=True
-        Also reject ``inf`` (``nan`` always fails the comparison).
-
-    Raises
-    ------
-    ValueError
-        With the parameter's name, the bound and the value it got.
-    """
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        kind_name = "an integer" if integer else "a number"
-        raise ValueError(f"{name} must be {kind_name} {bound}; got {value!r}.")
-    if finite:
-        check_finite(value, name)
-
-
-def check_finite_positive(value, name, *, allow_zero=False):
-    """A finite real number ``> 0`` (``>= 0`` when ``allow_zero``); returns it as float.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not a real number, is out of range, ``inf`` or ``nan``.
-    """
-    check_positive(value, name, allow_zero=allow_zero, finite=True)
-    return float(value)
-
-
 def check_hidden_layer_sizes(hidden_layer_sizes, name="hidden_layer_sizes", *,
                              allow_empty=True):
     """Validate and normalise a ``hidden_layer_sizes`` hyperparameter.

@@ -1,8 +1,8 @@
 """FairLatentVAE: stage 1 of FLDGM, "fair abstract compression".
 
 Ramachandranpillai, Sikder, Heintz, "Fair Latent Deep Generative Models
-(FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI 2023
-(arXiv:2311.00153), section 4.1.
+(FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI 2023,
+section 4.1.
 
 A conditional VAE, encoder q(z | x, s) = N(mu, diag(sigma^2)) and decoder
 p(x | z, s) (Eq. 7), with prior N(0, I), is trained on
@@ -282,7 +282,7 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
     ----------
     R. Ramachandranpillai, M. F. Sikder, F. Heintz, "Fair Latent Deep
     Generative Models (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data
-    Generation", ECAI 2023 (arXiv:2311.00153), section 4.1, Eq. 1, 7-9.
+    Generation", ECAI 2023, section 4.1, Eq. 1, 7-9.
     J. Liu et al., "Fair representation learning: an alternative to mutual
     information", KDD 2022 (FairDisCo). D. P. Kingma, M. Welling,
     "Auto-encoding variational Bayes", ICLR 2014.

@@ -1,8 +1,7 @@
 """FairLatentSynthesizer: stages 2-3 of FLDGM, fair synthetic tables.
 
 Ramachandranpillai, Sikder, Heintz, "Fair Latent Deep Generative Models
-(FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI 2023
-(arXiv:2311.00153).
+(FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI 2023.
 
 1. Fair abstract compression (section 4.1): a :class:`~skfairlatent.FairLatentVAE`
    encodes (x, s) into a latent z nearly independent of s.
@@ -351,7 +350,7 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
     ----------
     R. Ramachandranpillai, M. F. Sikder, F. Heintz, "Fair Latent Deep
     Generative Models (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data
-    Generation", ECAI 2023 (arXiv:2311.00153), sections 4.1-4.3, Eq. 2-10.
+    Generation", ECAI 2023, sections 4.1-4.3, Eq. 2-10.
     J. Ho, A. Jain, P. Abbeel, "Denoising diffusion probabilistic models",
     NeurIPS 2020. I. Gulrajani et al., "Improved training of Wasserstein
     GANs", NeurIPS 2017. X. Mao et al., "Least squares generative

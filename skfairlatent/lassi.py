@@ -37,12 +37,12 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from skorch.callbacks import GradientNormClipping, LRScheduler
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import GradientNormClipping, LRScheduler
 from torch import nn
 from torch.nn import functional as F
 

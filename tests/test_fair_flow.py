@@ -421,6 +421,7 @@ def test_stratified_di_draw_is_balanced_and_not_kept(monkeypatch):
 
 def test_criterion_computes_l_di_on_the_given_rows():
     import torch
+
     from skfairlatent.fair_flow import FairFlowLoss
     from skfairlatent.nn.losses import group_pair_distance_loss
     torch.manual_seed(0)
@@ -453,6 +454,7 @@ def test_stratified_pairings_fit(pairing):
 # --------------------------------------------------------------------------- #
 def test_matched_pairing_is_the_optimal_one_to_one_matching():
     import torch
+
     from skfairlatent.nn.losses import group_pair_distance_loss
     # one label; group 0 at 0 and 10, group 1 at 9 and 1 (1-d): the optimal
     # matching pairs 0-1 and 10-9, squared distances 1 and 1 -> mean 1
@@ -490,6 +492,7 @@ def test_matched_pairing_is_the_optimal_one_to_one_matching():
 
 def test_quantile_pairing_is_zero_for_identical_groups():
     import torch
+
     from skfairlatent.nn.losses import group_pair_distance_loss
     torch.manual_seed(0)
     a = torch.randn(50, 3)

@@ -15,9 +15,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
+from skfairlatent import lassi as lassi_module
 from skfairlatent.datasets import load_compas, make_preprocessor
 from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
-from skfairlatent import lassi as lassi_module
 from skfairlatent.lassi import (
     FlowTransformer,
     LASSILoss,

@@ -2,8 +2,8 @@
 
 Used by :class:`skfairlatent.FairLatentVAE`, stage 1 of FLDGM
 (Ramachandranpillai, Sikder, Heintz, "Fair Latent Deep Generative Models
-(FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI 2023,
-arXiv:2311.00153, section 4.1, Eq. 7): a
+(FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI 2023;
+section 4.1, Eq. 7): a
 Gaussian posterior N(mu, diag(exp(logvar))) with a standard normal prior,
 the sensitive attribute s (integer codes, one-hot encoded inside) given to
 the encoder (optional) and to the decoder.

@@ -2,7 +2,7 @@
 
 FLDGM stage 2 (Ramachandranpillai, Sikder, Heintz, "Fair Latent Deep Generative
 Models (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI
-2023, arXiv:2311.00153, section 4.2)
+2023, section 4.2)
 trains one of these on the (standardised) fair latent codes.
 
 * :class:`VectorDDPM` -- denoising diffusion (Ho et al., 2020; paper Eq. 5-6)

@@ -629,8 +629,8 @@ def group_pair_distance_loss(z, y, s, margin=4.0, pairing="quantile"):
 
 # --------------------------------------------------------------------------- #
 # FLDGM (Ramachandranpillai, Sikder, Heintz, "Fair Latent Deep Generative Models
-# (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI 2023,
-# arXiv:2311.00153; section 2.2 and Eq. 8):
+# (FLDGMs) for Syntax-Agnostic and Fair Synthetic Data Generation", ECAI 2023;
+# section 2.2 and Eq. 8):
 # distance correlation between a latent code and the sensitive attribute, and
 # FairDisCo's closed-form V^2 (Liu et al., KDD 2022), which the paper's public
 # code uses.
