@@ -71,10 +71,14 @@ def fair_predict(E):
 
 
 for name, pred in [("LR on E", on_e.predict(E_test)), ("LR on Z_Y", fair_predict(E_test))]:
-    print(f"{name:10s} accuracy {np.mean(pred == y_test):.3f}  "
-          f"ΔEOd {delta_eod(y_test, pred, sensitive_features=A_test):.3f}  "
-          f"ΔDP {delta_dp(y_test, pred, sensitive_features=A_test):.3f}  "
-          f"worst-group acc. {worst_group_accuracy(y_test, pred, sensitive_features=A_test, by='group_and_label'):.3f}")
+    accuracy = np.mean(pred == y_test)
+    eod = delta_eod(y_test, pred, sensitive_features=A_test)
+    dp = delta_dp(y_test, pred, sensitive_features=A_test)
+    wga = worst_group_accuracy(y_test, pred, sensitive_features=A_test, by='group_and_label')
+    print(f"{name:10s} accuracy {accuracy:.3f}  "
+          f"ΔEOd {eod:.3f}  "
+          f"ΔDP {dp:.3f}  "
+          f"worst-group acc. {wga:.3f}")
 
 # 3. the paper's check: edit the label part Z_Y, invert; the decision moves, sex does not
 probe = LogisticRegression().fit(E_train, A_train == "Male")

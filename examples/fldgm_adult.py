@@ -10,6 +10,8 @@ latent: the control keeps most of the real demographic-parity gap.
 About two minutes on one CPU thread.
 """
 
+import os
+
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -17,16 +19,21 @@ from skfairlatent import FairLatentSynthesizer, FairLatentVAE
 from skfairlatent.datasets import load_adult
 from skfairlatent.metrics import evaluate_synthetic
 
+# SKFAIRLATENT_EXAMPLES_QUICK=1 (the test suite): fewer rows and epochs, same code.
+QUICK = os.environ.get("SKFAIRLATENT_EXAMPLES_QUICK") == "1"
+N_ROWS, VAE_EPOCHS, GENERATOR_EPOCHS = (1000, 2, 2) if QUICK else (6000, 40, 100)
+
 X, y, A = load_adult(return_X_y_A=True)
-X, _, y, _, A, _ = train_test_split(X, y, A, train_size=6000, stratify=y, random_state=0)
+X, _, y, _, A, _ = train_test_split(X, y, A, train_size=N_ROWS, stratify=y, random_state=0)
 X_tr, X_te, y_tr, y_te, A_tr, A_te = train_test_split(X, y, A, test_size=0.3, random_state=0)
 
 samples = {}
 for name, alpha in {"FLD-DM, alpha=1 (default)": 1.0, "control, alpha=0": 0.0}.items():
     # stage 1: the fair VAE (kl_weight=0.1, the synthesizer's default VAE); stage 2: a DDPM
-    vae = FairLatentVAE(alpha=alpha, kl_weight=0.1, max_epochs=40, batch_size=256)
-    synth = FairLatentSynthesizer(vae=vae, generator_max_epochs=100, batch_size=256,
-                                  random_state=0)
+    vae = FairLatentVAE(alpha=alpha, kl_weight=0.1, max_epochs=VAE_EPOCHS,
+                         batch_size=256)
+    synth = FairLatentSynthesizer(vae=vae, generator_max_epochs=GENERATOR_EPOCHS,
+                                  batch_size=256, random_state=0)
     synth.fit(X_tr, y_tr, sensitive_features=A_tr)
     samples[name] = synth.sample(len(X_tr), random_state=0)
 print(samples["FLD-DM, alpha=1 (default)"].head())

@@ -755,7 +755,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             flipped.append(flip.cpu().numpy())
             kept.append(keep.cpu().numpy())
         if not x_adv:
-            return np.empty((0, *X.shape[1:]), dtype=np.float32), np.empty(0, bool), np.empty(0, bool)
+            return (np.empty((0, *X.shape[1:]), dtype=np.float32), np.empty(0, bool),
+                    np.empty(0, bool))
         return np.concatenate(x_adv), np.concatenate(flipped), np.concatenate(kept)
 
     def _calibrate_epsilon(self, joint, X, y, groups, n_groups, clip, device, rng):
@@ -814,7 +815,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             Converted to float32; not modified.
         y : array-like of shape (n_samples,)
             Target classes, any label type, two or more classes.
-        sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes), default=None
+        sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes), \
+                default=None
             The bias variable ``b`` (any dtype; several columns are
             intersected). ``None`` fits the plain classifier with a
             ``UserWarning``.
@@ -892,7 +894,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             bias_net = self._net(nn.Linear(target.target_head.in_features, n_groups),
                                  self.bias_lr, device)
             z = _features(net, X, batch)
-            self._train_bias_head(bias_net, z, groups, weight, None, None, None, 5 * self.bias_epochs)
+            self._train_bias_head(bias_net, z, groups, weight, None, None, None,
+                                  5 * self.bias_epochs)
             head = bias_net.module_
 
             def joint(x):
@@ -1030,7 +1033,8 @@ def compare_aeda_modes(X_train, y_train, A_train, X_test, y_test, A_test, *,
         rows.append(dict(
             mode=mode,
             accuracy=accuracy_score(y_test, pred),
-            balanced_group_accuracy=balanced_group_accuracy(y_test, pred, sensitive_features=A_test),
+            balanced_group_accuracy=balanced_group_accuracy(y_test, pred,
+                                                             sensitive_features=A_test),
             model_bias=model_bias(y_test, pred, sensitive_features=A_test),
             worst_group_accuracy=worst_group_accuracy(y_test, pred, sensitive_features=A_test),
             fit_seconds=seconds,

@@ -383,7 +383,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
             if reset:
                 self.image_shape_ = X.shape[1:]
             elif X.shape[1:] != self.image_shape_:
-                raise ValueError(f"Images of shape {X.shape[1:]} given; fitted on {self.image_shape_}.")
+                raise ValueError(
+                    f"Images of shape {X.shape[1:]} given; fitted on {self.image_shape_}.")
             if not X.flags.writeable:
                 X = X.copy()
             return "image", X
@@ -477,7 +478,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
                 hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
                 condition_encoder=self.condition_encoder, target_kind=self.target_kind_,
                 condition_target=bool(self.condition_target),
-                n_target_classes=len(self.target_classes_) if self.target_classes_ is not None else 0)
+                n_target_classes=(len(self.target_classes_)
+                                  if self.target_classes_ is not None else 0))
         fair = start.sensitive is not None
         with torch_seeded(start.seed, start.device):
             net = make_net(
@@ -512,7 +514,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
             xb = torch.as_tensor(x[start:start + batch_size], device=self.device_)
             if codes is not None or not self.condition_encoder:
                 s = (torch.as_tensor(codes[start:start + batch_size], device=self.device_)
-                     if codes is not None else torch.zeros(len(xb), dtype=torch.long, device=self.device_))
+                     if codes is not None
+                     else torch.zeros(len(xb), dtype=torch.long, device=self.device_))
                 mean, logvar = module.encode(xb, s)
             else:
                 mus, second = 0.0, 0.0

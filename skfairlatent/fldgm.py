@@ -637,7 +637,8 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
             self.sensitive_name_ = "sensitive"
         self.target_name_ = None
         if y is not None:
-            self.target_name_ = y.name if isinstance(y, pd.Series) and y.name is not None else "target"
+            self.target_name_ = (y.name if isinstance(y, pd.Series) and y.name is not None
+                                 else "target")
         # Is s also a column of X (e.g. Adult's "sex")? Then samples carry s' there.
         self.sensitive_in_X_ = False
         if (sensitive_features is not None and isinstance(X, pd.DataFrame)

@@ -950,7 +950,10 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return result.center, result.radius
 
     def certify(self, classifier, X, **kwargs):
-        """Alg. 1 with ``classifier``: see :func:`~skfairlatent.smoothing.certify_individual_fairness`."""
+        """Alg. 1 with ``classifier``.
+
+        See :func:`~skfairlatent.smoothing.certify_individual_fairness`.
+        """
         return certify_individual_fairness(self, classifier, X, **kwargs)
 
     def __sklearn_tags__(self):

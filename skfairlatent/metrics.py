@@ -153,7 +153,8 @@ def _check_inputs(y_true, y_pred, sensitive_features, *, metric):
     if (codes < 0).any():
         raise ValueError("y_true and y_pred must not contain missing values (NaN or None).")
     n = len(y_true)
-    return codes[:n].astype(np.int64), codes[n:].astype(np.int64), np.asarray(labels, dtype=object), sf
+    return (codes[:n].astype(np.int64), codes[n:].astype(np.int64),
+            np.asarray(labels, dtype=object), sf)
 
 
 def _pos_code(labels, pos_label):
@@ -649,7 +650,8 @@ def _embedding(reference, frames):
     """One-hot categoricals and standardised numerics, fitted on ``reference``."""
     cat = [c for c in reference.columns if is_categorical(reference[c].dtype)]
     num = [c for c in reference.columns if c not in cat]
-    enc = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
+    enc = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                              cat),
                              ("num", StandardScaler(), num)])
     enc.fit(_as_object(reference, cat))
     return [np.asarray(enc.transform(_as_object(f, cat)), dtype=np.float64) for f in frames]
@@ -766,7 +768,8 @@ def _ftu(model, X, sensitive, groups):
     rates = []
     for g in groups:
         Xg = X.copy()
-        Xg[sensitive] = pd.Series([g] * len(X), index=X.index, dtype=object).astype(X[sensitive].dtype)
+        Xg[sensitive] = pd.Series([g] * len(X), index=X.index,
+                                  dtype=object).astype(X[sensitive].dtype)
         rates.append(model.predict(Xg).mean())
     return float(max(rates) - min(rates))
 

@@ -367,7 +367,8 @@ def test_bad_sensitive_features_and_nan(tabular):
 
 @pytest.mark.parametrize("params, message", [
     ({"mode": "offline"}, "The 'mode' parameter of AEDAClassifier must be a str among"),
-    ({"lambda_": 1.5}, r"'lambda_' parameter of AEDAClassifier must be a float in the range \[0.0, 1.0\]"),
+    ({"lambda_": 1.5},
+     r"'lambda_' parameter of AEDAClassifier must be a float in the range \[0.0, 1.0\]"),
     ({"lambda_": float("nan")}, "'lambda_' parameter .* Got nan"),
     ({"epsilon": -0.1}, "'epsilon' parameter"),
     ({"epsilon": float("inf")}, "'epsilon' parameter .* Got inf"),

@@ -404,7 +404,7 @@ def test_stratified_di_draw_is_balanced_and_not_kept(monkeypatch):
     A = np.where((A == "a") & (y == 1) & (np.arange(300) % 4 > 0), "b", A)  # a rare cell
     flow = FairLatentFlow(**{**SMALL, "di_cell_size": 7}).fit(E, y, sensitive_features=A)
     assert len(seen) == 3 * 5  # every training step (3 epochs x 5 batches of 64)
-    for shape, y_di, s_di, n_batch in seen:
+    for shape, y_di, s_di, _n_batch in seen:
         assert shape == (28, 2)  # 7 rows x 4 cells, Z_Y only
         cells = np.unique(np.c_[y_di, s_di], axis=0, return_counts=True)[1]
         assert list(cells) == [7, 7, 7, 7]

@@ -195,7 +195,8 @@ def test_fairdisco_v2_equals_numerical_integral_in_one_dimension():
     ours = fairdisco_v2(torch.tensor(mean), torch.tensor(var), torch.tensor(s), 2)
     assert float(ours) == pytest.approx(expected, rel=1e-6)
     # no dependence when all rows share one group
-    assert float(fairdisco_v2(torch.tensor(mean), torch.tensor(var), torch.zeros(n, dtype=torch.long), 2)) == 0.0
+    assert float(fairdisco_v2(torch.tensor(mean), torch.tensor(var),
+                              torch.zeros(n, dtype=torch.long), 2)) == 0.0
 
 
 # --------------------------------------------------------------------------- #
@@ -356,7 +357,8 @@ def test_non_finite_hyperparameters_and_losses(adult):
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         FairLatentVAE(hidden_layer_sizes=(-4,)).fit(X, sensitive_features=A)
     # an int is one hidden layer, as in sklearn's MLP
-    vae = FairLatentVAE(hidden_layer_sizes=8, max_epochs=1, device="cpu").fit(X, sensitive_features=A)
+    vae = FairLatentVAE(hidden_layer_sizes=8, max_epochs=1, device="cpu").fit(
+        X, sensitive_features=A)
     assert vae.transform(X).shape == (300, 8)
     # a loss that overflows stops training with a clear error
     with pytest.raises(NonFiniteLossError, match="training loss became"):
@@ -400,7 +402,8 @@ def test_metadata_routing_in_pipeline(adult):
             pipe.fit(X, y, sensitive_features=A)
         assert pipe.predict(X).shape == (400,)
     # routing off: the step-prefixed fit parameter
-    pipe = make_pipeline(FairLatentVAE(max_epochs=2, random_state=0, device="cpu"), LogisticRegression())
+    pipe = make_pipeline(FairLatentVAE(max_epochs=2, random_state=0, device="cpu"),
+                         LogisticRegression())
     pipe.fit(X, y, fairlatentvae__sensitive_features=A)
     assert pipe.score(X, y) > 0.5
 

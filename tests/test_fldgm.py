@@ -124,7 +124,8 @@ MEASURED_FAIR_FRACTION = 0.4
 def adult_split():
     X, y, A = load_adult(return_X_y_A=True)
     idx = np.random.RandomState(0).choice(len(X), 3000, replace=False)
-    X, y, A = X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True), A.iloc[idx].reset_index(drop=True)
+    X, y, A = (X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True),
+               A.iloc[idx].reset_index(drop=True))
     return train_test_split(X, y, A, test_size=0.4, random_state=0)
 
 
@@ -167,7 +168,8 @@ def test_samples_keep_the_schema(adult_split, fitted_synth):
     # same seed, same frame; sex follows the training frequencies
     pd.testing.assert_frame_equal(S, fitted_synth.sample(500, random_state=0))
     assert abs((S["sex"] == "Male").mean() - (A_tr == "Male").mean()) < 0.06
-    assert (fitted_synth.sample(50, random_state=1, sensitive_value="Female")["sex"] == "Female").all()
+    assert (fitted_synth.sample(50, random_state=1,
+                                sensitive_value="Female")["sex"] == "Female").all()
     balanced = fitted_synth.sample(2000, random_state=2, sensitive_proportions="balanced")
     assert abs((balanced["sex"] == "Male").mean() - 0.5) < 0.06
     assert fitted_synth.sample(0).shape == (0, S.shape[1])

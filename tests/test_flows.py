@@ -123,7 +123,8 @@ def test_training_lowers_nll_and_gaussianises():
     torch.manual_seed(0)
     # a skewed, correlated 3-d distribution
     base = torch.randn(1024, 3)
-    x = torch.stack([base[:, 0], base[:, 0] ** 2 + 0.3 * base[:, 1], torch.exp(0.5 * base[:, 2])], 1)
+    x = torch.stack([base[:, 0], base[:, 0] ** 2 + 0.3 * base[:, 1],
+                     torch.exp(0.5 * base[:, 2])], 1)
     flow = VectorFlow(3, n_blocks=4, hidden_size=32)
     flow(x)
     nll_start = standard_normal_nll(*flow(x)).item()

@@ -122,8 +122,8 @@ def test_similar_individuals_and_center_smoothing(toy):
         X, y, sensitive_features=A)
     np.testing.assert_allclose(rep.generate_similar(X[:5], 0.0), X[:5], atol=1e-4)
     moved = rep.generate_similar(X[:5], 1.0)  # E(x) + a: shifted towards the other group
-    np.testing.assert_allclose(flow.transform(moved), flow.transform(X[:5]) + rep.attribute_vectors_,
-                               atol=1e-3)
+    np.testing.assert_allclose(flow.transform(moved),
+                               flow.transform(X[:5]) + rep.attribute_vectors_, atol=1e-3)
     centers, d_cs = rep.center_smooth(X[:3], sigma=1.0, n0=1000, n=2000, delta=0.1,
                                      random_state=0)
     assert centers.shape == (3, 32) and d_cs.shape == (3,)

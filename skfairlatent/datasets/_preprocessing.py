@@ -125,7 +125,8 @@ def make_preprocessor(*, categorical=None, numeric=None):
     if categorical is None:
         categorical = _DtypeSelector("categorical", exclude=numeric or ())
     if numeric is None:
-        numeric = _DtypeSelector("numeric", exclude=categorical if isinstance(categorical, list) else ())
+        numeric = _DtypeSelector("numeric",
+                                 exclude=categorical if isinstance(categorical, list) else ())
     return ColumnTransformer(
         [
             ("categorical",

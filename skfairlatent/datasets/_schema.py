@@ -32,7 +32,10 @@ def is_categorical(dtype):
 
 
 def pick_class(logits, u):
-    """The class drawn by the uniforms ``u`` from softmax(logits), or the argmax if ``u`` is None."""
+    """The class drawn by the uniforms ``u`` from softmax(logits).
+
+    The argmax if ``u`` is None.
+    """
     if u is None:
         return logits.argmax(1)
     p = np.exp(logits - logits.max(1, keepdims=True))
@@ -126,14 +129,19 @@ class TabularSchema:
         return num
 
     def encode(self, kind, X):
-        """``{"X": encoder input (float32), "cat": codes (int64), "num": standardised numerics}``."""
+        """Encode ``X`` for the networks.
+
+        Returns ``{"X": encoder input (float32), "cat": codes (int64),
+        "num": standardised numerics}``.
+        """
         codes = np.zeros((len(X), len(self.categorical_columns_)), dtype=np.int64)
         blocks = []
         for j, c in enumerate(self.categorical_columns_):
             cats = self.categories_[c]
             lookup = {v: i for i, v in enumerate(cats)}
             values = X[c].to_numpy(dtype=object)
-            idx = np.fromiter((lookup.get(v, -1) for v in values), dtype=np.int64, count=len(values))
+            idx = np.fromiter((lookup.get(v, -1) for v in values), dtype=np.int64,
+                              count=len(values))
             if (idx < 0).any():
                 unseen = sorted({str(v) for v in values[idx < 0]})[:5]
                 raise ValueError(f"Column {c!r} has categories not seen during fit: {unseen}.")

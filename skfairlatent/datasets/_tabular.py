@@ -2,8 +2,8 @@
 
 All data are read from the compressed copies shipped in ``data/`` (built from
 the public sources named in each loader's ``DESCR`` by the repository's
-``tools/build_datasets.py``); nothing is downloaded. Every call reads the file afresh, so callers always get new
-objects they may modify.
+``tools/build_datasets.py``); nothing is downloaded. Every call reads the file
+afresh, so callers always get new objects they may modify.
 """
 
 from __future__ import annotations

@@ -357,9 +357,11 @@ def ifgsm(loss_fn, X, *, epsilon, step_size, n_steps, clip_min=None, clip_max=No
     x_adv = X.clone()
     lower, upper = X - epsilon, X + epsilon
     if clip_min is not None:
-        lower = torch.clamp(lower, min=clip_min) if not torch.is_tensor(clip_min) else torch.maximum(lower, clip_min)
+        lower = (torch.clamp(lower, min=clip_min) if not torch.is_tensor(clip_min)
+                 else torch.maximum(lower, clip_min))
     if clip_max is not None:
-        upper = torch.clamp(upper, max=clip_max) if not torch.is_tensor(clip_max) else torch.minimum(upper, clip_max)
+        upper = (torch.clamp(upper, max=clip_max) if not torch.is_tensor(clip_max)
+                 else torch.minimum(upper, clip_max))
     for _ in range(n_steps):
         x_adv.requires_grad_(True)
         loss = loss_fn(x_adv).sum()

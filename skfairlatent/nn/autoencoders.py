@@ -140,7 +140,8 @@ class TabularVAE(nn.Module):
         enc_in = in_features + (self.n_groups if self.condition_encoder else 0)
         self.encoder = MLP(enc_in, hidden_layer_sizes, 2 * self.latent_dim)
         out = sum(self.cardinalities) + self.n_numeric
-        self.decoder = MLP(self.latent_dim + self.n_groups, tuple(reversed(hidden_layer_sizes)), out)
+        self.decoder = MLP(self.latent_dim + self.n_groups, tuple(reversed(hidden_layer_sizes)),
+                           out)
         if target_kind is None:
             self.target_head = None
         else:
@@ -215,7 +216,8 @@ class ConvVAE(nn.Module):
         flat = 64 * (h // 4) * (w // 4)
         self.to_posterior = nn.Linear(flat + (self.n_groups if self.condition_encoder else 0),
                                       2 * self.latent_dim)
-        self.from_latent = nn.Sequential(nn.Linear(self.latent_dim + self.n_groups, flat), nn.ReLU())
+        self.from_latent = nn.Sequential(nn.Linear(self.latent_dim + self.n_groups, flat),
+                                         nn.ReLU())
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
             nn.ConvTranspose2d(32, c, 4, 2, 1),

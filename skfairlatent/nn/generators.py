@@ -161,7 +161,8 @@ class VectorDDPM(nn.Module):
         if self.prediction == "eps":
             target = noise
         else:
-            target = self._at("sqrt_alphas_bar", t) * noise - self._at("sqrt_one_minus_alphas_bar", t) * x0
+            target = (self._at("sqrt_alphas_bar", t) * noise
+                      - self._at("sqrt_one_minus_alphas_bar", t) * x0)
         return self.denoiser(xt, t), target
 
     def predict_eps(self, xt, t):
@@ -175,8 +176,10 @@ class VectorDDPM(nn.Module):
         """Predicted clean vector x_0 from x_t (eps- or v-parametrisation)."""
         out = self.denoiser(xt, t)
         if self.prediction == "v":
-            return self._at("sqrt_alphas_bar", t) * xt - self._at("sqrt_one_minus_alphas_bar", t) * out
-        return self._at("sqrt_recip_alphas_bar", t) * xt - self._at("sqrt_recipm1_alphas_bar", t) * out
+            return (self._at("sqrt_alphas_bar", t) * xt
+                    - self._at("sqrt_one_minus_alphas_bar", t) * out)
+        return (self._at("sqrt_recip_alphas_bar", t) * xt
+                - self._at("sqrt_recipm1_alphas_bar", t) * out)
 
     @torch.no_grad()
     def sample(self, n_samples, generator=None, batch_size=65536):
@@ -265,8 +268,10 @@ class GAN(nn.Module):
         """Predicted clean vector x_0 from x_t (eps- or v-parametrisation)."""
         out = self.denoiser(xt, t)
         if self.prediction == "v":
-            return self._at("sqrt_alphas_bar", t) * xt - self._at("sqrt_one_minus_alphas_bar", t) * out
-        return self._at("sqrt_recip_alphas_bar", t) * xt - self._at("sqrt_recipm1_alphas_bar", t) * out
+            return (self._at("sqrt_alphas_bar", t) * xt
+                    - self._at("sqrt_one_minus_alphas_bar", t) * out)
+        return (self._at("sqrt_recip_alphas_bar", t) * xt
+                - self._at("sqrt_recipm1_alphas_bar", t) * out)
 
     @torch.no_grad()
     def sample(self, n_samples, generator=None, batch_size=65536):

@@ -183,7 +183,8 @@ class ImageGlow(nn.Module):
         self.shapes = []  # shape (c, h, w) of each latent part, in order
         for level in range(n_levels):
             c, h, w = 4 * c, h // 2, w // 2
-            self.levels.append(nn.ModuleList([GlowStep(c, hidden_channels) for _ in range(n_steps)]))
+            self.levels.append(
+                nn.ModuleList([GlowStep(c, hidden_channels) for _ in range(n_steps)]))
             if level < n_levels - 1:
                 self.shapes.append((c // 2, h, w))
                 c = c - c // 2

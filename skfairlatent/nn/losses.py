@@ -3,6 +3,8 @@
 Each section names the paper and equation it implements.
 """
 
+import math as _math
+
 import ot
 import torch
 from torch import nn
@@ -267,8 +269,10 @@ def sinkhorn_distance(source, target, reg=0.1, max_iter=100, tol=1e-6):
     -------
     torch.Tensor, scalar
     """
-    a = torch.full((source.shape[0],), 1.0 / source.shape[0], dtype=source.dtype, device=source.device)
-    b = torch.full((target.shape[0],), 1.0 / target.shape[0], dtype=target.dtype, device=target.device)
+    a = torch.full((source.shape[0],), 1.0 / source.shape[0], dtype=source.dtype,
+                   device=source.device)
+    b = torch.full((target.shape[0],), 1.0 / target.shape[0], dtype=target.dtype,
+                   device=target.device)
     cost = ot.dist(source, target)  # squared Euclidean
     with torch.no_grad():
         plan = ot.sinkhorn(a, b, cost.detach(), reg, method="sinkhorn_log",
@@ -406,7 +410,8 @@ class _SemiDualSinkhorn(torch.autograd.Function):
     def backward(ctx, grad_value, _grad_f, _grad_g):
         source, target, kernel, column_weight, rows = ctx.saved_tensors
         n = source.shape[-2]
-        row_weight = 1.0 / (n * rows)                       # π = diag(row_weight) K̃ diag(column_weight)
+        # π = diag(row_weight) K̃ diag(column_weight)
+        row_weight = 1.0 / (n * rows)
         scale = ctx.scale * grad_value.unsqueeze(-1).unsqueeze(-1)
         grad_source = grad_target = None
         if ctx.needs_input_grad[1]:
@@ -635,9 +640,6 @@ def group_pair_distance_loss(z, y, s, margin=4.0, pairing="quantile"):
 # FairDisCo's closed-form V^2 (Liu et al., KDD 2022), which the paper's public
 # code uses.
 # --------------------------------------------------------------------------- #
-import math as _math
-
-
 def _pairwise_distances_safe(x):
     """Euclidean distances between the rows of ``x`` (n, d), with finite gradients.
 
@@ -686,7 +688,8 @@ def distance_correlation_sq(x, y, eps=1e-12):
     if y.dim() == 1:
         y = y.unsqueeze(1)
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y need the same number of rows; got {x.shape[0]} and {y.shape[0]}.")
+        raise ValueError(
+            f"x and y need the same number of rows; got {x.shape[0]} and {y.shape[0]}.")
     y = y.to(x.dtype)
     a = _double_centre(_pairwise_distances_safe(x))
     b = _double_centre(_pairwise_distances_safe(y))
