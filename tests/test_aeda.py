@@ -195,20 +195,29 @@ def test_robust_beats_original_on_colored_digits_over_two_seeds(control_fits):
     many as AEDA's warm-up plus training here); control 2 is the same AEDA
     pipeline with ``epsilon=0``: the copies are the clean images, so only the
     perturbation is missing. Both must fail the test AEDA_robust passes.
-    Measured here (mean of the two seeds): none 0.38 / 7.63, robust 0.67 / 3.56
-    (seeds 0.71 / 2.24 and 0.62 / 4.88), robust with epsilon=0 0.45 / 8.49;
-    the margins (+0.15 bACC, -2.0 bias) are about half the measured gains.
+    Measured here (seeds 0 / 1): none 0.411 / 8.22 and 0.417 / 8.30, robust
+    0.71 / 2.24 and 0.62 / 4.88, robust with epsilon=0 0.45 / 8.36 and
+    0.45 / 8.62; the margins (+0.15 bACC, -2.0 bias) are about half the
+    measured gains and 25 times the untreated model's seed-to-seed spread
+    (0.006 bACC, 0.08 bias), which is asserted to stay below half a margin.
+    The comparison holds on the mean and on each seed, paired.
     """
-    scores = {name: np.mean([control_fits[name, seed][:2] for seed in (0, 1)], axis=0)
-              for name in CONTROLS}
+    per_seed = {name: np.array([control_fits[name, seed][:2] for seed in (0, 1)])
+                for name in CONTROLS}
+    margins = np.array([0.15, -2.0])
 
-    def beats_original(name):
-        bacc, bias = scores[name]
-        return bacc >= scores["none"][0] + 0.15 and bias <= scores["none"][1] - 2.0
+    def beats(scores, reference):
+        gain = scores - reference  # (bACC gain, bias change)
+        return gain[0] >= margins[0] and gain[1] <= margins[1]
 
-    assert beats_original("robust"), scores
-    assert not beats_original("robust_eps0"), scores
-    assert not beats_original("none"), scores
+    # the margins are not seed noise: the untreated model moves less than half a margin
+    spread = np.abs(per_seed["none"][0] - per_seed["none"][1])
+    assert np.all(spread < np.abs(margins) / 2), per_seed["none"]
+    picks = {"mean": lambda a: a.mean(axis=0), "seed 0": lambda a: a[0], "seed 1": lambda a: a[1]}
+    for label, pick in picks.items():  # the two-seed mean, then each seed against its own
+        scores = {name: pick(per_seed[name]) for name in CONTROLS}
+        assert beats(scores["robust"], scores["none"]), (label, per_seed)
+        assert not beats(scores["robust_eps0"], scores["none"]), (label, per_seed)
     # the warm-up rule stopped before its cap, once the classifier was trained
     robust = control_fits["robust", 0][2]
     warmup = [h for h in robust.history_ if h["phase"] == "warmup"]

@@ -302,12 +302,78 @@ def test_candidate_center_is_close_to_the_exact_center():
     assert np.all(fast.median_radius >= exact.median_radius - 1e-12)
     assert np.all(fast.median_radius <= 1.1 * exact.median_radius)
     np.testing.assert_allclose(fast.radius, exact.radius, rtol=0.1)
-    assert fast.failure_probability == pytest.approx(0.01 + 0.4 ** 64)
+    # failure_probability adds 0.4 ** 64, lost in float64 here: see the next test
     assert exact.failure_probability == 0.01
     with pytest.raises(ValueError, match="n_candidates"):
         center_smooth(_lipschitz_curve, X, center="candidates", n_candidates=8, **kwargs)
     with pytest.raises(ValueError, match="center"):
         center_smooth(_lipschitz_curve, X, center="mean", **kwargs)
+
+
+def test_candidate_center_failure_term_is_added():
+    """failure_probability = alpha + (1/2 - delta) ** n_candidates, where both terms are seen.
+
+    With alpha = 0.01 and 0.4 ** 64 the sum is 0.01 in float64; here
+    alpha = 3 * 2 ** -96 and (1/2 - 1/4) ** 48 = 2 ** -96, so the sum is
+    exactly 2 ** -94 and a missing, mis-based or mis-counted term changes it.
+    """
+    kwargs = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=100, n=100, alpha=3 * 2.0 ** -96,
+                  delta=0.25, random_state=0)
+    fast = center_smooth(_lipschitz_curve, [[0.0]], center="candidates", n_candidates=48,
+                         **kwargs)
+    assert fast.failure_probability == 2.0 ** -94
+    exact = center_smooth(_lipschitz_curve, [[0.0]], center="exact", **kwargs)
+    assert exact.failure_probability == 3 * 2.0 ** -96
+
+
+def _designed_draws():
+    """Draws whose smallest half-mass ball is known: B(c*, 1), c* = (3, -1).
+
+    1,001 draws: c* once (at index 7, among the candidates), 500 draws at
+    c* +- e_1, c* +- e_2 (distance exactly 1) and 500 distinct outliers on a
+    spiral 20 to 70 away (the first draw is one). The smallest ball holding
+    501 draws holds the five cluster points: B(c*, 1). c* is the only draw
+    with median distance 1 (lower median, rank 501); a cluster point at
+    c* + e_1 has median distance 2, an outlier more than 15.
+    """
+    rng = np.random.default_rng(0)
+    center = np.array([3.0, -1.0])
+    ring = center + np.repeat([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]], 125, axis=0)
+    k = np.arange(500)
+    angle, radius = 2.39996 * k, 20.0 + 0.1 * k                  # golden-angle spiral
+    outliers = center + radius[:, None] * np.c_[np.cos(angle), np.sin(angle)]
+    rest = np.concatenate([ring, outliers[1:]])[rng.permutation(999)]
+    first = np.concatenate([outliers[:1], rest[:6], center[None], rest[6:]])
+    return center, first.astype(np.float32), ring.repeat(2, axis=0).astype(np.float32)
+
+
+@pytest.mark.parametrize("center", ["exact", "candidates"])
+def test_center_and_radius_on_draws_with_a_known_center(center):
+    """The center is the draw of least median distance, and d_cs = 3 R_hat around it.
+
+    Steps 1 and 2 see the designed draws, step 3 only the four points at
+    distance 1 from c*, so the true answer is c = c*, r_hat = 1,
+    p_hat = 501/1001 and d_cs = (1 + beta) * 1 = 3. A center taken as the
+    first draw (an outlier), the draw of largest median distance, or a random
+    draw (c* with probability 1/1001) gives another center and d_cs >= 6.
+    """
+    c_star, first, last = _designed_draws()
+    draws = torch.as_tensor(np.concatenate([first, first, last]))  # steps 1, 2 and 3
+
+    def designed(x, eta):
+        assert eta.shape[1] == len(draws)               # one call: the draws in order
+        return draws[None]
+
+    out = center_smooth(designed, [[0.0]], noise_dim=1, sigma=1.0, epsilon=0.5, n0=len(first),
+                        n=len(last), alpha=0.1, delta=0.2, center=center, random_state=0)
+    assert not out.abstain[0]
+    np.testing.assert_array_equal(out.center[0], c_star)
+    assert out.median_radius[0] == 1.0
+    assert out.p_hat[0] == 501 / 1001
+    assert out.radius[0] == 3.0
+    # the construction: other draws have larger median distances, so they would fail above
+    medians = np.median(np.linalg.norm(first[:, None] - first[None], axis=-1)[[0, 1, 7]], axis=1)
+    assert medians[2] == 1.0 and medians[0] > 15 and medians[1] >= np.sqrt(2)
 
 
 def test_row_results_do_not_depend_on_the_batch(monkeypatch):
