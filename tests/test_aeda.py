@@ -241,6 +241,7 @@ FAST_TAB = dict(max_epochs=3, warmup_epochs=1, attack_steps=3, hidden_layer_size
                 batch_size=64, random_state=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["pre", "pre_coupled", "online", "robust"])
 def test_modes_fit_tabular_and_report(tabular, mode):
     X, y, A = tabular
@@ -295,6 +296,7 @@ def test_no_sensitive_features_warns_and_fits_plain(tabular):
     assert clf.bias_net_ is None and len(clf.adversarial_source_rows_) == 0
 
 
+@pytest.mark.slow
 def test_routing_through_pipeline_and_gridsearch(tabular):
     X, y, A = tabular
     with sklearn.config_context(enable_metadata_routing=True):

@@ -93,6 +93,7 @@ def test_per_batch_and_class_prior_options(gaussians):
     assert balanced.attack_targets_.mean() == 0.5
 
 
+@pytest.mark.slow
 def test_attack_raises_eod_of_frozen_model_on_real_data(compas_split):
     X_tr, _, y_tr, _, A_tr, _ = compas_split
     clf = ALFAClassifier(max_epochs=5, alpha=0.1, random_state=0).fit(
@@ -111,6 +112,7 @@ def test_without_sensitive_features_warns_and_skips_attack(gaussians):
     np.testing.assert_allclose(clf.coef_, clf.pretrained_coef_)
 
 
+@pytest.mark.slow
 def test_same_seed_same_predictions_and_pickle(gaussians):
     X, y, A = gaussians
     first = ALFAClassifier(**FAST, random_state=3).fit(X, y, sensitive_features=A)
@@ -166,6 +168,7 @@ def test_logistic_variant_attacks_input_space(gaussians):
     {"finetune_on": "upsampled", "reinit_head": False},     # the authors' code
     {"upsampling": "per_batch", "epsilon": 0.5},
 ])
+@pytest.mark.slow
 def test_variants_fit_and_predict(gaussians, params):
     X, y, A = gaussians
     clf = ALFAClassifier(**FAST, random_state=0, **params).fit(X, y, sensitive_features=A)
@@ -325,6 +328,7 @@ def test_bad_data(gaussians):
 # --------------------------------------------------------------------------- #
 # Pipeline, GridSearchCV, MetricFrame
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_grid_search_routes_sensitive_features_to_fit_and_scorer():
     X, y, A = load_german(return_X_y_A=True)
     with sklearn.config_context(enable_metadata_routing=True):
@@ -348,6 +352,7 @@ def test_grid_search_routes_sensitive_features_to_fit_and_scorer():
         delta_dp(y, search.predict(X), sensitive_features=A))
 
 
+@pytest.mark.slow
 def test_pipeline_without_routing_uses_step_prefix():
     X, y, A = load_german(return_X_y_A=True)
     pipe = make_pipeline(make_preprocessor(), ALFAClassifier(**FAST, random_state=0))

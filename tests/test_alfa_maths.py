@@ -296,6 +296,7 @@ def test_sinkhorn_function_equals_plain_autograd_reference(warm):
     assert results[1][3].abs().max() > 1e-2 and results[1][4].abs().max() > 1e-2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_iter", [0, 300])
 def test_sinkhorn_function_passes_gradcheck_in_both_inputs(n_iter):
     """Finite differences (float64) of both gradients, where value and gradient are one function.

@@ -82,6 +82,7 @@ def test_unwritable_output_folder_is_a_usage_error(tmp_path, capsys):
     assert blocker.read_text() == "not a folder"
 
 
+@pytest.mark.slow
 def test_failed_run_leaves_no_partial_output(tmp_path, monkeypatch, capsys):
     def broken_plot(*args, **kwargs):
         raise RuntimeError("plotting failed")

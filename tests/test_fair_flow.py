@@ -347,6 +347,7 @@ def test_bad_sensitive_features_and_targets():
         FairLatentFlow(**SMALL).fit(E, E[:, 0], sensitive_features=A)
 
 
+@pytest.mark.slow
 def test_multigroup_and_multiclass():
     rng = np.random.RandomState(0)
     E = rng.randn(240, 5)

@@ -63,6 +63,7 @@ def test_distance_correlation_independent_is_small_dependent_is_large():
     assert float(distance_correlation_sq(z[:, 0], (z[:, 0] > 0).double())) > 0.5
 
 
+@pytest.mark.slow
 def test_bias_corrected_distance_correlation_matches_dcor_and_is_unbiased():
     dcor = pytest.importorskip("dcor")
     rng = np.random.RandomState(0)
@@ -366,6 +367,7 @@ def test_non_finite_hyperparameters_and_losses(adult):
             X, y, sensitive_features=A)
 
 
+@pytest.mark.slow
 def test_one_fit_request_in_routed_pipeline_and_grid_search(adult):
     """``set_fit_request(sensitive_features=True)`` alone is enough: transform
     requests the sensitive features by default."""
@@ -437,6 +439,7 @@ def _dcor(Z, s):
                                          torch.tensor(s, dtype=torch.float64)))
 
 
+@pytest.mark.slow
 def test_images_with_convolutional_vae():
     data = load_colored_mnist(random_state=0)
     X, A = data.X_train[:256], data.A_train[:256]

@@ -119,6 +119,7 @@ def test_float32_round_trip_after_training_step():
     torch.testing.assert_close(flow.inverse(z), x, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_training_lowers_nll_and_gaussianises():
     torch.manual_seed(0)
     # a skewed, correlated 3-d distribution

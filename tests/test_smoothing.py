@@ -166,6 +166,7 @@ def _lipschitz_curve(x, eta, lipschitz=2.0):
     return lipschitz * torch.cat([u, torch.sin(u)], dim=-1) / math.sqrt(2.0)
 
 
+@pytest.mark.slow
 def test_center_smoothing_certificates_are_sound():
     """Empirical soundness of d_cs over many seeded trials.
 
@@ -232,6 +233,7 @@ def _radius_violation_rate(trials=200, beta=2.0, center="candidates"):
     return failures / checked, alpha / 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("center", ["candidates", "exact"])
 def test_center_smoothing_radius_is_sound_exactly(center):
     rate, alpha_2 = _radius_violation_rate(center=center)
