@@ -41,13 +41,18 @@ def study_results(method):
 # --------------------------------------------------------------------------------------
 
 def git_commit():
-    """``git rev-parse --short HEAD``, plus ``+dirty`` when the work tree has changes."""
+    """``git rev-parse --short HEAD``, plus ``+dirty`` when the work tree has changes.
+
+    Result folders are left out of the check: a run that writes several result
+    files would otherwise call its own earlier outputs a dirty tree.
+    """
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.strip()
     try:
         commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                    ":(exclude)benchmarks/results", ":(exclude)benchmarks/studies/*/results")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
