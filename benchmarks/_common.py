@@ -88,6 +88,18 @@ def provenance_line(info):
     return (f"> Made by `{info['command']}` on {info['date']} at commit {info['commit']}.\n\n")
 
 
+def load_runs(path):
+    """The rows of an appending study's JSON file (``[]`` when it does not exist yet).
+
+    Files written by :func:`write_result` hold them under ``"runs"``; older
+    files are a bare list. Earlier rows are kept and new ones appended.
+    """
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())
+    return rows["runs"] if isinstance(rows, dict) else rows
+
+
 def write_result(path_stem, markdown, data, argv=None, *, indent=1):
     """Write ``<path_stem>.md`` and ``<path_stem>.json``, each starting with its provenance.
 

@@ -17,7 +17,6 @@ new row records its command, date and commit).
 """
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch
 from skfairlatent import FairLatentVAE
 from skfairlatent.datasets import load_colored_mnist
 
-from benchmarks._common import latent_scores, provenance, study_results, write_result
+from benchmarks._common import latent_scores, load_runs, provenance, study_results, write_result
 
 RESULTS = study_results("fldgm")
 SEED = 100
@@ -92,8 +91,7 @@ def main():
     data = load_colored_mnist(bias_aligned_fraction=0.5, colors=("red", "green"),
                               random_state=SEED)
     path = RESULTS / "fldgm_tune_images.json"
-    rows = json.loads(path.read_text()) if path.exists() else []
-    rows = rows["runs"] if isinstance(rows, dict) else rows   # earlier rows are kept
+    rows = load_runs(path)   # earlier rows are kept
     for setting in args.settings if not args.table_only else []:
         row = run(setting, args, data)
         row["epochs"] = args.epochs

@@ -32,7 +32,6 @@ Writes ``benchmarks/studies/fldgm/results/fldgm_tune_label_penalty<tag>.{md,json
 """
 
 import argparse
-import json
 
 import numpy as np
 import pandas as pd
@@ -47,6 +46,7 @@ from benchmarks._common import (
     dp_at_positive_rate,
     fldgm_frames,
     fldgm_tuning_split,
+    load_runs,
     parse_params,
     provenance,
     real_forest_scores,
@@ -141,8 +141,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = RESULTS / f"fldgm_tune_label_penalty{args.tag}.json"
-    rows = json.loads(path.read_text()) if path.exists() else []
-    rows = rows["runs"] if isinstance(rows, dict) else rows   # earlier rows are kept
+    rows = load_runs(path)   # earlier rows are kept
     for setting in args.settings:
         for seed in args.seeds:
             row = run(setting, seed, args)

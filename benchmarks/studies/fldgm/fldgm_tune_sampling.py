@@ -31,7 +31,6 @@ rows; each new row records its command, date and commit).
 """
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -49,6 +48,7 @@ from skfairlatent.metrics import delta_dp
 
 from benchmarks._common import (
     fldgm_tuning_split,
+    load_runs,
     parse_params,
     provenance,
     study_results,
@@ -153,8 +153,7 @@ def main():
     data = fldgm_tuning_split(args.n_rows, SEED)
     X_tr, X_te, y_tr, y_te, A_tr, A_te = data
     path = RESULTS / "fldgm_tune_sampling.json"
-    rows = json.loads(path.read_text()) if path.exists() else []
-    rows = rows["runs"] if isinstance(rows, dict) else rows   # earlier rows are kept
+    rows = load_runs(path)   # earlier rows are kept
     for setting in args.settings if not args.table_only else []:
         row = run(setting, args, data)
         row["tag"] = args.tag
