@@ -15,3 +15,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_collection_modifyitems(items):
+    """Put scikit-learn's ``check_classifiers_train`` runs in the slow tier.
+
+    They train each classifier to a stated accuracy on three dtypes and take
+    about 1.5 s each; every other estimator check stays in the fast tier.
+    """
+    for item in items:
+        if "check_classifiers_train" in item.nodeid:
+            item.add_marker(pytest.mark.slow)
