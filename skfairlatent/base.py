@@ -583,7 +583,8 @@ class _FairLatentEstimator(BaseEstimator):
         """
 
     def _start_fit(self, X, y=None, sensitive_features=None, *, requires_y=False,
-                   encode_y=True, allow_multilabel=False, validate=True, **check_params):
+                   encode_y=True, allow_multilabel=False, validate=True,
+                   mitigates=True, **check_params):
         """Validate parameters and data, encode targets and groups, seed, pick the device.
 
         Parameters
@@ -599,6 +600,11 @@ class _FairLatentEstimator(BaseEstimator):
             Set ``classes_`` and return the integer-coded target.
         allow_multilabel : bool, default=False
             Passed to :func:`encode_target`.
+        mitigates : bool, default=True
+            Whether this estimator mitigates unfairness with the sensitive
+            features. ``False`` (a flow fitted on ``X``, a smoothed classifier
+            whose fairness comes from its representation) fits without them
+            and without the "no mitigation" ``UserWarning``.
         validate : bool, default=True
             Run ``validate_data(self, X, y, **check_params)`` (``dtype``
             defaults to ``float32``); ``False`` for estimators that validate
@@ -635,7 +641,10 @@ class _FairLatentEstimator(BaseEstimator):
         y_encoded = None
         if encode_y and y is not None:
             self.classes_, y_encoded = encode_target(y, allow_multilabel=allow_multilabel)
-        sensitive = check_fit_sensitive_features(sensitive_features, len(X), self)
+        if sensitive_features is None and not mitigates:
+            sensitive = None
+        else:
+            sensitive = check_fit_sensitive_features(sensitive_features, len(X), self)
         seed = derive_seed(self.random_state)
         self.device_ = resolve_device(self.device)
         return FitStart(X=X, y=y, y_encoded=y_encoded, sensitive=sensitive,

@@ -31,7 +31,6 @@ also reachable as :meth:`LASSIRepresentation.certify`.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -60,7 +59,7 @@ from .exceptions import InvalidParameterError
 from .nn.flows import VectorFlow, standard_normal_nll
 from .nn.glow import ImageGlow
 from .nn.modules import MLP
-from .smoothing import _sensitive_features_not_needed, center_smooth, certify_individual_fairness
+from .smoothing import center_smooth, certify_individual_fairness
 
 __all__ = ["FlowTransformer", "LASSIRepresentation"]
 
@@ -268,8 +267,7 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
         NonFiniteLossError
             If the training loss becomes NaN or inf.
         """
-        with _sensitive_features_not_needed():  # unsupervised: no y, no groups
-            start = self._start_fit(X, None, None, encode_y=False)
+        start = self._start_fit(X, None, None, encode_y=False, mitigates=False)
         X = start.X
         image = self.image_shape is not None
         if image and int(np.prod(self.image_shape)) != X.shape[1]:
@@ -791,8 +789,8 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                  "is None: y is needed when lambda_cls > 0; pass "
                                  "lambda_cls=0 for the unsupervised (transfer) setting.")
         from_groups = isinstance(self.attribute_vector, str)  # else the vectors are given
-        with nullcontext() if from_groups else _sensitive_features_not_needed():
-            start = self._start_fit(X, y, sensitive_features if from_groups else None)
+        start = self._start_fit(X, y, sensitive_features if from_groups else None,
+                                mitigates=from_groups)
         X, seed = start.X, start.seed
         if y is None:
             self.classes_, y_enc = np.array([0]), np.zeros(X.shape[0], dtype=np.int64)

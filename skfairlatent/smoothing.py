@@ -44,8 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -103,20 +101,6 @@ _POSITIVE = [Interval(Real, 0, np.inf, closed="neither")]      # finite and > 0
 _COUNT = [Interval(Integral, 1, None, closed="left")]
 _OPTIONAL_COUNT = [None, Interval(Integral, 1, None, closed="left")]
 _FINITE = [Interval(Real, None, np.inf, closed="neither")]
-
-
-@contextmanager
-def _sensitive_features_not_needed():
-    """Silence the base's "fitted without sensitive_features" warning.
-
-    For estimators that apply no mitigation by design (a flow fitted on ``X``,
-    a smoothed classifier whose fairness comes from the representation it is
-    fed): fitting them without sensitive features is their normal use.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*fitted without sensitive_features",
-                                category=UserWarning)
-        yield
 
 
 # =========================================================================== #
@@ -857,8 +841,7 @@ class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
         NonFiniteLossError
             If a training loss becomes NaN or inf (e.g. inputs of magnitude 1e30).
         """
-        with _sensitive_features_not_needed():
-            start = self._start_fit(X, y, sensitive_features, requires_y=True)
+        start = self._start_fit(X, y, sensitive_features, requires_y=True, mitigates=False)
         X = start.X
         self.net_ = make_net(
             NoisyInputClassifier, nn.CrossEntropyLoss, device=start.device,
