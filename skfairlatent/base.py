@@ -13,6 +13,10 @@
   extras (sample weights, sensitive codes, perturbed latents) travel inside a
   dict ``X`` so skorch batches them with the rows.
 
+* :func:`row_chunks` and :func:`forward_in_chunks` -- passes over all rows
+  a chunk at a time, so that memory does not grow with the rows beyond the
+  output (and ``X`` may be a ``np.memmap`` that is never copied whole).
+
 * :class:`_FairLatentEstimator` -- the private base every estimator lists
   after its scikit-learn mixin (``ClassifierMixin, _FairLatentEstimator``):
   it owns the shared start of ``fit`` (parameter validation through
@@ -59,9 +63,70 @@ __all__ = [
     "check_hidden_layer_sizes",
     "check_finite_output",
     "FiniteLoss",
+    "CHUNK_ROWS",
+    "row_chunks",
+    "forward_in_chunks",
 ]
 
 _MAX_SEED = np.iinfo(np.int32).max
+
+
+# --------------------------------------------------------------------------- #
+# Passes over all rows, a chunk at a time
+# --------------------------------------------------------------------------- #
+#: Rows per chunk of the full-data passes (prediction, encoding, attack
+#: radii): 16,384 rows of 128 float32 activations are 8 MiB.
+CHUNK_ROWS = 2 ** 14
+
+
+def row_chunks(n_rows, chunk_rows=CHUNK_ROWS):
+    """Consecutive slices that cover ``range(n_rows)``, ``chunk_rows`` rows each.
+
+    Parameters
+    ----------
+    n_rows : int
+    chunk_rows : int, default=CHUNK_ROWS
+
+    Yields
+    ------
+    slice
+    """
+    for start in range(0, n_rows, chunk_rows):
+        yield slice(start, min(start + chunk_rows, n_rows))
+
+
+def forward_in_chunks(function, X, *, device, chunk_rows=CHUNK_ROWS, dtype=torch.float32):
+    """``function(X)`` computed chunk by chunk without gradients, as a NumPy array.
+
+    Only one chunk of ``X`` is converted to a tensor at a time, so ``X`` may be a
+    ``np.memmap`` larger than memory; the memory used is the output plus one chunk's
+    activations.
+
+    Parameters
+    ----------
+    function : callable
+        Maps a tensor of shape (m, ...) to a tensor of shape (m, ...).
+    X : ndarray of shape (n_samples, ...)
+    device : str or torch.device
+    chunk_rows : int, default=CHUNK_ROWS
+    dtype : torch.dtype, default=torch.float32
+        dtype of the input chunks.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, ...)
+        On the CPU, in ``function``'s output dtype.
+    """
+    outputs = []
+    with torch.no_grad():
+        for rows in row_chunks(len(X), chunk_rows):
+            chunk = torch.as_tensor(np.asarray(X[rows]), dtype=dtype, device=device)
+            outputs.append(function(chunk).cpu().numpy())
+    if not outputs:
+        with torch.no_grad():
+            empty = torch.zeros((0, *np.shape(X)[1:]), dtype=dtype, device=device)
+            return function(empty).cpu().numpy()
+    return np.concatenate(outputs)
 
 
 # --------------------------------------------------------------------------- #
