@@ -39,20 +39,25 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from tqdm.auto import tqdm
 
 from .base import (
+    CHUNK_ROWS,
+    ROW_STORE_MEMORY,
     FiniteLoss,
+    RowStore,
     _FairLatentEstimator,
     check_hidden_layer_sizes,
     encode_target,
     make_net,
+    row_chunks,
     torch_seeded,
 )
 from .exceptions import NonFiniteLossError
 from .metrics import delta_dp, delta_eod
 from .nn.attacks import (
+    attack_stacks,
     balanced_upsampling,
     batch_cell_radius,
     distance_to_boundary,
-    fairness_attack,
+    fairness_attack_chunks,
     per_batch_upsampling,
     sinkhorn_cost_scale,
 )
@@ -470,25 +475,31 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
 
     # -- steps 2-5 ---------------------------------------------------- #
     def _attack_and_finetune(self, X, y_codes, targets, sensitive, seed, device):
+        # The latents of all rows are never held at once: the attack encodes the
+        # rows of each stack of batches when it needs them, and the head solve
+        # reads clean and perturbed latents from RowStores (memory-bounded).
         in_input_space = self.perturbation_space == "input" or self._is_logistic
         module = self.net_.module_
         module.eval()
-        X_t = torch.as_tensor(X, device=device)
-        with torch.no_grad():
-            features = X_t if in_input_space else module.encode(X_t)
+        features = _FeatureRows(X, None if in_input_space else module.encode, device)
         if self.lambda_ == 0:
             # Eq. 5 with λ = 0 gives perturbed rows no weight: the baseline
             # (same pretraining, same fine-tuning on the originals) needs no attack.
             self._skip_attack()
             with _profiled(self.fit_profile_, "finetune"):
-                self._finetune(features, features[:0], targets, targets[:0], in_input_space, device)
+                self._finetune(features, RowStore(features.shape[1]), targets, targets[:0],
+                               in_input_space, device)
             return
         attacked_model = _frozen_copy(module if in_input_space else module.head)
 
         a = torch.as_tensor(sensitive.codes, device=device)
         t = torch.as_tensor(targets, device=device)
         cells = self._cell_codes(sensitive.codes, y_codes)
-        radius = self._attack_radius(attacked_model, features, cells, device)      # step 3
+        distance = None
+        if self.epsilon == "auto":
+            distance = features.map(partial(self._distance_to_boundary, attacked_model),
+                                    grad=True)
+        radius = self._attack_radius(distance, cells, device)                   # step 3
         fairness_loss = self._fairness_loss(attacked_model, features, a, t)
 
         rng = np.random.default_rng(seed)
@@ -496,49 +507,84 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
             upsampled = None
             batches = per_batch_upsampling(cells, rng, self.attack_batch_size)
             if self.epsilon == "auto":                       # ε per cell of each batch
-                distance = self._distance_to_boundary(attacked_model, features)
                 radius = batch_cell_radius(distance, batches, len(np.unique(cells)))
             else:
                 radius = radius[torch.as_tensor(batches, device=device)]
         else:                                                # step 2, the paper
             upsampled, batches = balanced_upsampling(cells, rng), None
         self.sinkhorn_cost_scale_ = sinkhorn_cost_scale(features, radius, self.sinkhorn_scale, rng)
-        with _profiled(self.fit_profile_, "attack"):
-            rows, delta = fairness_attack(                      # step 4
-                features, attacked_model, fairness_loss,
-                sensitive=a, targets=t, radius=radius, upsampled=upsampled,
-                batches=batches, alpha=self.alpha, steps=self.attack_steps, lr=self.attack_lr,
-                batch_size=self.attack_batch_size, sinkhorn_reg=self.sinkhorn_reg,
-                sinkhorn_max_iter=self.sinkhorn_max_iter,
-                cost_scale=self.sinkhorn_cost_scale_, verbose=self.verbose,
-            )
-        row_radius = radius.reshape(-1) if batches is not None else radius[
-            torch.as_tensor(rows, device=device)]
-        self.attack_report_ = _attack_report(
-            attacked_model, features[rows], features[rows] + delta, sensitive.codes[rows],
-            targets[rows], single_output=self._n_outputs == 1)
+        stacks = attack_stacks(upsampled=upsampled, batches=batches, radius=radius,
+                               batch_size=self.attack_batch_size)
+        rows = np.concatenate([stack_rows.reshape(-1) for stack_rows, _ in stacks])
+        row_radius = torch.cat([ball.reshape(-1) for _, ball in stacks]).cpu().numpy()
+        kept = np.ones(len(rows), dtype=bool)
         if self.class_prior == "data" and not self._multilabel:
             prior = np.bincount(y_codes, minlength=len(self.classes_)) / len(y_codes)
-            keep = _class_prior_subsample(y_codes[rows], sensitive.codes[rows], prior, rng)
-            rows, delta, row_radius = rows[keep], delta[torch.as_tensor(keep, device=device)], \
-                row_radius[torch.as_tensor(keep, device=device)]
-        clean, perturbed = features[rows], features[rows] + delta
+            kept[:] = False
+            kept[_class_prior_subsample(y_codes[rows], sensitive.codes[rows], prior, rng)] = True
+        with _profiled(self.fit_profile_, "attack"):
+            clean, perturbed, flips = self._attack(                 # step 4
+                features, attacked_model, fairness_loss, a, t, radius, upsampled, batches,
+                kept)
+        self.attack_report_ = _attack_report(
+            flips, sensitive.codes[rows], targets[rows], single_output=self._n_outputs == 1)
+        rows, row_radius = rows[kept], row_radius[kept]
         with _profiled(self.fit_profile_, "finetune"):                         # step 5
             if self.finetune_on == "upsampled":     # the authors' code
                 self._finetune(clean, perturbed, targets[rows], targets[rows], in_input_space,
                                device)
             else:                                   # Eq. 5: every original row
-                self._finetune(features, perturbed, targets, targets[rows], in_input_space, device)
+                self._finetune(features, perturbed, targets, targets[rows], in_input_space,
+                               device)
 
         if self.keep_attack_data:
-            self.attack_latents_ = clean.cpu().numpy()
-            self.perturbed_latents_ = perturbed.cpu().numpy()
+            self.attack_latents_ = clean.to_array()
+            self.perturbed_latents_ = perturbed.to_array()
             self.attack_sensitive_ = sensitive.codes[rows]
             self.attack_targets_ = y_codes[rows]
-            self.attack_radius_ = row_radius.cpu().numpy()
+            self.attack_radius_ = row_radius
         else:
             self.attack_latents_ = self.perturbed_latents_ = None
             self.attack_sensitive_ = self.attack_targets_ = self.attack_radius_ = None
+        clean.close()
+        perturbed.close()
+
+    def _attack(self, features, model, fairness_loss, a, t, radius, upsampled, batches, kept):
+        """Step 4, stack by stack: the kept rows' clean and perturbed features.
+
+        Returns
+        -------
+        clean, perturbed : RowStore
+            z and z + δ* of the kept attacked rows, in attack order (``clean`` stays
+            empty unless it is needed: ``keep_attack_data`` or
+            ``finetune_on="upsampled"``).
+        flips : (ndarray, ndarray) or None
+            The frozen model's 0/1 decisions on every attacked row, clean and
+            perturbed (single output only), for ``attack_report_``.
+        """
+        d = features.shape[1]
+        clean_store, perturbed_store = RowStore(d), RowStore(d)
+        keep_clean = self.keep_attack_data or self.finetune_on == "upsampled"
+        before, after, start = [], [], 0
+        for _, clean, delta in fairness_attack_chunks(
+                features, model, fairness_loss, sensitive=a, targets=t, radius=radius,
+                upsampled=upsampled, batches=batches, alpha=self.alpha,
+                steps=self.attack_steps, lr=self.attack_lr,
+                batch_size=self.attack_batch_size, sinkhorn_reg=self.sinkhorn_reg,
+                sinkhorn_max_iter=self.sinkhorn_max_iter, cost_scale=self.sinkhorn_cost_scale_,
+                verbose=self.verbose):
+            perturbed = clean + delta
+            if self._n_outputs == 1:
+                with torch.no_grad():
+                    before.append((model(clean).reshape(-1) > 0).cpu().numpy().astype(int))
+                    after.append((model(perturbed).reshape(-1) > 0).cpu().numpy().astype(int))
+            mine = torch.as_tensor(kept[start:start + len(clean)], device=clean.device)
+            start += len(clean)
+            perturbed_store.append(perturbed[mine].cpu().numpy())
+            if keep_clean:
+                clean_store.append(clean[mine].cpu().numpy())
+        flips = (np.concatenate(before), np.concatenate(after)) if before else None
+        return clean_store, perturbed_store, flips
 
     def _cell_codes(self, groups, y_codes):
         """(a, y) cell of each row; the group alone for multilabel targets."""
@@ -549,19 +595,22 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
     # Step 3's distance to the boundary (a subclass may override it).
     _distance_to_boundary = staticmethod(distance_to_boundary)
 
-    def _attack_radius(self, model, features, cells, device):
-        """ε per row: the mean distance to the boundary over the row's (a, y) cell (step 3)."""
+    def _attack_radius(self, distance, cells, device):
+        """ε per row: the mean distance to the boundary over the row's (a, y) cell (step 3).
+
+        ``distance`` is the distance of every row (a tensor), or None for a fixed ε.
+        """
         n_y = 1 if self._multilabel else len(self.classes_)
         n_cells = int(cells.max()) + 1
         if self.epsilon == "auto":
-            distance = self._distance_to_boundary(model, features).cpu().numpy()
+            distance = distance.cpu().numpy()
             per_cell = np.array([distance[cells == c].mean() if np.any(cells == c) else np.nan
                                  for c in range(n_cells)])
         else:
             per_cell = np.full(n_cells, float(self.epsilon))
         per_cell = np.pad(per_cell, (0, (-n_cells) % n_y), constant_values=np.nan)
         self.epsilon_ = per_cell.reshape(-1, n_y)
-        return torch.as_tensor(per_cell[cells], dtype=features.dtype, device=device)
+        return torch.as_tensor(per_cell[cells], dtype=torch.float32, device=device)
 
     def _fairness_loss(self, model, features, a, t):
         """L_fair as a callable (logits, a, y) -> scalar, its signs fixed on clean data."""
@@ -569,8 +618,7 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
             if int(a.max()) > 1 or self._n_outputs > 1:
                 raise ValueError("fairness_constraint='convex' (App. L) supports a binary "
                                  "sensitive attribute and a binary target only.")
-            with torch.no_grad():
-                predicted = (model(features).reshape(-1) > 0).cpu().numpy()
+            predicted = features.map(lambda z: model(z).reshape(-1) > 0).cpu().numpy()
             sign = _signed_eod_gap(t.cpu().numpy(), predicted, a.cpu().numpy())
             self.attack_signs_ = np.array([1.0 if sign >= 0 else -1.0])
             return partial(_convex_loss, sign=self.attack_signs_[0])
@@ -582,31 +630,33 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
     def _finetune(self, features, perturbed, targets, perturbed_targets, in_input_space, device):
         """Minimise (1-λ)·CE(original) + λ·CE(perturbed) (Eq. 5 and App. N).
 
-        Weights are 2(1-λ) and 2λ so that λ = 0.5 is exactly Eq. 5.
+        Weights are 2(1-λ) and 2λ so that λ = 0.5 is exactly Eq. 5. ``features`` is
+        a :class:`_FeatureRows` or a :class:`RowStore`, ``perturbed`` a RowStore.
         """
-        inputs = torch.cat([features, perturbed]).cpu().numpy()
-        all_targets = np.concatenate([targets, perturbed_targets])
-        weights = np.concatenate([
-            np.full(len(features), 2 * (1 - self.lambda_), dtype=np.float32),
-            np.full(len(perturbed), 2 * self.lambda_, dtype=np.float32),
-        ])
+        weights = (2 * (1 - self.lambda_), 2 * self.lambda_)
         module = self.net_.module_
         if self.reinit_head:
             module.head.reset_parameters()
         if in_input_space and not self._is_logistic:
             # App. K: the whole network is fine-tuned on the perturbed inputs.
+            inputs, all_targets, row_weights = _stacked(
+                features, perturbed, targets, perturbed_targets, weights)
             module.train()
             self.net_.initialize_optimizer()
-            self.net_.partial_fit({"X": inputs, "sample_weight": weights}, all_targets,
+            self.net_.partial_fit({"X": inputs, "sample_weight": row_weights}, all_targets,
                                   epochs=self.max_epochs)
             self.finetune_n_iter_ = self.max_epochs
         elif self.finetune_solver == "lbfgs":
             # Latent space, or logistic regression (identity encoder): only the head learns.
-            self.finetune_n_iter_ = _solve_head(module.head, inputs, all_targets, weights,
-                                                max_iter=self.finetune_max_iter, device=device)
+            self.finetune_n_iter_ = _solve_head(
+                module.head, [(features, targets, weights[0]),
+                              (perturbed, perturbed_targets, weights[1])],
+                max_iter=self.finetune_max_iter, device=device)
         else:
+            inputs, all_targets, row_weights = _stacked(
+                features, perturbed, targets, perturbed_targets, weights)
             self.finetune_n_iter_ = _train_head(
-                module.head, inputs, all_targets, weights, lr=self.lr,
+                module.head, inputs, all_targets, row_weights, lr=self.lr,
                 max_epochs=self.max_epochs, batch_size=self.batch_size,
                 verbose=self.verbose, device=device)
 
@@ -697,22 +747,78 @@ def _frozen_copy(model):
     return frozen
 
 
-def _attack_report(model, clean, perturbed, groups, targets, *, single_output):
+def _attack_report(flips, groups, targets, *, single_output):
     """ΔEOd and ΔDP of the frozen model on clean vs perturbed features, or None.
 
-    Only for a single output (binary target) and two groups.
+    ``flips`` holds the model's 0/1 decisions on the attacked rows, clean and
+    perturbed. Only for a single output (binary target) and two groups.
     """
-    if not single_output or len(np.unique(groups)) != 2:
+    if flips is None or not single_output or len(np.unique(groups)) != 2:
         return None
-    with torch.no_grad():
-        before = (model(clean).reshape(-1) > 0).cpu().numpy().astype(int)
-        after = (model(perturbed).reshape(-1) > 0).cpu().numpy().astype(int)
+    before, after = flips
     return {
         "delta_eod_clean": delta_eod(targets, before, sensitive_features=groups),
         "delta_eod_perturbed": delta_eod(targets, after, sensitive_features=groups),
         "delta_dp_clean": delta_dp(targets, before, sensitive_features=groups),
         "delta_dp_perturbed": delta_dp(targets, after, sensitive_features=groups),
     }
+
+
+class _FeatureRows:
+    """The features of every row, f(x) (or x itself), computed a chunk at a time.
+
+    ``rows[index]`` encodes the rows ``X[index]`` when asked (an integer tensor of
+    any shape; the result has shape ``(*index.shape, d)``), so the latents of all
+    rows are never held at once; ``X`` may be a ``np.memmap``.
+    """
+
+    def __init__(self, X, encode, device):
+        self.X, self.encode, self.device = X, encode, torch.device(device)
+        width = X.shape[1] if encode is None else self._encoded(X[:2]).shape[1]
+        self.shape = (len(X), width)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def _encoded(self, rows):
+        x = torch.as_tensor(np.asarray(rows), dtype=torch.float32, device=self.device)
+        if self.encode is None:
+            return x
+        with torch.no_grad():
+            return self.encode(x)
+
+    def __getitem__(self, index):
+        flat = np.asarray(torch.as_tensor(index).reshape(-1).cpu())
+        return self._encoded(self.X[flat]).reshape(*index.shape, self.shape[1])
+
+    def blocks(self, chunk_rows=CHUNK_ROWS):
+        """The features of all rows in order, ``chunk_rows`` at a time (NumPy arrays)."""
+        for rows in row_chunks(len(self), chunk_rows):
+            yield self._encoded(self.X[rows]).cpu().numpy()
+
+    def map(self, function, *, grad=False):
+        """``function`` on every chunk of features, concatenated (a tensor on the device).
+
+        ``grad=True`` leaves autograd on (for functions that differentiate).
+        """
+        outputs = []
+        for rows in row_chunks(len(self)):
+            features = self._encoded(self.X[rows])
+            with torch.set_grad_enabled(grad):
+                outputs.append(function(features).detach())
+        return torch.cat(outputs)
+
+
+def _stacked(features, perturbed, targets, perturbed_targets, weights):
+    """Original and perturbed rows as one in-memory array, with targets and row weights.
+
+    For the non-default fine-tuning paths (input space, Adam), which need them whole.
+    """
+    original = np.concatenate(list(features.blocks()))
+    inputs = np.concatenate([original, perturbed.to_array()])
+    row_weights = np.concatenate([np.full(len(original), weights[0], dtype=np.float32),
+                                  np.full(len(perturbed), weights[1], dtype=np.float32)])
+    return inputs, np.concatenate([targets, perturbed_targets]), row_weights
 
 
 def _non_finite_loss(loss, where):
@@ -723,11 +829,21 @@ def _non_finite_loss(loss, where):
         "too high.")
 
 
-def _solve_head(head, inputs, targets, weights, *, max_iter, device):
+def _solve_head(head, parts, *, max_iter, device):
     """Eq. 5's minimum over the linear head: full-batch L-BFGS in float64.
 
     Stops when the largest gradient entry is below 1e-4 (scikit-learn's
     ``LogisticRegression`` tolerance) or after ``max_iter`` iterations.
+
+    Parameters
+    ----------
+    head : torch.nn.Linear
+    parts : list of (rows, targets, weight)
+        ``rows`` a :class:`_FeatureRows` or a :class:`RowStore` of features,
+        ``targets`` an ndarray of shape (len(rows),) or (len(rows), T), ``weight``
+        the weight of every row of the part.
+    max_iter : int
+    device : str or torch.device
 
     Returns
     -------
@@ -738,25 +854,55 @@ def _solve_head(head, inputs, targets, weights, *, max_iter, device):
     ------
     NonFiniteLossError
         When the loss is not finite.
+
+    Notes
+    -----
+    The loss is the weighted mean cross-entropy over all rows. When every part
+    is held in memory, the rows are stacked into one float64 matrix; otherwise
+    every evaluation reads the parts ``CHUNK_ROWS`` rows at a time and sums
+    the chunks' losses and gradients (the same loss, summed in another order),
+    so memory stays a chunk's worth.
     """
-    X = torch.as_tensor(inputs, dtype=torch.float64, device=device)
-    Y = torch.as_tensor(targets, dtype=torch.float64, device=device)
-    W = torch.as_tensor(weights, dtype=torch.float64, device=device)
     weight = head.weight.detach().to(torch.float64).clone().requires_grad_(True)
     bias = head.bias.detach().to(torch.float64).clone().requires_grad_(True)
     criterion = WeightedBCEWithLogitsLoss()
     optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter,
                                   tolerance_grad=1e-4, tolerance_change=1e-12,
                                   history_size=20, line_search_fn="strong_wolfe")
+    n_total = sum(len(rows) for rows, _, _ in parts)
 
-    def closure():
-        optimizer.zero_grad()
+    def chunk_loss(inputs, targets, weights):
+        X = torch.as_tensor(inputs, dtype=torch.float64, device=device)
         logits = X @ weight.T + bias
         if logits.shape[-1] == 1:
             logits = logits.squeeze(-1)
-        loss = criterion(logits, Y, W)
-        loss.backward()
-        return loss
+        return criterion(logits, torch.as_tensor(targets, dtype=torch.float64, device=device),
+                         torch.as_tensor(weights, dtype=torch.float64, device=device))
+
+    if all(isinstance(rows, RowStore) and rows.in_memory for rows, _, _ in parts[1:]) and \
+            _fits_in_memory(parts[0][0]):
+        inputs, targets, weights = _stacked_parts(parts)
+
+        def closure():
+            optimizer.zero_grad()
+            loss = chunk_loss(inputs, targets, weights)
+            loss.backward()
+            return loss
+    else:
+        def closure():
+            optimizer.zero_grad()
+            total = 0.0
+            for rows, part_targets, part_weight in parts:
+                start = 0
+                for block in rows.blocks():
+                    stop = start + len(block)
+                    loss = chunk_loss(block, part_targets[start:stop],
+                                      np.full(len(block), part_weight, dtype=np.float32)
+                                      ) * (len(block) / n_total)
+                    loss.backward()
+                    total += float(loss.detach())
+                    start = stop
+            return torch.tensor(total, dtype=torch.float64)
 
     loss = float(optimizer.step(closure).detach())
     if not np.isfinite(loss):
@@ -766,6 +912,22 @@ def _solve_head(head, inputs, targets, weights, *, max_iter, device):
         head.bias.copy_(bias)
     head.eval()
     return int(optimizer.state[weight]["n_iter"])
+
+
+def _fits_in_memory(rows):
+    """Whether the features of ``rows`` take at most a RowStore's memory budget."""
+    if isinstance(rows, RowStore):
+        return rows.in_memory
+    return len(rows) * rows.shape[1] * 4 <= ROW_STORE_MEMORY
+
+
+def _stacked_parts(parts):
+    inputs = np.concatenate([np.concatenate(list(rows.blocks())) if len(rows) else
+                             np.zeros((0, rows.shape[1]), np.float32) for rows, _, _ in parts])
+    targets = np.concatenate([part_targets for _, part_targets, _ in parts])
+    weights = np.concatenate([np.full(len(rows), part_weight, dtype=np.float32)
+                              for rows, _, part_weight in parts])
+    return inputs, targets, weights
 
 
 def _train_head(head, inputs, targets, weights, *, lr, max_epochs, batch_size, verbose, device):

@@ -15,7 +15,9 @@
 
 * :func:`row_chunks` and :func:`forward_in_chunks` -- passes over all rows
   a chunk at a time, so that memory does not grow with the rows beyond the
-  output (and ``X`` may be a ``np.memmap`` that is never copied whole).
+  output (and ``X`` may be a ``np.memmap`` that is never copied whole);
+  :class:`RowStore` keeps rows computed during ``fit`` (latents) in memory up
+  to a fixed budget and in a temporary file beyond it.
 
 * :class:`_FairLatentEstimator` -- the private base every estimator lists
   after its scikit-learn mixin (``ClassifierMixin, _FairLatentEstimator``):
@@ -27,6 +29,7 @@
 from __future__ import annotations
 
 import numbers
+import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +69,7 @@ __all__ = [
     "CHUNK_ROWS",
     "row_chunks",
     "forward_in_chunks",
+    "RowStore",
 ]
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -127,6 +131,98 @@ def forward_in_chunks(function, X, *, device, chunk_rows=CHUNK_ROWS, dtype=torch
             empty = torch.zeros((0, *np.shape(X)[1:]), dtype=dtype, device=device)
             return function(empty).cpu().numpy()
     return np.concatenate(outputs)
+
+
+#: Bytes a :class:`RowStore` keeps in memory before it writes to a temporary file.
+ROW_STORE_MEMORY = 2 ** 25
+
+
+class RowStore:
+    """Rows of a fixed width appended block by block and read back in order.
+
+    The first ``memory_bytes`` stay in memory; later blocks go to an anonymous
+    temporary file (``tempfile.TemporaryFile``, in ``tempfile.gettempdir()``), so
+    the memory a store uses is bounded whatever the number of rows, and the disk
+    it uses is ``n_rows × width × itemsize`` bytes beyond the budget. Reading
+    back goes through the operating system's page cache, not the process's
+    memory.
+
+    Parameters
+    ----------
+    width : int
+        Columns of every row.
+    dtype : numpy dtype, default=np.float32
+    memory_bytes : int, default=ROW_STORE_MEMORY (32 MiB)
+
+    Attributes
+    ----------
+    n_rows : int
+        Rows appended so far.
+    in_memory : bool
+        Whether every row is held in memory (nothing was written to disk).
+    """
+
+    def __init__(self, width, dtype=np.float32, memory_bytes=ROW_STORE_MEMORY):
+        self.width, self.dtype, self.memory_bytes = int(width), np.dtype(dtype), memory_bytes
+        self.n_rows, self._blocks, self._file, self._file_rows = 0, [], None, 0
+
+    @property
+    def in_memory(self):
+        return self._file is None
+
+    def __len__(self):
+        return self.n_rows
+
+    @property
+    def shape(self):
+        return (self.n_rows, self.width)
+
+    def append(self, block):
+        """Add the rows of ``block`` (array-like of shape (m, width)) at the end."""
+        block = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, self.width)
+        held = sum(b.nbytes for b in self._blocks)
+        if self._file is None and held + block.nbytes <= self.memory_bytes:
+            self._blocks.append(block.copy() if block.base is not None else block)
+        else:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="skfairlatent-rows-")
+            self._file.write(block.tobytes())
+            self._file_rows += len(block)
+        self.n_rows += len(block)
+
+    def blocks(self, chunk_rows=CHUNK_ROWS):
+        """The rows in order: the in-memory blocks, then ``chunk_rows`` at a time from disk.
+
+        Yields
+        ------
+        ndarray of shape (m, width)
+            Read-only views of the in-memory blocks; fresh arrays from disk.
+        """
+        for block in self._blocks:
+            view = block.view()
+            view.flags.writeable = False
+            yield view
+        if self._file is None:
+            return
+        self._file.flush()
+        self._file.seek(0)
+        for rows in row_chunks(self._file_rows, chunk_rows):
+            chunk = np.empty((rows.stop - rows.start, self.width), dtype=self.dtype)
+            self._file.readinto(memoryview(chunk).cast("B"))
+            yield chunk
+
+    def to_array(self):
+        """All rows as one array of shape (n_rows, width) (in memory)."""
+        parts = list(self.blocks())
+        if not parts:
+            return np.zeros((0, self.width), dtype=self.dtype)
+        return np.concatenate(parts)
+
+    def close(self):
+        """Delete the temporary file, if any."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 # --------------------------------------------------------------------------- #

@@ -198,7 +198,7 @@ def attack_batches(upsampled, batch_size):
 def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radius,
                     upsampled=None, alpha, steps=10, lr=0.1, batch_size=128,
                     sinkhorn_reg=0.1, sinkhorn_max_iter=10, cost_scale=1.0,
-                    max_stack=2 ** 24, batches=None, verbose=0):
+                    max_stack=2 ** 22, batches=None, verbose=0):
     """ALFA's fairness attack (Alg. 1, Eq. 4): δ* = argmax_{‖δ‖₂≤ε} L_fair - α·D(z, z+δ).
 
     Batch-wise as the authors' code: each batch takes ``batch_size`` rows from
@@ -209,20 +209,24 @@ def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radiu
     ``model`` frozen, and after every step each row is projected back into
     its ε-ball.
 
-    All batches are solved as one stacked problem: the objective is the sum
-    of the batches' objectives, each depending on its own δ only, and Adam
-    acts element-wise, so this is exactly the batch-by-batch attack, with
-    one tensor operation per step instead of one per batch. D is
+    The batches are solved as stacked problems of at most ``max_stack``
+    cost-matrix entries each: the objective is the sum of the batches'
+    objectives, each depending on its own δ only, and Adam acts element-wise,
+    so a stack is exactly its batches solved one by one, with one tensor
+    operation per step instead of one per batch. D is
     :func:`skfairlatent.nn.losses.sinkhorn_divergence_step`, whose dual
     potentials are warm-started from one Adam step to the next (δ moves
-    little between steps). Stacks larger than ``max_stack`` cost entries are
-    split into chunks, each its own tensor in the same Adam optimiser (still
-    exact).
+    little between steps). This function returns every δ at once;
+    :func:`fairness_attack_chunks` yields them stack by stack, so that memory
+    stays one stack's worth whatever the number of rows.
 
     Parameters
     ----------
-    features : torch.Tensor of shape (n, d)
-        Clean latent features z = f(x) (or inputs, for input-space attacks).
+    features : torch.Tensor of shape (n, d), or rows on demand
+        Clean latent features z = f(x) (or inputs, for input-space attacks);
+        anything with ``len``, ``shape``, ``device`` and ``features[index]``
+        for an integer tensor ``index`` of any shape (returning shape
+        ``(*index.shape, d)``) will do, e.g. rows encoded when asked.
     model : callable
         Frozen map from features (n, d) to logits (n,) or (n, T) (the linear
         head g, or the whole network for input-space attacks).
@@ -251,13 +255,15 @@ def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radiu
         Scaling iterations per Adam step (the authors' 10).
     cost_scale : float, default=1.0
         The squared-distance cost of D is divided by it.
-    max_stack : int, default=2**24
-        Most cost-matrix entries (B·N²) per chunk (memory bound).
+    max_stack : int, default=2**22
+        Most cost-matrix entries (B·N²) per stack: 16 MiB of float32 costs,
+        16 batches of 4 × 128 rows. It bounds the attack's memory and does not
+        change δ.
     batches : ndarray of shape (B, N), int, default=None
         Ready-made attack batches (e.g. :func:`per_batch_upsampling`), used
         instead of ``upsampled``.
     verbose : int, default=0
-        A progress bar over Adam steps when >= 1.
+        A progress bar over the stacks when >= 1.
 
     Returns
     -------
@@ -266,7 +272,37 @@ def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radiu
     delta : torch.Tensor of shape (N_p, d)
         The perturbation δ*, detached, each row inside its ε-ball.
     """
+    rows, deltas = [], []
+    for chunk_rows, _, delta in fairness_attack_chunks(
+            features, model, fairness_loss, sensitive=sensitive, targets=targets,
+            radius=radius, upsampled=upsampled, alpha=alpha, steps=steps, lr=lr,
+            batch_size=batch_size, sinkhorn_reg=sinkhorn_reg,
+            sinkhorn_max_iter=sinkhorn_max_iter, cost_scale=cost_scale,
+            max_stack=max_stack, batches=batches, verbose=verbose):
+        rows.append(chunk_rows)
+        deltas.append(delta)
     d = features.shape[1]
+    if not rows:
+        return np.zeros(0, dtype=np.int64), torch.zeros((0, d), device=features.device)
+    return np.concatenate(rows), torch.cat(deltas)
+
+
+def attack_stacks(*, upsampled=None, batches=None, radius, batch_size=128,
+                  max_stack=2 ** 22):
+    """Cut the attack batches into stacks of at most ``max_stack`` cost entries.
+
+    Parameters
+    ----------
+    upsampled, batches, radius, batch_size, max_stack
+        As in :func:`fairness_attack`.
+
+    Returns
+    -------
+    list of (ndarray of shape (B, N), torch.Tensor of shape (B, N))
+        The row indices of each stack's batches and their ε, in attack order:
+        ``np.concatenate([rows.reshape(-1) for rows, _ in stacks])`` is the
+        ``rows`` that :func:`fairness_attack` returns.
+    """
     if (upsampled is None) == (batches is None):
         raise ValueError("fairness_attack: give exactly one of `upsampled` and `batches`.")
     if batches is None:
@@ -276,45 +312,79 @@ def fairness_attack(features, model, fairness_loss, *, sensitive, targets, radiu
         blocks = [np.asarray(batches)]
         per_slot = tuple(radius.shape) == blocks[0].shape
         radii = [radius if per_slot else radius[torch.as_tensor(blocks[0], device=radius.device)]]
-    chunks, chunk_radii = [], []
+    stacks = []
     for block, block_radius in zip(blocks, radii):
-        per_chunk = max(1, max_stack // block.shape[1] ** 2)
-        chunks += [block[i:i + per_chunk] for i in range(0, len(block), per_chunk)]
-        chunk_radii += [block_radius[i:i + per_chunk] for i in range(0, len(block), per_chunk)]
-    states = []
-    for rows, ball in zip(chunks, chunk_radii):
+        per_stack = max(1, max_stack // block.shape[1] ** 2)
+        stacks += [(block[i:i + per_stack], block_radius[i:i + per_stack])
+                   for i in range(0, len(block), per_stack)]
+    return stacks
+
+
+def fairness_attack_chunks(features, model, fairness_loss, *, sensitive, targets, radius,
+                           upsampled=None, alpha, steps=10, lr=0.1, batch_size=128,
+                           sinkhorn_reg=0.1, sinkhorn_max_iter=10, cost_scale=1.0,
+                           max_stack=2 ** 22, batches=None, verbose=0):
+    """:func:`fairness_attack`, one stack of batches at a time.
+
+    Parameters are those of :func:`fairness_attack`.
+
+    Yields
+    ------
+    rows : ndarray of shape (m,), int
+        Index into ``features`` of the stack's attacked rows, batch after batch.
+    clean : torch.Tensor of shape (m, d)
+        Their clean features, detached.
+    delta : torch.Tensor of shape (m, d)
+        Their perturbation δ*, detached, each row inside its ε-ball.
+
+    Notes
+    -----
+    The stacks are solved one after the other, each for all ``steps``; the
+    draws of δ's initial values follow the stacks' order, so the result is
+    that of solving all stacks at once.
+    """
+    stacks = attack_stacks(upsampled=upsampled, batches=batches, radius=radius,
+                           batch_size=batch_size, max_stack=max_stack)
+    for rows, ball in tqdm(stacks, desc="fairness attack", disable=not verbose, leave=False):
         index = torch.as_tensor(rows, device=features.device)
         clean = features[index]
-        bound = float(np.sqrt(6.0 / (rows.shape[1] + d)))   # Xavier-uniform per batch
-        delta = torch.empty_like(clean).uniform_(-bound, bound)
-        delta = project_to_ball(delta.reshape(-1, d), ball.reshape(-1)).reshape(clean.shape)
-        states.append({"index": index, "clean": clean, "ball": ball.reshape(-1),
-                       "delta": delta.requires_grad_(True), "potentials": None})
-    optimizer = torch.optim.Adam([state["delta"] for state in states], lr=lr)
-    for _ in tqdm(range(steps), desc="fairness attack", disable=not verbose, leave=False):
+        delta = _attack_stack(clean, index, ball.reshape(-1), model, fairness_loss,
+                              sensitive=sensitive, targets=targets, alpha=alpha, steps=steps,
+                              lr=lr, sinkhorn_reg=sinkhorn_reg,
+                              sinkhorn_max_iter=sinkhorn_max_iter, cost_scale=cost_scale)
+        d = clean.shape[-1]
+        yield rows.reshape(-1), clean.reshape(-1, d), delta.reshape(-1, d)
+
+
+def _attack_stack(clean, index, ball, model, fairness_loss, *, sensitive, targets, alpha,
+                  steps, lr, sinkhorn_reg, sinkhorn_max_iter, cost_scale):
+    """δ* of one stack of batches: ``clean`` (B, N, d) -> detached δ (B, N, d)."""
+    d = clean.shape[-1]
+    bound = float(np.sqrt(6.0 / (index.shape[1] + d)))   # Xavier-uniform per batch
+    delta = torch.empty_like(clean).uniform_(-bound, bound)
+    delta = project_to_ball(delta.reshape(-1, d), ball).reshape(clean.shape)
+    delta.requires_grad_(True)
+    optimizer = torch.optim.Adam([delta], lr=lr)
+    potentials = None
+    for _ in range(steps):
         optimizer.zero_grad()
-        for state in states:
-            index, clean, delta = state["index"], state["clean"], state["delta"]
-            perturbed = clean + delta
-            logits = model(perturbed.reshape(-1, d))
-            logits = logits.reshape(*index.shape, -1)
-            if logits.shape[-1] == 1:
-                logits = logits.squeeze(-1)
-            objective = fairness_loss(logits, sensitive[index], targets[index])
-            if alpha:
-                value, state["potentials"] = sinkhorn_divergence_step(
-                    clean, perturbed, reg=sinkhorn_reg, n_iter=sinkhorn_max_iter,
-                    potentials=state["potentials"], cost_scale=cost_scale)
-                objective = objective - alpha * value.sum()
-            (-objective).backward()
+        perturbed = clean + delta
+        logits = model(perturbed.reshape(-1, d))
+        logits = logits.reshape(*index.shape, -1)
+        if logits.shape[-1] == 1:
+            logits = logits.squeeze(-1)
+        objective = fairness_loss(logits, sensitive[index], targets[index])
+        if alpha:
+            value, potentials = sinkhorn_divergence_step(
+                clean, perturbed, reg=sinkhorn_reg, n_iter=sinkhorn_max_iter,
+                potentials=potentials, cost_scale=cost_scale)
+            objective = objective - alpha * value.sum()
+        (-objective).backward()
         optimizer.step()
         with torch.no_grad():
-            for state in states:
-                flat = state["delta"].view(-1, d)
-                flat.copy_(project_to_ball(flat, state["ball"]))
-    rows = np.concatenate([chunk.reshape(-1) for chunk in chunks])
-    delta = torch.cat([state["delta"].detach().reshape(-1, d) for state in states])
-    return rows, delta
+            flat = delta.view(-1, d)
+            flat.copy_(project_to_ball(flat, ball))
+    return delta.detach()
 
 
 # =========================================================================== #
