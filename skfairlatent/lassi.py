@@ -46,6 +46,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import (
+    CHUNK_ROWS,
     FiniteLoss,
     _FairLatentEstimator,
     check_finite_output,
@@ -53,6 +54,7 @@ from .base import (
     check_sensitive_features,
     make_net,
     require_binary_groups,
+    row_chunks,
     torch_seeded,
 )
 from .exceptions import InvalidParameterError
@@ -68,6 +70,29 @@ _COUNT = [Interval(Integral, 1, None, closed="left")]
 _POSITIVE = [Interval(Real, 0, np.inf, closed="neither")]         # finite and > 0
 _NON_NEGATIVE = [Interval(Real, 0, np.inf, closed="left")]        # finite and >= 0
 _HIDDEN_LAYER_SIZES = ["array-like", Interval(Integral, 1, None, closed="left")]
+#: Rows per forward pass of the flow in transform-like methods (divides CHUNK_ROWS).
+_FLOW_BATCH = 4096
+assert CHUNK_ROWS % _FLOW_BATCH == 0
+
+
+def _column_mean(chunks):
+    """Mean over rows of the row blocks ``chunks``, as NumPy's ``mean(axis=0)`` of their stack.
+
+    NumPy sums axis 0 of a C-ordered array row after row into one accumulator
+    (no pairwise summation) and then divides by the row count; this does the
+    same one block at a time, so the result is bit-identical to
+    ``np.concatenate(list(chunks)).mean(axis=0)`` in the blocks' dtype while
+    only one block is held in memory.
+    """
+    total, count = None, 0
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        block = chunk if total is None else np.concatenate([total, chunk])
+        total = np.add.reduce(block, axis=0, keepdims=True)
+        count += len(chunk)
+    mean = total[0]
+    return np.true_divide(mean, np.intp(count), out=mean, casting="unsafe")
 
 
 # =========================================================================== #
@@ -277,9 +302,12 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
             self.mean_ = np.full(X.shape[1], 0.5)
             self.scale_ = np.ones(X.shape[1])
         else:
-            X64 = X.astype(np.float64)  # float32 overflows on x^2 for |x| ~ 1e20
-            self.mean_ = X64.mean(axis=0)
-            std = X64.std(axis=0)
+            # float64 (float32 overflows on x^2 for |x| ~ 1e20), one chunk at a time; the
+            # same values as X.astype(np.float64).mean(axis=0) and .std(axis=0)
+            chunks = list(row_chunks(len(X)))
+            self.mean_ = _column_mean(X[rows].astype(np.float64) for rows in chunks)
+            std = np.sqrt(_column_mean(np.square(X[rows].astype(np.float64) - self.mean_)
+                                       for rows in chunks))
             self.scale_ = np.where(std > 1e-6 * np.maximum(1.0, np.abs(self.mean_)), std, 1.0)
         noise_scale = self.dequantization
         if noise_scale is None:
@@ -302,39 +330,71 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
         return self
 
     def _standardize(self, X):
-        return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
+        """``(X - mean_) / scale_`` computed in float64, float32 out, a chunk at a time."""
+        out = np.empty(np.shape(X), dtype=np.float32)
+        for rows in row_chunks(len(out)):
+            out[rows] = (np.asarray(X[rows], dtype=np.float64) - self.mean_) / self.scale_
+        return out
 
-    @torch.no_grad()
+    def _chunk_map(self, function, read, n_rows, width):
+        """``function`` on tensors of at most ``_FLOW_BATCH`` rows, as a float32 array.
+
+        ``read(rows)`` returns the float32 input rows ``rows`` (a slice of
+        ``CHUNK_ROWS`` rows), so the input is read one chunk at a time; the
+        blocks of ``_FLOW_BATCH`` rows that ``function`` sees do not depend on
+        the chunking. Returns an array of shape (n_rows, *width).
+        """
+        out = np.empty((n_rows, *width), dtype=np.float32)
+        with torch.no_grad():
+            for rows in row_chunks(n_rows):
+                chunk = torch.as_tensor(read(rows), device=self.device_)
+                for s in range(0, len(chunk), _FLOW_BATCH):
+                    out[rows.start + s:rows.start + s + _FLOW_BATCH] = (
+                        function(chunk[s:s + _FLOW_BATCH]).cpu().numpy())
+        return out
+
     def _encode(self, X):
         module = self.net_.module_.eval()
-        X = torch.as_tensor(self._standardize(X), device=self.device_)
-        Z = torch.cat([module(X[s:s + 4096])[0] for s in range(0, len(X), 4096)]).cpu().numpy()
+        Z = self._chunk_map(lambda x: module(x)[0], lambda rows: self._standardize(X[rows]),
+                            len(X), (self._n_features_out,))
         check_finite_output(Z, "the flow latents E(X) of transform", self)
         return Z
 
     def transform(self, X):
-        """Encode: ``z = E(x)``, ndarray of shape (n_samples, n_features), float32."""
+        """Encode: ``z = E(x)``, ndarray of shape (n_samples, n_features), float32.
+
+        ``X`` (a read-only ``np.memmap`` included) is read a chunk of rows at a
+        time; memory is the output plus one chunk.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         return self._encode(X)
 
-    @torch.no_grad()
     def inverse_transform(self, Z):
-        """Decode: ``x = D(z)``, ndarray of shape (n_samples, n_features), float32."""
+        """Decode: ``x = D(z)``, ndarray of shape (n_samples, n_features), float32.
+
+        ``Z`` is read a chunk of rows at a time; memory is the output plus one chunk.
+        """
         check_is_fitted(self)
-        Z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=self.device_)
+        Z = np.asarray(Z, dtype=np.float32)
         module = self.net_.module_.eval()
-        X = torch.cat([module.inverse(Z[s:s + 4096]) for s in range(0, len(Z), 4096)]).cpu().numpy()
-        return (X * self.scale_ + self.mean_).astype(np.float32)
+        X = self._chunk_map(module.inverse, lambda rows: np.array(Z[rows]), len(Z),
+                            (self._n_features_out,))
+        for rows in row_chunks(len(X)):
+            X[rows] = X[rows] * self.scale_ + self.mean_
+        return X
 
     def score_samples(self, X):
-        """Log-likelihood ``log p(x)`` in nats per row (of the standardised data)."""
+        """Log-likelihood ``log p(x)`` in nats per row (of the standardised data).
+
+        ``X`` is read a chunk of rows at a time; memory is the output plus one chunk.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        with torch.no_grad():
-            z, log_det = self.net_.module_.eval()(torch.as_tensor(self._standardize(X),
-                                                                  device=self.device_))
-            return (-standard_normal_nll(z, log_det, reduction="none")).cpu().numpy()
+        module = self.net_.module_.eval()
+        return self._chunk_map(
+            lambda x: -standard_normal_nll(*module(x), reduction="none"),
+            lambda rows: self._standardize(X[rows]), len(X), ())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -743,7 +803,10 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             for attribute in _attribute_columns(sensitive_features, Z.shape[0]):
                 positive = attribute.codes == 1
                 if self.attribute_vector == "mean_difference":
-                    vector = Z[positive].mean(axis=0) - Z[~positive].mean(axis=0)
+                    # Z[positive].mean(axis=0) - Z[~positive].mean(axis=0), a chunk at a time
+                    chunks = list(row_chunks(len(Z)))
+                    vector = (_column_mean(Z[rows][positive[rows]] for rows in chunks)
+                              - _column_mean(Z[rows][~positive[rows]] for rows in chunks))
                 else:
                     logistic = LogisticRegression(max_iter=1000).fit(Z, attribute.codes)
                     vector = logistic.coef_[0] / np.linalg.norm(logistic.coef_[0])

@@ -54,7 +54,7 @@ from scipy.stats import beta as beta_dist
 from scipy.stats import binomtest, norm
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_array, check_is_fitted, validate_data
 from torch import nn
 
 from .base import (
@@ -63,6 +63,7 @@ from .base import (
     check_hidden_layer_sizes,
     derive_seed,
     make_net,
+    row_chunks,
     torch_seeded,
 )
 from .exceptions import InvalidParameterError
@@ -243,12 +244,24 @@ def row_seeds(X, random_state=None):
     -------
     seeds : list of int
         ``n_rows`` seeds in ``[0, 2**63)``.
+
+    Notes
+    -----
+    ``X`` (e.g. a read-only ``np.memmap``) is read a chunk of rows at a time.
     """
-    base = derive_seed(random_state)
-    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    return _row_seeds(X, derive_seed(random_state))
+
+
+def _row_seeds(X, base):
+    """:func:`row_seeds` from the integer ``base = derive_seed(random_state)``."""
     key = base.to_bytes(8, "little")
-    return [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8, key=key).digest(),
-                           "little") & (2**63 - 1) for row in X.reshape(len(X), -1)]
+    seeds = []
+    for rows in row_chunks(len(X)):
+        chunk = np.ascontiguousarray(np.asarray(X[rows], dtype=np.float32))
+        seeds.extend(int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8,
+                                                    key=key).digest(), "little") & (2**63 - 1)
+                     for row in chunk.reshape(len(chunk), -1))
+    return seeds
 
 
 def _row_noise(seed, stream, start, stop, total, dim):
@@ -311,6 +324,11 @@ def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
     Returns
     -------
     counts : ndarray of shape (n_rows, n_classes), dtype int64
+
+    Notes
+    -----
+    ``X`` (e.g. a read-only ``np.memmap``) is read one block of rows at a time;
+    memory is the counts plus one block of noisy points (about 4M floats).
     """
     n_samples = int(n_samples)
     X = np.asarray(X, dtype=np.float32)
@@ -320,14 +338,14 @@ def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
     chunk = _sample_chunk(n_samples, width)
     row_block = max(1, _CHUNK_BUDGET // max(1, chunk * width))
     per_call = batch_size or _CHUNK_BUDGET // max(1, width)
-    X_t = torch.as_tensor(X)
     for r0 in range(0, n_rows, row_block):
         rows = range(r0, min(n_rows, r0 + row_block))
+        X_t = torch.from_numpy(np.array(X[r0:rows.stop]))      # this block's rows only
         for s0 in range(0, n_samples, chunk):
             s1 = min(n_samples, s0 + chunk)
             noise = torch.stack([_row_noise(seeds[i], stream, s0, s1, n_samples, width)
                                  for i in rows])
-            points = (X_t[r0:rows.stop, None, :] + float(sigma) * noise).reshape(-1, width)
+            points = (X_t[:, None, :] + float(sigma) * noise).reshape(-1, width)
             points = points.to(device)
             labels = torch.cat([predict_labels(points[p:p + per_call]).long().cpu()
                                 for p in range(0, len(points), per_call)])
@@ -621,7 +639,6 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     failure = alpha + ((0.5 - delta) ** min(n_candidates, n0) if center == "candidates" else 0.0)
     X = np.asarray(X, dtype=np.float32)
     seeds = row_seeds(X, random_state) if seeds is None else list(seeds)
-    X_t = torch.as_tensor(X)
     per_call = batch_size or 8192
     sizes = (n0, n0, n)
     n_rows = X.shape[0]
@@ -630,7 +647,8 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     for i in range(n_rows):
         eta = float(sigma) * torch.cat([_row_noise(seeds[i], 10 + s, 0, size, size, noise_dim)
                                         for s, size in enumerate(sizes)])
-        out = torch.cat([func(X_t[i:i + 1], eta[None, s:s + per_call])[0]
+        x = torch.from_numpy(np.array(X[i:i + 1]))
+        out = torch.cat([func(x, eta[None, s:s + per_call])[0]
                          for s in range(0, len(eta), per_call)])
         first, fresh, last = torch.split(out, list(sizes))
         c, r_hat[i] = _median_center(first, None if center == "exact" else n_candidates)
@@ -866,8 +884,11 @@ class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
         """Labels of the base classifier ``f`` (no noise), shape (n_samples,)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
+        labels = np.empty(len(X), dtype=np.int64)
         with torch.no_grad():
-            labels = self._base_labels(torch.as_tensor(X, device=self.device_)).cpu().numpy()
+            for rows in row_chunks(len(X)):
+                chunk = torch.from_numpy(np.array(X[rows])).to(self.device_)
+                labels[rows] = self._base_labels(chunk).cpu().numpy()
         return self.classes_[labels]
 
     def _counts(self, X, n_samples, seed_offset=0):
@@ -1072,35 +1093,43 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
         If either model is not fitted.
     """
     attribute_vectors = _check_certification_inputs(representation, classifier)
-    # seeds from the input rows themselves: a row's noise is independent of the batch
-    base_seeds = row_seeds(check_array(X, dtype=np.float32), random_state)
-    Z = representation.encode_latent(X)
+    base = derive_seed(random_state)  # once: every chunk's rows are seeded alike
+    n_rows = _num_samples(X)
+    if n_rows == 0:
+        check_array(X, dtype=np.float32)  # raises: no row
     func = representation._smoothing_function()
-    cs = center_smooth(func, Z, noise_dim=len(attribute_vectors), sigma=sigma_cs,
-                       epsilon=float(representation.epsilon), n0=n0_cs, n=n_cs,
-                       alpha=alpha_cs, delta=delta, beta=beta, center=center,
-                       n_candidates=n_candidates, batch_size=batch_size,
-                       seeds=[_mix(seed, 1) for seed in base_seeds])
-    n_rows = len(Z)
     prediction = np.full(n_rows, abstain_label, dtype=object)
+    abstain, d_cs = np.ones(n_rows, dtype=bool), np.full(n_rows, np.nan)
     d_rs = np.full(n_rows, np.nan)
-    abstain = cs.abstain.copy()
-    keep = ~cs.abstain
-    if keep.any():
-        rs = classifier._certify_points(cs.center[keep], n0=n0_rs, n=n_rs, alpha=alpha_rs,
-                                        batch_size=batch_size,
-                                        seeds=[_mix(base_seeds[i], 2)
-                                               for i in np.flatnonzero(keep)])
-        labels = classifier.classes_[rs["prediction"]].astype(object)
-        labels[rs["abstain"]] = abstain_label
-        prediction[keep] = labels
-        d_rs[keep] = rs["radius"]
-        abstain[keep] = rs["abstain"]
+    failure = None
+    for rows in row_chunks(n_rows):  # X is read, encoded and certified a chunk at a time
+        X_rows = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+        # seeds from the input rows themselves: a row's noise is independent of the batch
+        base_seeds = _row_seeds(check_array(X_rows, dtype=np.float32), base)
+        cs = center_smooth(func, representation.encode_latent(X_rows),
+                           noise_dim=len(attribute_vectors), sigma=sigma_cs,
+                           epsilon=float(representation.epsilon), n0=n0_cs, n=n_cs,
+                           alpha=alpha_cs, delta=delta, beta=beta, center=center,
+                           n_candidates=n_candidates, batch_size=batch_size,
+                           seeds=[_mix(seed, 1) for seed in base_seeds])
+        failure = cs.failure_probability
+        d_cs[rows] = cs.radius
+        abstain[rows] = cs.abstain
+        keep = np.flatnonzero(~cs.abstain)
+        if len(keep):
+            rs = classifier._certify_points(cs.center[keep], n0=n0_rs, n=n_rs, alpha=alpha_rs,
+                                            batch_size=batch_size,
+                                            seeds=[_mix(base_seeds[i], 2) for i in keep])
+            labels = classifier.classes_[rs["prediction"]].astype(object)
+            labels[rs["abstain"]] = abstain_label
+            prediction[rows.start + keep] = labels
+            d_rs[rows.start + keep] = rs["radius"]
+            abstain[rows.start + keep] = rs["abstain"]
     with np.errstate(invalid="ignore"):
-        certified = ~abstain & (cs.radius < d_rs)
+        certified = ~abstain & (d_cs < d_rs)
     frame = pd.DataFrame({"prediction": prediction, "abstain": abstain,
-                          "certified": certified, "d_cs": cs.radius, "d_rs": d_rs})
+                          "certified": certified, "d_cs": d_cs, "d_rs": d_rs})
     frame.attrs.update(certified_fraction=float(certified.mean()) if n_rows else float("nan"),
                        abstain_rate=float(abstain.mean()) if n_rows else float("nan"),
-                       confidence=1.0 - cs.failure_probability - alpha_rs)
+                       confidence=1.0 - failure - alpha_rs)
     return frame
