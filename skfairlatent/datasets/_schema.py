@@ -22,7 +22,10 @@ import pandas as pd
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import type_of_target
 
-__all__ = ["TabularSchema", "is_categorical"]
+__all__ = ["StandardisedRows", "TabularSchema", "is_categorical"]
+
+#: Rows per chunk of the passes over a numeric array (statistics, checks).
+_CHUNK_ROWS = 2 ** 14
 
 
 def is_categorical(dtype):
@@ -41,6 +44,89 @@ def pick_class(logits, u):
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
     return np.minimum((p.cumsum(1) < u).sum(1), p.shape[1] - 1)
+
+
+def _chunks(n_rows):
+    for start in range(0, n_rows, _CHUNK_ROWS):
+        yield slice(start, min(start + _CHUNK_ROWS, n_rows))
+
+
+def _running_sum(total, block):
+    """``total + block.sum(0)`` summed row after row, as ``block.sum(0)`` of all rows is.
+
+    NumPy sums a C-ordered array over its first axis one row after another, so
+    carrying ``total`` in as the first row makes a chunked sum bit-identical
+    to the sum over all rows at once.
+    """
+    return np.add.reduce(np.concatenate([total[None], block]), axis=0)
+
+
+def _numeric_array_statistics(X):
+    """Mean, standard deviation, min and max of each column of a 2-d numeric array.
+
+    ``X`` (an ndarray or a ``np.memmap``) is read a chunk of rows at a time in
+    float64; memory ~ one chunk. The results are bit-identical to
+    ``np.asarray(X, np.float64).mean(0)``, ``.std(0)``, ``.min(0)`` and ``.max(0)``.
+
+    Raises
+    ------
+    ValueError
+        NaN or infinity in a column.
+    """
+    n, d = X.shape
+    total, low, high, finite = np.zeros(d), np.full(d, np.inf), np.full(d, -np.inf), \
+        np.ones(d, dtype=bool)
+    for rows in _chunks(n):
+        block = np.asarray(X[rows], dtype=np.float64)
+        finite &= np.isfinite(block).all(0)
+        total = _running_sum(total, block)
+        low, high = np.minimum(low, block.min(0)), np.maximum(high, block.max(0))
+    if not finite.all():
+        raise ValueError("Input contains NaN or infinity in numeric columns "
+                         f"{np.flatnonzero(~finite).tolist()}.")
+    mean = total / n
+    squares = np.zeros(d)
+    for rows in _chunks(n):
+        block = np.asarray(X[rows], dtype=np.float64) - mean
+        squares = _running_sum(squares, block * block)
+    return mean, np.sqrt(squares / n), low, high
+
+
+class StandardisedRows:
+    """A numeric array standardised row by row when indexed, never as a whole.
+
+    ``rows[index]`` is ``((X[index] as float64 - mean) / scale)`` as float32,
+    the same values as standardising all of ``X`` at once; ``X`` (an ndarray
+    or a read-only ``np.memmap``) is neither copied nor written. skorch
+    batches it like an array (it indexes one row at a time), and slices give
+    chunks, so the memory used is a batch or a chunk.
+
+    Parameters
+    ----------
+    X : ndarray or np.memmap of shape (n_samples, n_features)
+    mean, scale : ndarray of shape (n_features,)
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, X, mean, scale):
+        self.X, self.mean, self.scale = X, mean, scale
+
+    @property
+    def shape(self):
+        return self.X.shape
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return ((np.asarray(self.X[index], dtype=np.float64) - self.mean)
+                / self.scale).astype(np.float32)
+
+    def __array__(self, dtype=None, copy=None):
+        array = self[:]
+        return array if dtype is None else array.astype(dtype)
 
 
 class TabularSchema:
@@ -99,6 +185,12 @@ class TabularSchema:
                 except TypeError:
                     pass
             self.categories_[c] = cats
+        if kind == "array":
+            # read a chunk at a time: X may be a memmap larger than memory
+            self.numeric_mean_, scale, self.numeric_min_, self.numeric_max_ = \
+                _numeric_array_statistics(X)
+            self.numeric_scale_ = np.where(scale > 0, scale, 1.0)
+            return self
         num = self._numeric_block(kind, X)
         self.numeric_mean_ = num.mean(0) if num.shape[1] else np.zeros(0)
         scale = num.std(0) if num.shape[1] else np.zeros(0)
@@ -132,8 +224,14 @@ class TabularSchema:
         """Encode ``X`` for the networks.
 
         Returns ``{"X": encoder input (float32), "cat": codes (int64),
-        "num": standardised numerics}``.
+        "num": standardised numerics}``. For a numeric array (``kind="array"``,
+        validated as finite by the caller) ``"X"`` and ``"num"`` are one
+        :class:`StandardisedRows`: the rows are standardised when indexed, so
+        no copy of ``X`` is made; a frame is encoded into arrays.
         """
+        if kind == "array":
+            rows = StandardisedRows(X, self.numeric_mean_, self.numeric_scale_)
+            return {"X": rows, "cat": np.zeros((len(X), 0), dtype=np.int64), "num": rows}
         codes = np.zeros((len(X), len(self.categorical_columns_)), dtype=np.int64)
         blocks = []
         for j, c in enumerate(self.categorical_columns_):
