@@ -57,6 +57,7 @@ from skfairlatent.base import (
     _FairLatentEstimator,
     as_label_column,
     make_net,
+    row_chunks,
     torch_seeded,
 )
 from skfairlatent.nn.flows import VectorFlow, standard_normal_nll
@@ -70,6 +71,31 @@ from skfairlatent.nn.losses import (
 __all__ = ["FairFlowLoss", "FairFlowNetwork", "FairLatentFlow"]
 
 _OUTPUTS = ("label", "sensitive", "all")
+
+#: Rows per chunk of the passes over all rows (transform, counterfactuals, the
+#: training means of Z_Y and Z_S).
+_CHUNK_ROWS = 4096
+
+
+class _RowCopies:
+    """Rows of a read-only array (a ``np.memmap``) handed to skorch as writable copies.
+
+    skorch indexes one row at a time; each row is copied, so torch never wraps
+    a non-writable array and ``X`` is never copied whole.
+    """
+
+    def __init__(self, X):
+        self.X = X
+
+    @property
+    def shape(self):
+        return self.X.shape
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return np.array(self.X[index])
 
 
 # --------------------------------------------------------------------------- #
@@ -189,8 +215,10 @@ class FairFlowLoss(nn.Module):
 class _StratifiedDiNet(RowExtrasNet):
     """``RowExtrasNet`` whose training steps give L_di its own stratified draw.
 
-    Before ``fit`` the estimator sets ``di_pool = (E, y, s)`` (tensors of the
-    whole training set) and ``di_cell_size = m``. At every training step,
+    Before ``fit`` the estimator sets ``di_pool = (E, y, s, cells)`` (``E``
+    the training rows as given, an ndarray or ``np.memmap`` never copied
+    whole; ``y``, ``s`` and the index ``cells`` tensors) and
+    ``di_cell_size = m``. At every training step,
     ``m`` rows are drawn uniformly from each (label, group) cell of the pool
     (with replacement; torch's global generator, seeded by the estimator),
     mapped through the flow (with the same training noise as the batch) and
@@ -209,7 +237,8 @@ class _StratifiedDiNet(RowExtrasNet):
         m = self.di_cell_size
         picks = torch.cat([cell[torch.randint(len(cell), (m,))] for cell in cells])
         module = self.module_
-        E_di = E[picks]
+        E_di = torch.as_tensor(np.array(E[picks.cpu().numpy()], dtype=np.float32),
+                               device=self.device)
         if module.noise_std > 0:
             E_di = E_di + module.noise_std * torch.randn_like(E_di)
         z_di = module.flow(E_di)[0][:, :module.n_label_dims]
@@ -539,7 +568,9 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         self.sensitive_groups_ = None if sensitive is None else sensitive.groups
         n_groups = 0 if sensitive is None else sensitive.n_groups
 
-        X_fit = {"X": X}
+        # a read-only X (a memmap) is handed to skorch through row copies, so that
+        # torch never wraps a non-writable array
+        X_fit = {"X": X if X.flags.writeable else _RowCopies(X)}
         if sensitive is not None:
             X_fit["sensitive"] = sensitive.codes
         with torch_seeded(start.seed, self.device_):
@@ -579,14 +610,16 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
                 s_t = torch.as_tensor(sensitive.codes, dtype=torch.long, device=device)
                 cells = [idx for k in range(len(self.classes_)) for g in range(n_groups)
                          if len(idx := torch.nonzero((y_t == k) & (s_t == g))[:, 0])]
-                self.net_.di_pool = (torch.as_tensor(X, device=device), y_t, s_t, cells)
+                self.net_.di_pool = (X, y_t, s_t, cells)
                 self.net_.di_cell_size = int(self.di_cell_size)
             try:
                 self.net_.fit(X_fit, y_enc)
             finally:  # the fitted estimator keeps no copy of the training data
                 self.net_.di_pool = None
 
-        z = self._latent(X)
+        # Z_Y and Z_S of the training rows (a few columns), a chunk at a time
+        k, m = self.n_label_dims, self.n_sensitive_dims
+        z = self._run(lambda e: self._module.flow(e)[0][:, :k + m], X, k + m)
         z_y, z_s = self._split(z)
         self.label_means_ = np.stack([z_y[y_enc == k].mean(axis=0)
                                       for k in range(len(self.classes_))])
@@ -601,26 +634,39 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
     def _module(self):
         return self.net_.module_
 
-    def _run(self, fn, array):
-        """Apply a torch function to ``array`` in eval mode, batch by batch."""
+    def _run(self, fn, array, width=None):
+        """Apply a torch function to ``array`` in eval mode, 4096 rows at a time.
+
+        ``array`` (an ndarray or a read-only ``np.memmap``) is read a chunk at
+        a time and never copied whole; the output, float32 of shape
+        (n_samples, width), is filled chunk by chunk (``width`` defaults to
+        ``n_features_in_``; it is only needed for an empty ``array``).
+        """
         module = self._module
         device = next(module.parameters()).device
         was_training = module.training
         module.eval()
-        out = []
+        out = None
         try:
             with torch.no_grad():
-                for start in range(0, len(array), 4096):
-                    batch = torch.as_tensor(array[start:start + 4096], device=device)
-                    out.append(fn(batch).cpu().numpy())
+                for rows in row_chunks(len(array), _CHUNK_ROWS):
+                    batch = torch.as_tensor(np.array(array[rows], dtype=np.float32),
+                                            device=device)
+                    result = fn(batch).cpu().numpy()
+                    if out is None:
+                        out = np.empty((len(array), *result.shape[1:]), dtype=np.float32)
+                    out[rows] = result
         finally:
             module.train(was_training)
-        if not out:
-            return np.empty((0, self.n_features_in_), dtype=np.float32)
-        return np.concatenate(out).astype(np.float32, copy=False)
+        if out is None:
+            return np.empty((0, self.n_features_in_ if width is None else width),
+                            dtype=np.float32)
+        return out
 
-    def _latent(self, X):
-        return self._run(lambda e: self._module.flow(e)[0], X)
+    def _latent(self, X, columns=slice(None)):
+        """``Z[:, columns]`` of the rows ``X``, a chunk at a time."""
+        width = len(range(self.n_features_in_)[columns])
+        return self._run(lambda e: self._module.flow(e)[0][:, columns], X, width)
 
     def _split(self, z):
         k, m = self.n_label_dims, self.n_sensitive_dims
@@ -643,12 +689,10 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        z = self._latent(X)
-        if self.output == "label":
-            return z[:, : self.n_label_dims]
-        if self.output == "sensitive":
-            return z[:, self.n_label_dims:self.n_label_dims + self.n_sensitive_dims]
-        return z
+        k, m = self.n_label_dims, self.n_sensitive_dims
+        columns = {"label": slice(0, k), "sensitive": slice(k, k + m)}.get(self.output,
+                                                                          slice(None))
+        return self._latent(X, columns)
 
     def inverse_transform(self, Z):
         """Exact inverse of the flow: map a full ``Z`` back to ``E``.
@@ -751,7 +795,6 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         if not isinstance(strength, Real) or isinstance(strength, bool):
             raise ValueError(f"strength must be a number; got {strength!r}.")
-        z = self._latent(X)
         k, m = self.n_label_dims, self.n_sensitive_dims
         module = self._module
         if flip == "sensitive":
@@ -774,9 +817,13 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         else:
             raise ValueError(f"flip must be 'sensitive' or 'label'; got {flip!r}.")
         goal = self._resolve_target(labels, own, target, flip)
-        z = z.copy()
-        z[:, part] += strength * (means[goal] - means[own])
-        return self._run(module.flow.inverse, z)
+        # one chunk of rows at a time: Z, its edit and the inverse (memory ~ the output)
+        out = np.empty(X.shape, dtype=np.float32)
+        for rows in row_chunks(len(X), _CHUNK_ROWS):
+            z = self._latent(X[rows])
+            z[:, part] += strength * (means[goal[rows]] - means[own[rows]])
+            out[rows] = self._run(module.flow.inverse, z)
+        return out
 
     @staticmethod
     def _codes_of(values, labels, n_samples, what):

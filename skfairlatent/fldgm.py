@@ -48,8 +48,10 @@ from .base import (
     derive_seed,
     make_net,
     resolve_device,
+    row_chunks,
     torch_seeded,
 )
+from .datasets._schema import _running_sum
 from .exceptions import InvalidParameterError
 from .fair_vae import FairLatentVAE, group_codes
 
@@ -548,6 +550,7 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
         codes = group_codes(vae, sensitive_features, len(X_vae)) if known else None
         mean, logvar = vae.transform_posterior(X_vae, sensitive_features if known else None)
         latents, draws = self._standardise(mean, logvar, int(seeds[1]))
+        del mean, logvar
         self.sensitive_model_ = None
         if codes is not None:
             # p(s | z) on latents distributed as the generator's training targets
@@ -567,7 +570,8 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
                 net = make_net(LatentDDPM, DiffusionLoss, module__dim=dim,
                                module__hidden_layer_sizes=hidden, module__timesteps=self.timesteps,
                                module__schedule=self.schedule, module__prediction=self.prediction,
-                               module__clip_x0=float(np.abs(draws).max()) if len(draws) else None,
+                               module__clip_x0=(float(max(draws.max(), -draws.min()))
+                                                if len(draws) else None),
                                **common)
             else:
                 net = make_net(GAN, torch.nn.MSELoss, net_class=AdversarialNet, module__dim=dim,
@@ -582,23 +586,49 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
 
         Sets ``latent_mean_`` and ``latent_scale_`` (of the aggregate
         posterior with ``latent_input="draws"``, of the means otherwise).
-        Returns ``(latents, draws)``: latents of shape (n, 2 d) (standardised
-        means and log standard deviations, drawn from at every step) or (n, d).
+        Returns ``(latents, draws)``: latents of shape (n, 2 d) float32
+        (standardised means and log standard deviations, drawn from at every
+        step) or (n, d), and draws of shape (n, d) (float64; the latents
+        themselves with ``latent_input="mean"``). Computed a chunk of rows at
+        a time (statistics summed row after row as NumPy sums all rows, the
+        noise drawn in the same order), so memory ~ the two outputs.
         """
-        mean, log_std = mean.astype(np.float64), 0.5 * logvar.astype(np.float64)
+        n, d = mean.shape
+
+        def chunk(rows):
+            return mean[rows].astype(np.float64), 0.5 * logvar[rows].astype(np.float64)
+
+        total, spread = np.zeros(d), np.zeros(d)
+        for rows in row_chunks(n):
+            mu, log_std = chunk(rows)
+            total = _running_sum(total, mu)
+            if self.latent_input != "mean":
+                spread = _running_sum(spread, np.exp(2 * log_std))
+        self.latent_mean_ = total / n
+        squares = np.zeros(d)
+        for rows in row_chunks(n):
+            centred = chunk(rows)[0] - self.latent_mean_
+            squares = _running_sum(squares, centred * centred)
         if self.latent_input == "mean":
-            self.latent_mean_, self.latent_scale_ = mean.mean(0), mean.std(0) + 1e-8
-            latents = ((mean - self.latent_mean_) / self.latent_scale_).astype(np.float32)
+            self.latent_scale_ = np.sqrt(squares / n) + 1e-8
+            latents = np.empty((n, d), dtype=np.float32)
+            for rows in row_chunks(n):
+                latents[rows] = (chunk(rows)[0] - self.latent_mean_) / self.latent_scale_
             return latents, latents
-        self.latent_mean_ = mean.mean(0)
-        self.latent_scale_ = np.sqrt(mean.var(0) + np.exp(2 * log_std).mean(0))
-        latents = np.concatenate([(mean - self.latent_mean_) / self.latent_scale_,
-                                  log_std - np.log(self.latent_scale_)],
-                                 axis=1).astype(np.float32)
+        self.latent_scale_ = np.sqrt(squares / n + spread / n)
+        latents = np.empty((n, 2 * d), dtype=np.float32)
+        draws = np.empty((n, d))
         # one posterior draw per row, distributed as the generator's targets
-        noise = check_random_state(seed).standard_normal(mean.shape)
-        d = mean.shape[1]
-        return latents, latents[:, :d] + np.exp(latents[:, d:]) * noise
+        random = check_random_state(seed)
+        for rows in row_chunks(n):
+            mu, log_std = chunk(rows)
+            block = np.concatenate([(mu - self.latent_mean_) / self.latent_scale_,
+                                    log_std - np.log(self.latent_scale_)],
+                                   axis=1).astype(np.float32)
+            latents[rows] = block
+            noise = random.standard_normal((len(block), d))
+            draws[rows] = block[:, :d] + np.exp(block[:, d:]) * noise
+        return latents, draws
 
     def _label_of_features(self, X, decoder_groups, rng):
         """The label of decoded rows read back from their features: y' ~ p(y | E(x')).
