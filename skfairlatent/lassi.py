@@ -61,7 +61,7 @@ from .exceptions import InvalidParameterError
 from .nn.flows import VectorFlow, standard_normal_nll
 from .nn.glow import ImageGlow
 from .nn.modules import MLP
-from .smoothing import center_smooth, certify_individual_fairness
+from .smoothing import _BATCHED_LOADING, center_smooth, certify_individual_fairness
 
 __all__ = ["FlowTransformer", "LASSIRepresentation"]
 
@@ -73,6 +73,13 @@ _HIDDEN_LAYER_SIZES = ["array-like", Interval(Integral, 1, None, closed="left")]
 #: Rows per forward pass of the flow in transform-like methods (divides CHUNK_ROWS).
 _FLOW_BATCH = 4096
 assert CHUNK_ROWS % _FLOW_BATCH == 0
+
+
+def _check_finite(values, what, estimator):
+    """:func:`check_finite_output` a chunk of rows at a time (no full float64 copy)."""
+    for rows in row_chunks(len(values)):
+        if not np.isfinite(values[rows]).all():
+            check_finite_output(values, what, estimator)  # raises, counting all rows
 
 
 def _column_mean(chunks):
@@ -323,6 +330,7 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
             module__noise_scale=float(noise_scale),
             callbacks=[("clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)),
                        ("finite_loss", FiniteLoss(type(self).__name__))],
+            **_BATCHED_LOADING,
         )
         with torch_seeded(start.seed, start.device):
             self.net_.fit(self._standardize(X), None)
@@ -357,7 +365,7 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
         module = self.net_.module_.eval()
         Z = self._chunk_map(lambda x: module(x)[0], lambda rows: self._standardize(X[rows]),
                             len(X), (self._n_features_out,))
-        check_finite_output(Z, "the flow latents E(X) of transform", self)
+        _check_finite(Z, "the flow latents E(X) of transform", self)
         return Z
 
     def transform(self, X):
@@ -884,6 +892,7 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 [("lr_schedule", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR,
                                              T_max=self.max_epochs, step_every="epoch"))]
                 if self.lr_schedule == "cosine" else []),
+            **_BATCHED_LOADING,
         )
         with torch_seeded(seed, start.device):
             self.net_.fit(Z, y_enc)
@@ -906,7 +915,7 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=self.device_)
         R = torch.cat([encoder(Z[s:s + 8192]) for s in range(0, len(Z), 8192)]
                       or [Z.new_zeros((0, self.n_components))]).cpu().numpy()
-        check_finite_output(R, "the representation R(E(X)) of transform", self)
+        _check_finite(R, "the representation R(E(X)) of transform", self)
         return R
 
 

@@ -55,6 +55,7 @@ from scipy.stats import binomtest, norm
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _num_samples, check_array, check_is_fitted, validate_data
+from skorch.dataset import Dataset
 from torch import nn
 
 from .base import (
@@ -92,6 +93,38 @@ _NOISE_BLOCK = 4096
 _CENTER_BETA = 2.0
 #: Fewest candidates of the candidate-set center: it misses the half-mass ball w.p. <= 2**-32.
 _MIN_CANDIDATES = 32
+
+
+# =========================================================================== #
+# Batched loading for skorch (shared with lassi.py)
+# =========================================================================== #
+class _BatchDataset(Dataset):
+    """skorch ``Dataset`` of arrays that fetches a whole batch with one fancy index.
+
+    ``DataLoader`` passes the sampler's batch of indices to ``__getitems__``;
+    the batch ``(X[idx], y[idx])`` is returned already collated (pass
+    :func:`_collated` as the loader's ``collate_fn``). The tensors equal those
+    of skorch's row-by-row ``__getitem__`` and ``default_collate`` (``y=None``
+    gives zeros of shape (b, 1), as there), the sampler and its random draws
+    are unchanged, and ``X`` (e.g. a ``np.memmap``) is read a batch at a time.
+    """
+
+    def __getitems__(self, indices):
+        idx = np.asarray(indices, dtype=np.intp)
+        X = torch.from_numpy(np.asarray(self.X[idx]))
+        y = (torch.zeros((len(idx), 1)) if self.y is None
+             else torch.as_tensor(np.asarray(self.y[idx])))
+        return X, y
+
+
+def _collated(batch):
+    """``collate_fn`` for :class:`_BatchDataset`: the batch is already collated."""
+    return batch
+
+
+#: ``make_net`` keywords that load batches through :class:`_BatchDataset`.
+_BATCHED_LOADING = dict(dataset=_BatchDataset, iterator_train__collate_fn=_collated,
+                        iterator_valid__collate_fn=_collated)
 
 
 # =========================================================================== #
@@ -869,6 +902,7 @@ class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
             module__hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
             module__sigma=float(self.sigma),
             callbacks=[("finite_loss", FiniteLoss(type(self).__name__))],
+            **_BATCHED_LOADING,
         )
         with torch_seeded(start.seed, start.device):
             self.net_.fit(X, start.y_encoded)
