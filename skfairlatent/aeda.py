@@ -33,7 +33,15 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from torch import nn
 from torch.nn import functional as F
 
-from .base import FiniteLoss, _FairLatentEstimator, check_hidden_layer_sizes, make_net, torch_seeded
+from .base import (
+    CHUNK_ROWS,
+    FiniteLoss,
+    _FairLatentEstimator,
+    check_hidden_layer_sizes,
+    make_net,
+    row_chunks,
+    torch_seeded,
+)
 from .exceptions import InvalidParameterError, NonFiniteLossError
 from .nn.attacks import ifgsm
 from .nn.cnn import SmallCNN
@@ -52,6 +60,12 @@ WARMUP_LOSS_TOL = 0.01
 EPSILON_MULTIPLIERS = (1.0, 1.5, 2.0, 3.0)
 #: ``epsilon="auto"``: number of planned copies the candidates are tried on.
 EPSILON_PROBE_SIZE = 512
+#: ``track_transferability``: at most this many adversarial rows fit the probe of r(m) and
+#: this many clean rows score it (evenly spaced rows; all of them below this size).
+TRANSFERABILITY_MAX_ROWS = 10_000
+#: Feature passes pad batches to at least this many rows: on CPU a row's features are then
+#: the same whichever rows share its batch (smaller matrices take another kernel).
+_MIN_FEATURE_BATCH = 16
 
 #: scikit-learn estimator checks that AEDAClassifier is known to fail, with the
 #: reason. scikit-learn 1.6+ has no estimator tag for this (``_xfail_checks``
@@ -169,6 +183,10 @@ def group_mean_gap(X, groups, n_groups, *, floor=0.1):
     around a red digit contains the same digit on brown, while the strokes
     may move by little.
 
+    Above ``CHUNK_ROWS`` rows ``X`` is read a chunk of rows at a time (it may
+    be a ``np.memmap``) and the sums are accumulated in float64; memory is one
+    chunk plus the group sums.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, ...)
@@ -185,7 +203,15 @@ def group_mean_gap(X, groups, n_groups, *, floor=0.1):
         means coincide.
     """
     flat = X.reshape(len(X), -1)
-    means = np.stack([flat[groups == g].mean(0) for g in range(n_groups) if np.any(groups == g)])
+    present = [g for g in range(n_groups) if np.any(groups == g)]
+    if len(flat) <= CHUNK_ROWS:
+        means = np.stack([flat[groups == g].mean(0) for g in present])
+    else:  # column sums in float64, a chunk of rows at a time
+        sums = np.zeros((n_groups, flat.shape[1]))
+        for rows in row_chunks(len(flat)):
+            np.add.at(sums, groups[rows], np.asarray(flat[rows], dtype=np.float64))
+        counts = np.bincount(groups, minlength=n_groups)
+        means = np.stack([sums[g] / counts[g] for g in present]).astype(np.float32)
     gap = means.max(0) - means.min(0)
     top = float(gap.max()) if gap.size else 0.0
     if top <= 0:
@@ -286,32 +312,149 @@ def _build_module(X, n_outputs, extractor, image_shape, conv_channels, hidden_la
     return AEDAModule(extractor, int(n_features), n_outputs)
 
 
+def _as_tensor(x, device):
+    """A float32 tensor copy of rows of an array (a read-only ``np.memmap`` included)."""
+    return torch.tensor(np.asarray(x, dtype=np.float32), device=device)
+
+
 def _batched(fn, X, device, batch_size):
     """``fn`` over ``X`` in batches, without gradients, as a float32 array."""
     out = []
     with torch.no_grad():
-        for start in range(0, len(X), batch_size):
-            batch = torch.as_tensor(X[start:start + batch_size], device=device)
-            out.append(fn(batch).cpu().numpy())
+        for rows in row_chunks(len(X), batch_size):
+            out.append(fn(_as_tensor(X[rows], device)).cpu().numpy())
     return np.concatenate(out) if out else np.empty((0, 0), dtype=np.float32)
 
 
-def _features(net, X, batch_size):
-    """f(X) of a target net as a float32 array, in evaluation mode, without gradients."""
-    module = net.module_
-    training = module.training
-    module.eval()
-    try:
-        return _batched(module.features, X, net.device, batch_size)
-    finally:
-        module.train(training)
+class _ArrayRows:
+    """Rows of an array gathered by index (``X[index]``, a copy of those rows only)."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def __len__(self):
+        return len(self.X)
+
+    def rows(self, index):
+        return torch.from_numpy(np.ascontiguousarray(self.X[index], dtype=np.float32))
 
 
-def _head_accuracy(bias_net, z, groups):
-    """Accuracy of the bias head ``h_b`` on features ``z``."""
+class _FrozenFeatures:
+    """``f(x)`` of rows of ``X`` by a frozen extractor, computed when asked, never stored.
+
+    ``rows(index)`` gives ``module.features`` of ``X[index]`` in evaluation mode without
+    gradients, equal to what one pass over ``X`` in consecutive batches of ``batch_rows``
+    rows computes: on CPU a row's features do not depend on the other rows of its batch
+    once the batch has ``_MIN_FEATURE_BATCH`` rows, so smaller batches are padded, and
+    the rows of a last batch shorter than that are computed once, as that batch.
+    """
+
+    def __init__(self, module, X, device, batch_rows):
+        self.module, self.X, self.device = module, X, device
+        n_rows = len(X)
+        short = n_rows % batch_rows
+        self.tail_start = n_rows - short if 0 < short < _MIN_FEATURE_BATCH else n_rows
+        self.tail = None
+        if self.tail_start < n_rows:
+            self.tail = self._forward(_as_tensor(X[self.tail_start:], device), pad=False)
+
+    def __len__(self):
+        return len(self.X)
+
+    def _forward(self, x, pad=True):
+        n_rows = len(x)
+        if pad and n_rows < _MIN_FEATURE_BATCH:
+            x = torch.cat([x, x.new_zeros((_MIN_FEATURE_BATCH - n_rows, *x.shape[1:]))])
+        training = self.module.training
+        self.module.eval()
+        try:
+            with torch.no_grad():
+                return self.module.features(x.to(self.device))[:n_rows]
+        finally:
+            self.module.train(training)
+
+    def rows(self, index):
+        index = np.asarray(index, dtype=np.int64)
+        z = self._forward(_as_tensor(self.X[index], self.device))
+        if self.tail is not None:
+            late = np.flatnonzero(index >= self.tail_start)
+            if len(late):
+                z[torch.as_tensor(late, device=z.device)] = self.tail[
+                    torch.as_tensor(index[late] - self.tail_start, device=z.device)]
+        return z
+
+    def array(self, index, batch_rows):
+        """``rows(index)`` as a float32 array, computed ``batch_rows`` rows at a time."""
+        return np.concatenate(
+            [self.rows(index[part]).cpu().numpy() for part in row_chunks(len(index), batch_rows)]
+            or [np.empty((0, 0), dtype=np.float32)])
+
+
+class _RowDataset(torch.utils.data.Dataset):
+    """Rows of one or more sources, with labels and weights, seen as one training set.
+
+    Row ``i`` of the set is row ``i - offset`` of the source that covers it (the
+    sources follow each other), so the original rows and their adversarial copies are
+    trained on without being concatenated. skorch's data loader asks for a batch of
+    indices at a time (``__getitems__``); each source gathers only those rows
+    (``_ArrayRows``, ``_FrozenFeatures``) and they are returned one per row, as skorch's
+    own dataset of ``({"X": X, "sample_weight": w}, y)`` returns them, for the default
+    collate. Without labels the rows come as ``(x, 0)`` (prediction).
+    """
+
+    def __init__(self, sources, labels=None, weight=None):
+        self.sources = list(sources)
+        self.offsets = np.cumsum([0, *(len(source) for source in self.sources)])
+        self.labels, self.weight = labels, weight
+
+    def __len__(self):
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i):
+        return self.__getitems__([i])[0]
+
+    def _inputs(self, index):
+        if len(self.sources) == 1:
+            return self.sources[0].rows(index)
+        source_of = np.searchsorted(self.offsets, index, side="right") - 1
+        out = None
+        for k, source in enumerate(self.sources):
+            mine = np.flatnonzero(source_of == k)
+            if len(mine) == 0:
+                continue
+            x = source.rows(index[mine] - self.offsets[k])
+            if out is None:
+                out = x.new_empty((len(index), *x.shape[1:]))
+            out[torch.as_tensor(mine, device=x.device)] = x
+        return out
+
+    def __getitems__(self, indices):
+        index = np.asarray(indices, dtype=np.int64)
+        x = self._inputs(index).unbind(0)
+        if self.labels is None:
+            return [(row, 0) for row in x]
+        y = torch.from_numpy(np.ascontiguousarray(self.labels[index])).unbind(0)
+        w = torch.from_numpy(np.ascontiguousarray(self.weight[index])).unbind(0)
+        return [({"X": row, "sample_weight": w_i}, y_i) for row, w_i, y_i in zip(x, w, y)]
+
+
+def _argmax_accuracy(logits_of, n_rows, labels, batch_rows):
+    """Fraction of rows whose ``argmax`` of ``logits_of(rows)`` is the label, a batch at a time."""
+    if n_rows == 0:
+        return np.nan
+    correct = 0
     with torch.no_grad():
-        logits = bias_net.module_(torch.as_tensor(z, device=bias_net.device))
-    return float((logits.argmax(1).cpu().numpy() == groups).mean())
+        for rows in row_chunks(n_rows, batch_rows):
+            predicted = logits_of(rows).argmax(1).cpu().numpy()
+            correct += int(np.count_nonzero(predicted == labels[rows]))
+    return correct / n_rows
+
+
+def _head_accuracy(bias_net, features, groups, batch_rows):
+    """Accuracy of the bias head ``h_b`` on the clean rows' features."""
+    head = bias_net.module_
+    return _argmax_accuracy(lambda rows: head(features.rows(np.arange(rows.start, rows.stop))),
+                            len(features), groups, batch_rows)
 
 
 def _coupled_attack(joint, x, t, b_attack, *, lambda_, epsilon, step_size, n_steps, clip):
@@ -333,15 +476,39 @@ def _coupled_attack(joint, x, t, b_attack, *, lambda_, epsilon, step_size, n_ste
     return adv, bias_logits.argmax(1) == b_attack, target_logits.argmax(1) == t
 
 
-def _transferability(z_clean, groups, z_adv, adv_groups):
-    """r(m) of Sec. 2.3: bias head fitted on f(X_adv) (attacked labels), scored on f(X)."""
-    if len(z_adv) == 0 or len(np.unique(adv_groups)) < 2:
+def _spread(n_rows, n_max):
+    """All of ``range(n_rows)``, or ``n_max`` evenly spaced indices of it."""
+    if n_rows <= n_max:
+        return np.arange(n_rows)
+    return np.linspace(0, n_rows - 1, n_max).round().astype(np.int64)
+
+
+def _transferability(clean, groups, adversarial, adv_groups, batch_rows):
+    """r(m) of Sec. 2.3: bias head fitted on f(X_adv) (attacked labels), scored on f(X).
+
+    Fitted on up to ``TRANSFERABILITY_MAX_ROWS`` evenly spaced copies and scored on as
+    many evenly spaced clean rows (``clean`` and ``adversarial`` are
+    :class:`_FrozenFeatures`), so its memory and time do not grow with the rows.
+    """
+    fit_rows = _spread(len(adversarial), TRANSFERABILITY_MAX_ROWS)
+    if len(fit_rows) == 0 or len(np.unique(adv_groups[fit_rows])) < 2:
         return np.nan
+    score_rows = _spread(len(clean), TRANSFERABILITY_MAX_ROWS)
     head = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        head.fit(z_adv, adv_groups)
-    return float(head.score(z_clean, groups))
+        head.fit(adversarial.array(fit_rows, batch_rows), adv_groups[fit_rows])
+    return float(head.score(clean.array(score_rows, batch_rows), groups[score_rows]))
+
+
+def _feature_difference(clean, adversarial, source_rows, batch_rows):
+    """Eq. 7 (App. A): mean relative L1 distance between f(x_adv) and f(x) of its source."""
+    ratios = np.empty(len(source_rows), dtype=np.float32)
+    for part in row_chunks(len(source_rows), batch_rows):
+        z_adv = adversarial.rows(np.arange(part.start, part.stop)).cpu().numpy()
+        z = clean.rows(source_rows[part]).cpu().numpy()
+        ratios[part] = np.abs(z - z_adv).sum(1) / np.maximum(np.abs(z).sum(1), 1e-12)
+    return float(np.mean(ratios))
 
 
 def _history_entry(phase, epoch, start, **values):
@@ -468,7 +635,9 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
     track_transferability : bool, default=True
         Record each epoch the cross-task transferability r(m) of Sec. 2.3
         and the feature difference of App. A (Eq. 7); one extra feature pass
-        per epoch.
+        over the copies and their source rows per epoch. r(m) is fitted on at
+        most ``TRANSFERABILITY_MAX_ROWS`` (10,000) evenly spaced copies and
+        scored on as many evenly spaced clean rows (all of them below that).
     device : str or torch.device, default="auto"
         ``"auto"`` picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
@@ -525,7 +694,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
         r(m) per training epoch (Sec. 2.3, Fig. 10a); NaN when not tracked or
         without copies.
     adversarial_examples_ : ndarray
-        The last copies, shaped like the network input.
+        The last copies, shaped like the network input (one row per planned
+        copy: for each target class, the bias groups' shortfall).
     adversarial_source_rows_, adversarial_groups_ : ndarray of int64
         Their clean rows and the group codes they were pushed towards.
 
@@ -568,6 +738,15 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
     source group, the usual meaning of adversarial training (Sec. 2.2), so
     that ``h_b`` becomes robust to them. Copies inherit the
     ``sample_weight`` of their source row.
+
+    Memory: ``X`` (or a read-only float32 ``np.memmap``, never copied whole
+    or written) is read a batch of rows at a time by training, attacks and
+    feature passes; beyond it, ``fit`` holds the copies of one attack
+    (``adversarial_examples_``, rewritten in place by each attack), a few
+    integers and floats per row (labels, groups, weights, the plan) and one
+    batch. Features ``f(x)`` are computed per batch when needed, never for
+    all rows at once; skorch's per-batch history records are dropped after
+    each epoch. Time is linear in the rows.
 
     ``check_sample_weight_equivalence_on_dense_data`` of scikit-learn's
     estimator checks fails by design (mini-batch Adam); pass
@@ -686,9 +865,15 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
                        callbacks=[("finite_loss", FiniteLoss(type(self).__name__))])
         return net.initialize()
 
-    def _train_epochs(self, net, X, y, weight, epochs, phase="train", epoch=0):
-        """Eq. 4 (target) or Eqs. 5-6 (bias head): ``epochs`` epochs of Adam."""
-        net.partial_fit({"X": X, "sample_weight": weight}, y, epochs=epochs)
+    def _train_epochs(self, net, dataset, epochs, phase="train", epoch=0):
+        """Eq. 4 (target) or Eqs. 5-6 (bias head): ``epochs`` epochs of Adam on a ``_RowDataset``.
+
+        The per-batch records of skorch's history are dropped after each epoch (the epoch's
+        ``train_loss`` stays), so the history does not grow with the rows.
+        """
+        net.partial_fit(dataset, None, epochs=epochs)
+        for row in list(net.history)[-epochs:]:
+            row["batches"] = []
         loss = float(net.history[-1, "train_loss"])
         if not np.isfinite(loss):
             raise NonFiniteLossError(
@@ -712,7 +897,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
         module = net.module_
         for epoch in range(n_epochs):
             start = time.perf_counter()
-            loss = self._train_epochs(net, X, labels, weight, 1, phase, epoch)
+            loss = self._train_epochs(net, _RowDataset([_ArrayRows(X)], labels, weight), 1,
+                                      phase, epoch)
             accuracy = np.nan
             if auto:
                 module.eval()
@@ -727,14 +913,17 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             previous = loss
         return n_epochs
 
-    def _attack(self, joint, X, t, b_attack, clip, epsilon, device):
+    def _attack(self, joint, X, t, b_attack, clip, epsilon, device, *, rows=None, out=None):
         """Eq. 3 by I-FGSM: ``argmin λ·L_bias(x, b_attack) + (1 − λ)·L_target(x, t)``.
 
         ``joint(x)`` returns the bias logits and the target logits of a batch
         (the coupled ``{f, h_b}``/``{f, h_t}``, or two separate classifiers
-        for ``mode="pre"``); the networks are in evaluation mode. Returns the
-        adversarial inputs and, per example, whether the bias classifier
-        reads ``b_attack`` and whether the target classifier still reads ``t``.
+        for ``mode="pre"``); the networks are in evaluation mode. The rows
+        attacked are ``X[rows]`` (all of ``X`` for ``rows=None``), gathered
+        ``4 * batch_size`` at a time; the copies are written into ``out``
+        (a new array when ``None``). Returns the adversarial inputs and, per
+        example, whether the bias classifier reads ``b_attack`` and whether
+        the target classifier still reads ``t``.
         """
         step = (self.attack_step_size if self.attack_step_size is not None
                 else 2.5 * epsilon / max(self.attack_steps, 1))
@@ -743,21 +932,20 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             if not np.isscalar(step):
                 step = torch.as_tensor(step, device=device)
         clip = tuple(None if c is None else torch.as_tensor(c, device=device) for c in clip)
-        x_adv, flipped, kept = [], [], []
-        size = 4 * self.batch_size
-        for start in range(0, len(X), size):
+        n_rows = len(X) if rows is None else len(rows)
+        x_adv = np.empty((n_rows, *X.shape[1:]), dtype=np.float32) if out is None else out
+        flipped, kept = np.empty(n_rows, dtype=bool), np.empty(n_rows, dtype=bool)
+        for part in row_chunks(n_rows, 4 * self.batch_size):
+            x = X[part] if rows is None else X[rows[part]]
             adv, flip, keep = _coupled_attack(
-                joint, *(torch.as_tensor(a[start:start + size], device=device)
-                         for a in (X, t, b_attack)),
+                joint, _as_tensor(x, device), torch.as_tensor(t[part], device=device),
+                torch.as_tensor(b_attack[part], device=device),
                 lambda_=float(self.lambda_), epsilon=epsilon, step_size=step,
                 n_steps=self.attack_steps, clip=clip)
-            x_adv.append(adv.cpu().numpy())
-            flipped.append(flip.cpu().numpy())
-            kept.append(keep.cpu().numpy())
-        if not x_adv:
-            return (np.empty((0, *X.shape[1:]), dtype=np.float32), np.empty(0, bool),
-                    np.empty(0, bool))
-        return np.concatenate(x_adv), np.concatenate(flipped), np.concatenate(kept)
+            x_adv[part] = adv.cpu().numpy()
+            flipped[part] = flip.cpu().numpy()
+            kept[part] = keep.cpu().numpy()
+        return x_adv, flipped, kept
 
     def _calibrate_epsilon(self, joint, X, y, groups, n_groups, clip, device, rng):
         """``epsilon="auto"``: the smallest data-shaped box that flips the bias classifier.
@@ -783,8 +971,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             rows, b_attack = rows[pick], b_attack[pick]
         trials = []
         for multiplier in EPSILON_MULTIPLIERS:
-            _, flipped, kept = self._attack(joint, X[rows], y[rows], b_attack, clip,
-                                            multiplier * gap, device)
+            _, flipped, kept = self._attack(joint, X, y[rows], b_attack, clip,
+                                            multiplier * gap, device, rows=rows)
             trials.append(dict(multiplier=multiplier, epsilon_max=float(multiplier * gap.max()),
                                bias_flip_rate=float(flipped.mean()),
                                target_kept_rate=float(kept.mean())))
@@ -793,14 +981,19 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
         best = max(trials, key=lambda r: r["bias_flip_rate"])
         return best["multiplier"] * gap, best["multiplier"], trials
 
-    def _train_bias_head(self, bias_net, z_clean, groups, weight, z_adv, adv_groups, adv_weight,
-                         epochs):
-        """Eq. 5 (clean rows) or Eq. 6 (clean + previous adversarial rows) on frozen f."""
-        if z_adv is not None:
-            z_clean = np.concatenate([z_clean, z_adv])
+    def _train_bias_head(self, bias_net, clean, groups, weight, adversarial, adv_groups,
+                         adv_weight, epochs):
+        """Eq. 5 (clean rows) or Eq. 6 (clean + previous adversarial rows) on frozen f.
+
+        ``clean`` and ``adversarial`` are :class:`_FrozenFeatures`: the features of each
+        batch are computed when the batch is drawn.
+        """
+        sources = [clean]
+        if adversarial is not None:
+            sources.append(adversarial)
             groups = np.concatenate([groups, adv_groups])
             weight = np.concatenate([weight, adv_weight])
-        return self._train_epochs(bias_net, z_clean, groups, weight, epochs, "bias")
+        return self._train_epochs(bias_net, _RowDataset(sources, groups, weight), epochs, "bias")
 
     # ------------------------------------------------------------------ #
     # fit / predict
@@ -812,7 +1005,9 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
             Tabular rows, flattened images (with ``input_shape``) or images.
-            Converted to float32; not modified.
+            Converted to float32 (no copy when it is float32 already, a
+            read-only ``np.memmap`` included); read a batch of rows at a
+            time, never modified.
         y : array-like of shape (n_samples,)
             Target classes, any label type, two or more classes.
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes), \
@@ -860,7 +1055,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             if sensitive is None or self.mode == "none":  # "Original": no augmentation
                 for epoch in range(self.max_epochs):
                     begin = time.perf_counter()
-                    loss = self._train_epochs(net, X, y, weight, 1, "train", epoch)
+                    loss = self._train_epochs(net, _RowDataset([_ArrayRows(X)], y, weight), 1,
+                                              "train", epoch)
                     self.history_.append(_history_entry("train", epoch, begin, train_loss=loss))
                 self.net_ = net
             else:
@@ -883,7 +1079,6 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             self._warmup(bias_net, X, groups, weight, "bias_warmup", rng)
             start = time.perf_counter()
             bias_model = bias_net.module_
-            z = None
 
             def joint(x):
                 return bias_model(x), target(x)
@@ -893,8 +1088,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             # The coupled bias head h_b on f (Fig. 6), trained on the frozen features.
             bias_net = self._net(nn.Linear(target.target_head.in_features, n_groups),
                                  self.bias_lr, device)
-            z = _features(net, X, batch)
-            self._train_bias_head(bias_net, z, groups, weight, None, None, None,
+            clean = _FrozenFeatures(target, X, device, batch)
+            self._train_bias_head(bias_net, clean, groups, weight, None, None, None,
                                   5 * self.bias_epochs)
             head = bias_net.module_
 
@@ -906,20 +1101,26 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
         self.epsilon_, self.epsilon_multiplier_, self.epsilon_search_ = self._calibrate_epsilon(
             joint, X, y, groups, n_groups, clip, device, rng)
 
-        def attack():
+        def attack(buffer):
+            """Eq. 3 on a new plan; the copies overwrite ``buffer`` when it fits them."""
             rows, b_attack = adversarial_plan(y, groups, n_groups, rng)
+            if buffer is not None and len(buffer) != len(rows):
+                buffer = None
             target.eval()
-            x_adv, flipped, kept = self._attack(joint, X[rows], y[rows], b_attack, clip,
-                                                self.epsilon_, device)
+            x_adv, flipped, kept = self._attack(joint, X, y[rows], b_attack, clip,
+                                                self.epsilon_, device, rows=rows, out=buffer)
             target.train()
             return rows, b_attack, x_adv, dict(
                 epsilon=float(np.max(self.epsilon_)),
                 attack_bias_flip_rate=float(flipped.mean()) if len(rows) else np.nan,
                 attack_target_kept_rate=float(kept.mean()) if len(rows) else np.nan)
 
-        rows, b_attack, x_adv, attack_stats = attack()
-        bias_accuracy = (_head_accuracy(bias_net, z, groups) if z is not None else
-                         float((_batched(bias_model, X, device, batch).argmax(1) == groups).mean()))
+        rows, b_attack, x_adv, attack_stats = attack(None)
+        if self.mode == "pre":
+            bias_accuracy = _argmax_accuracy(lambda part: bias_model(_as_tensor(X[part], device)),
+                                             len(X), groups, batch)
+        else:
+            bias_accuracy = _head_accuracy(bias_net, clean, groups, batch)
         self.history_.append(_history_entry("attack", 0, start, n_adversarial=len(rows),
                                             bias_accuracy=bias_accuracy, **attack_stats))
 
@@ -930,25 +1131,25 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
             start = time.perf_counter()
             # Eq. 4: f, h_t on the original rows and the previous adversarial examples.
             loss = self._train_epochs(
-                net, np.concatenate([X, x_adv]), np.concatenate([y, y[rows]]),
-                np.concatenate([weight, weight[rows]]), 1, "train", epoch)
+                net, _RowDataset([_ArrayRows(X), _ArrayRows(x_adv)], np.concatenate([y, y[rows]]),
+                                 np.concatenate([weight, weight[rows]])), 1, "train", epoch)
             record = dict(train_loss=loss, n_adversarial=len(rows))
-            z = _features(net, X, batch)
-            z_adv = _features(net, x_adv, batch) if len(rows) else None
-            if self.track_transferability and z_adv is not None:
-                record["transferability"] = _transferability(z, groups, z_adv, b_attack)
-                record["feature_difference"] = float(np.mean(
-                    np.abs(z[rows] - z_adv).sum(1) / np.maximum(np.abs(z[rows]).sum(1), 1e-12)))
+            clean = _FrozenFeatures(net.module_, X, device, batch)
+            adversarial = _FrozenFeatures(net.module_, x_adv, device, batch) if len(rows) else None
+            if self.track_transferability and adversarial is not None:
+                record["transferability"] = _transferability(clean, groups, adversarial, b_attack,
+                                                             batch)
+                record["feature_difference"] = _feature_difference(clean, adversarial, rows, batch)
             if self.mode in ("online", "robust"):
                 # Eq. 5 (online) or Eq. 6 (robust, adversarial training with source groups).
-                robust = self.mode == "robust" and z_adv is not None
+                robust = self.mode == "robust" and adversarial is not None
                 self._train_bias_head(
-                    bias_net, z, groups, weight,
-                    z_adv if robust else None, groups[rows] if robust else None,
+                    bias_net, clean, groups, weight,
+                    adversarial if robust else None, groups[rows] if robust else None,
                     weight[rows] if robust else None, self.bias_epochs)
-                record["bias_accuracy"] = _head_accuracy(bias_net, z, groups)
+                record["bias_accuracy"] = _head_accuracy(bias_net, clean, groups, batch)
                 # Eq. 3: new adversarial examples against the coupled f, h_b.
-                rows, b_attack, x_adv, attack_stats = attack()
+                rows, b_attack, x_adv, attack_stats = attack(x_adv)
                 record.update(attack_stats)
             self.history_.append(_history_entry("train", epoch, start, **record))
 
@@ -963,7 +1164,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
-            As at fit. Sensitive features are not needed.
+            As at fit (a float32 ``np.memmap`` is read ``batch_size`` rows at
+            a time). Sensitive features are not needed.
 
         Returns
         -------
@@ -982,7 +1184,8 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
                 f"This {type(self).__name__} was fitted on images of shape "
                 f"{self.input_shape_}; got images of shape {X.shape[1:]}."
             )
-        logits = self.net_.predict_proba(_as_network_input(X, self.input_shape_, self.extractor))
+        X = _as_network_input(X, self.input_shape_, self.extractor)
+        logits = self.net_.predict_proba(_RowDataset([_ArrayRows(X)]))
         return softmax(logits, axis=1).astype(np.float32)
 
     def predict(self, X):

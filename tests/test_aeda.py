@@ -289,6 +289,51 @@ def test_same_seed_same_predictions_and_pickle(tabular):
     np.testing.assert_array_equal(restored.predict_proba(X), a.predict_proba(X))
 
 
+@pytest.mark.parametrize("mode", ["robust", "pre"])
+def test_read_only_memmap_gives_the_same_fit_and_predictions(tabular, tmp_path, mode):
+    """A float32 np.memmap is streamed (never written, never copied whole): same results."""
+    X, y, A = tabular
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    X_map = np.load(path, mmap_mode="r")
+    assert isinstance(X_map, np.memmap) and not X_map.flags.writeable
+    params = {**FAST_TAB, "max_epochs": 2}
+    dense = AEDAClassifier(mode, **params).fit(X, y, sensitive_features=A)
+    mapped = AEDAClassifier(mode, **params).fit(X_map, y, sensitive_features=A)
+    np.testing.assert_array_equal(mapped.predict_proba(X_map), dense.predict_proba(X))
+    np.testing.assert_array_equal(mapped.predict(X_map), dense.predict(X))
+    np.testing.assert_array_equal(mapped.adversarial_examples_, dense.adversarial_examples_)
+    np.testing.assert_array_equal(np.load(path), X)
+
+
+def test_features_are_computed_per_batch_as_one_pass_computes_them():
+    """_FrozenFeatures: any rows, any batch size, equal to a pass in 256-row batches."""
+    from skfairlatent.aeda import _FrozenFeatures
+    from skfairlatent.nn.modules import MLP
+
+    torch.manual_seed(0)
+    extractor = MLP(6, (32,))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.extractor = extractor
+
+        def features(self, x):
+            return self.extractor(x)
+
+    X = np.random.default_rng(0).normal(size=(256 * 3 + 5, 6)).astype(np.float32)
+    with torch.no_grad():
+        reference = np.concatenate([extractor(torch.as_tensor(X[s:s + 256])).numpy()
+                                    for s in range(0, len(X), 256)])
+    features = _FrozenFeatures(Net(), X, "cpu", 256)
+    order = np.random.default_rng(1).permutation(len(X))
+    for size in (1, 3, 64, 500):
+        for start in range(0, len(X), size):
+            index = order[start:start + size]
+            np.testing.assert_array_equal(features.rows(index).numpy(), reference[index])
+
+
 def test_no_sensitive_features_warns_and_fits_plain(tabular):
     X, y, _ = tabular
     with pytest.warns(UserWarning, match="without sensitive_features"):
