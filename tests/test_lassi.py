@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 from skfairlatent import lassi as lassi_module
+from skfairlatent import smoothing as smoothing_module
 from skfairlatent.datasets import load_compas, make_preprocessor
 from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
 from skfairlatent.lassi import (
@@ -501,3 +502,63 @@ def test_cosine_lr_schedule_anneals_and_is_validated(toy):
     assert constant.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-3)
     with pytest.raises(ValueError, match="'lr_schedule' parameter"):
         LASSIRepresentation(flow=flow, lr_schedule="step").fit(X, y, sensitive_features=A)
+
+
+# --------------------------------------------------------------------------- #
+# Streaming: memmaps and chunked passes
+# --------------------------------------------------------------------------- #
+def _read_only_memmap(X, tmp_path, name="X"):
+    path = tmp_path / f"{name}.npy"
+    np.save(path, X)
+    memmap = np.load(path, mmap_mode="r")
+    assert isinstance(memmap, np.memmap) and not memmap.flags.writeable
+    return memmap
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_mean_is_numpys_mean_bit_for_bit(dtype):
+    X = np.random.RandomState(0).standard_cauchy((1000, 3)).astype(dtype)
+    mask = X[:, 0] > 0
+    chunks = list(lassi_module.row_chunks(len(X), 7))
+    np.testing.assert_array_equal(lassi_module._column_mean(X[rows] for rows in chunks),
+                                  X.mean(axis=0))
+    np.testing.assert_array_equal(
+        lassi_module._column_mean(X[rows][mask[rows]] for rows in chunks), X[mask].mean(axis=0))
+
+
+def test_flow_and_lassi_on_a_read_only_memmap_match_in_memory(toy, tmp_path):
+    X, y, A, _ = toy
+    memmap = _read_only_memmap(X, tmp_path)
+    flows = [FlowTransformer(random_state=0, **_TINY_FLOW).fit(data) for data in (X, memmap)]
+    for method in ("transform", "score_samples"):
+        np.testing.assert_array_equal(getattr(flows[0], method)(X),
+                                      getattr(flows[1], method)(memmap))
+    np.testing.assert_array_equal(flows[0].inverse_transform(flows[0].transform(X)),
+                                  flows[1].inverse_transform(_read_only_memmap(
+                                      flows[1].transform(memmap), tmp_path, "Z")))
+    params = dict(flow=FlowTransformer(random_state=0, **_TINY_FLOW), max_epochs=1,
+                  random_state=0)
+    reps = [LASSIRepresentation(**params).fit(data, y, sensitive_features=A)
+            for data in (X, memmap)]
+    np.testing.assert_array_equal(reps[0].attribute_vectors_, reps[1].attribute_vectors_)
+    np.testing.assert_array_equal(reps[0].transform(X), reps[1].transform(memmap))
+    clf = CertifiedSmoothClassifier(max_epochs=1, random_state=0).fit(reps[0].transform(X), y)
+    kwargs = dict(n0_cs=100, n_cs=100, n0_rs=20, n_rs=100, random_state=0)
+    expected = certify_individual_fairness(reps[0], clf, X[:3], **kwargs)
+    pd.testing.assert_frame_equal(expected,
+                                  certify_individual_fairness(reps[1], clf, memmap[:3], **kwargs))
+
+
+def test_certify_individual_fairness_streams_rows_in_chunks(toy, monkeypatch):
+    X, y, A, flow = toy
+    rep = LASSIRepresentation(flow=flow, max_epochs=1, random_state=0).fit(
+        X, y, sensitive_features=A)
+    clf = CertifiedSmoothClassifier(max_epochs=1, random_state=0).fit(rep.transform(X), y)
+    kwargs = dict(n0_cs=100, n_cs=100, n0_rs=20, n_rs=100, random_state=0)
+    expected = certify_individual_fairness(rep, clf, X[:5], **kwargs)
+    chunked = smoothing_module.row_chunks
+    monkeypatch.setattr(smoothing_module, "row_chunks", lambda n: chunked(n, 2))
+    got = certify_individual_fairness(rep, clf, X[:5], **kwargs)
+    # the same noise; only float rounding of the flow's batched products may differ
+    pd.testing.assert_frame_equal(expected, got, rtol=1e-4)
+    assert got.attrs == expected.attrs

@@ -530,3 +530,29 @@ def test_diverging_training_raises_a_clear_error(blobs):
     X, y = blobs
     with pytest.raises(NonFiniteLossError, match="CertifiedSmoothClassifier.*loss became"):
         CertifiedSmoothClassifier(sigma=0.5, lr=1e20, random_state=0, **_FAST).fit(X * 1e30, y)
+
+
+# --------------------------------------------------------------------------- #
+# Streaming: memmaps and chunked passes
+# --------------------------------------------------------------------------- #
+def test_fit_predict_certify_on_a_read_only_memmap_match_in_memory(blobs, fitted, tmp_path):
+    X, y = blobs
+    np.save(tmp_path / "X.npy", X)
+    memmap = np.load(tmp_path / "X.npy", mmap_mode="r")
+    assert not memmap.flags.writeable
+    on_disk = CertifiedSmoothClassifier(sigma=0.5, random_state=0, **_FAST).fit(memmap, y)
+    for method in ("predict", "predict_proba", "predict_base"):
+        np.testing.assert_array_equal(getattr(fitted, method)(X[:100]),
+                                      getattr(on_disk, method)(memmap[:100]))
+    pd.testing.assert_frame_equal(fitted.certify(X[:20]), on_disk.certify(memmap[:20]))
+
+
+def test_predictions_and_certificates_do_not_depend_on_the_chunks(blobs, fitted, monkeypatch):
+    X, _ = blobs
+    expected = fitted.predict_base(X), fitted.predict_proba(X), fitted.certify(X[:30])
+    chunked = smoothing.row_chunks
+    monkeypatch.setattr(smoothing, "row_chunks", lambda n: chunked(n, 7))
+    got = fitted.predict_base(X), fitted.predict_proba(X), fitted.certify(X[:30])
+    np.testing.assert_array_equal(expected[0], got[0])
+    np.testing.assert_array_equal(expected[1], got[1])
+    pd.testing.assert_frame_equal(expected[2], got[2])
