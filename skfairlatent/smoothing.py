@@ -122,9 +122,10 @@ def _collated(batch):
     return batch
 
 
-#: ``make_net`` keywords that load batches through :class:`_BatchDataset`.
+#: ``make_net`` keywords that load batches through :class:`_BatchDataset` and step Adam
+#: with its multi-tensor (``foreach``) kernels: the same arithmetic, less overhead per step.
 _BATCHED_LOADING = dict(dataset=_BatchDataset, iterator_train__collate_fn=_collated,
-                        iterator_valid__collate_fn=_collated)
+                        iterator_valid__collate_fn=_collated, optimizer__foreach=True)
 
 
 # =========================================================================== #
