@@ -30,8 +30,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from skorch.dataset import Dataset as SkorchDataset
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import default_collate
 
 from .base import (
     CHUNK_ROWS,
@@ -390,16 +392,34 @@ class _FrozenFeatures:
             or [np.empty((0, 0), dtype=np.float32)])
 
 
+class _CollatedDataset(SkorchDataset):
+    """skorch's dataset (arrays, dicts, frames given to a net directly), batch by batch.
+
+    The nets' loaders pass batches through (:func:`_passthrough`), so every dataset
+    they read returns its batches collated from ``__getitems__``; this one collates
+    skorch's rows as skorch's default loader does.
+    """
+
+    def __getitems__(self, indices):
+        return default_collate([self[i] for i in indices])
+
+
+def _passthrough(batch):
+    """``collate_fn`` of the nets' loaders: the datasets return collated batches."""
+    return batch
+
+
 class _RowDataset(torch.utils.data.Dataset):
     """Rows of one or more sources, with labels and weights, seen as one training set.
 
     Row ``i`` of the set is row ``i - offset`` of the source that covers it (the
     sources follow each other), so the original rows and their adversarial copies are
     trained on without being concatenated. skorch's data loader asks for a batch of
-    indices at a time (``__getitems__``); each source gathers only those rows
-    (``_ArrayRows``, ``_FrozenFeatures``) and they are returned one per row, as skorch's
-    own dataset of ``({"X": X, "sample_weight": w}, y)`` returns them, for the default
-    collate. Without labels the rows come as ``(x, 0)`` (prediction).
+    indices at a time (``__getitems__``, the sampler and its random draws unchanged);
+    each source gathers only those rows (``_ArrayRows``, ``_FrozenFeatures``) and the
+    batch is returned collated, ``({"X": x, "sample_weight": w}, y)``, the tensors
+    skorch's own dataset and default collate give. Without labels it is
+    ``(x, zeros((b, 1)))`` (prediction).
     """
 
     def __init__(self, sources, labels=None, weight=None):
@@ -411,7 +431,7 @@ class _RowDataset(torch.utils.data.Dataset):
         return int(self.offsets[-1])
 
     def __getitem__(self, i):
-        return self.__getitems__([i])[0]
+        raise TypeError("_RowDataset is read a batch at a time (__getitems__).")
 
     def _inputs(self, index):
         if len(self.sources) == 1:
@@ -430,12 +450,12 @@ class _RowDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, indices):
         index = np.asarray(indices, dtype=np.int64)
-        x = self._inputs(index).unbind(0)
+        x = self._inputs(index)
         if self.labels is None:
-            return [(row, 0) for row in x]
-        y = torch.from_numpy(np.ascontiguousarray(self.labels[index])).unbind(0)
-        w = torch.from_numpy(np.ascontiguousarray(self.weight[index])).unbind(0)
-        return [({"X": row, "sample_weight": w_i}, y_i) for row, w_i, y_i in zip(x, w, y)]
+            return x, torch.zeros((len(index), 1))
+        y = torch.from_numpy(np.ascontiguousarray(self.labels[index]))
+        w = torch.from_numpy(np.ascontiguousarray(self.weight[index]))
+        return {"X": x, "sample_weight": w}, y
 
 
 def _argmax_accuracy(logits_of, n_rows, labels, batch_rows):
@@ -862,7 +882,9 @@ class AEDAClassifier(ClassifierMixin, _FairLatentEstimator):
         """A skorch net trained one ``partial_fit`` at a time; a non-finite batch loss raises."""
         net = make_net(module, WeightedCrossEntropy, device=device, max_epochs=1,
                        batch_size=self.batch_size, lr=lr, verbose=self.verbose,
-                       callbacks=[("finite_loss", FiniteLoss(type(self).__name__))])
+                       callbacks=[("finite_loss", FiniteLoss(type(self).__name__))],
+                       dataset=_CollatedDataset, iterator_train__collate_fn=_passthrough,
+                       iterator_valid__collate_fn=_passthrough)
         return net.initialize()
 
     def _train_epochs(self, net, dataset, epochs, phase="train", epoch=0):
