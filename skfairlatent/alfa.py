@@ -40,7 +40,6 @@ from tqdm.auto import tqdm
 
 from .base import (
     CHUNK_ROWS,
-    ROW_STORE_MEMORY,
     FiniteLoss,
     RowStore,
     _FairLatentEstimator,
@@ -796,6 +795,15 @@ class _FeatureRows:
         for rows in row_chunks(len(self), chunk_rows):
             yield self._encoded(self.X[rows]).cpu().numpy()
 
+    def to_store(self):
+        """The features of all rows in a :class:`RowStore` (X itself when not encoded)."""
+        if self.encode is None:
+            return self
+        store = RowStore(self.shape[1])
+        for block in self.blocks():
+            store.append(block)
+        return store
+
     def map(self, function, *, grad=False):
         """``function`` on every chunk of features, concatenated (a tensor on the device).
 
@@ -869,23 +877,26 @@ def _solve_head(head, parts, *, max_iter, device):
     optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter,
                                   tolerance_grad=1e-4, tolerance_change=1e-12,
                                   history_size=20, line_search_fn="strong_wolfe")
+    # Latents are encoded once, not at every evaluation.
+    parts = [(rows.to_store() if isinstance(rows, _FeatureRows) else rows, targets, weight)
+             for rows, targets, weight in parts]
     n_total = sum(len(rows) for rows, _, _ in parts)
 
-    def chunk_loss(inputs, targets, weights):
-        X = torch.as_tensor(inputs, dtype=torch.float64, device=device)
+    def as_float64(*arrays):
+        return [torch.as_tensor(array, dtype=torch.float64, device=device) for array in arrays]
+
+    def chunk_loss(X, Y, W):
         logits = X @ weight.T + bias
         if logits.shape[-1] == 1:
             logits = logits.squeeze(-1)
-        return criterion(logits, torch.as_tensor(targets, dtype=torch.float64, device=device),
-                         torch.as_tensor(weights, dtype=torch.float64, device=device))
+        return criterion(logits, Y, W)
 
-    if all(isinstance(rows, RowStore) and rows.in_memory for rows, _, _ in parts[1:]) and \
-            _fits_in_memory(parts[0][0]):
-        inputs, targets, weights = _stacked_parts(parts)
+    if all(_fits_in_memory(rows) for rows, _, _ in parts):
+        X, Y, W = as_float64(*_stacked_parts(parts))
 
         def closure():
             optimizer.zero_grad()
-            loss = chunk_loss(inputs, targets, weights)
+            loss = chunk_loss(X, Y, W)
             loss.backward()
             return loss
     else:
@@ -896,9 +907,9 @@ def _solve_head(head, parts, *, max_iter, device):
                 start = 0
                 for block in rows.blocks():
                     stop = start + len(block)
-                    loss = chunk_loss(block, part_targets[start:stop],
-                                      np.full(len(block), part_weight, dtype=np.float32)
-                                      ) * (len(block) / n_total)
+                    chunk = as_float64(block, part_targets[start:stop],
+                                       np.full(len(block), part_weight, dtype=np.float32))
+                    loss = chunk_loss(*chunk) * (len(block) / n_total)
                     loss.backward()
                     total += float(loss.detach())
                     start = stop
@@ -918,7 +929,7 @@ def _fits_in_memory(rows):
     """Whether the features of ``rows`` take at most a RowStore's memory budget."""
     if isinstance(rows, RowStore):
         return rows.in_memory
-    return len(rows) * rows.shape[1] * 4 <= ROW_STORE_MEMORY
+    return len(rows) * rows.shape[1] * 4 <= RowStore(rows.shape[1]).memory_bytes
 
 
 def _stacked_parts(parts):

@@ -152,7 +152,8 @@ class RowStore:
     width : int
         Columns of every row.
     dtype : numpy dtype, default=np.float32
-    memory_bytes : int, default=ROW_STORE_MEMORY (32 MiB)
+    memory_bytes : int, default=None
+        ``None`` uses the module's ``ROW_STORE_MEMORY`` (32 MiB).
 
     Attributes
     ----------
@@ -162,8 +163,9 @@ class RowStore:
         Whether every row is held in memory (nothing was written to disk).
     """
 
-    def __init__(self, width, dtype=np.float32, memory_bytes=ROW_STORE_MEMORY):
-        self.width, self.dtype, self.memory_bytes = int(width), np.dtype(dtype), memory_bytes
+    def __init__(self, width, dtype=np.float32, memory_bytes=None):
+        self.width, self.dtype = int(width), np.dtype(dtype)
+        self.memory_bytes = ROW_STORE_MEMORY if memory_bytes is None else memory_bytes
         self.n_rows, self._blocks, self._file, self._file_rows = 0, [], None, 0
 
     @property
@@ -196,12 +198,10 @@ class RowStore:
         Yields
         ------
         ndarray of shape (m, width)
-            Read-only views of the in-memory blocks; fresh arrays from disk.
+            The in-memory blocks themselves (do not modify them), then fresh
+            arrays read from disk.
         """
-        for block in self._blocks:
-            view = block.view()
-            view.flags.writeable = False
-            yield view
+        yield from self._blocks
         if self._file is None:
             return
         self._file.flush()

@@ -150,6 +150,68 @@ def test_inputs_are_not_modified(gaussians):
 
 
 # --------------------------------------------------------------------------- #
+# Large data: memmaps, memory-bounded stores
+# --------------------------------------------------------------------------- #
+def test_memmap_input_gives_the_same_model(gaussians, tmp_path):
+    X, y, A = gaussians
+    np.save(tmp_path / "X.npy", X)
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    in_memory = ALFAClassifier(**FAST, random_state=0).fit(X, y, sensitive_features=A)
+    mapped = ALFAClassifier(**FAST, random_state=0).fit(X_map, y, sensitive_features=A)
+    np.testing.assert_array_equal(mapped.coef_, in_memory.coef_)
+    np.testing.assert_array_equal(mapped.predict_proba(X_map), in_memory.predict_proba(X))
+
+
+@pytest.mark.parametrize("params", [{}, {"lambda_": 0}, {"hidden_layer_sizes": ()},
+                                    {"finetune_on": "upsampled"}])
+def test_latents_spilled_to_disk_give_the_same_attack(gaussians, monkeypatch, params):
+    # A RowStore budget of 4 KiB sends the latents to a temporary file: the attack
+    # is unchanged (same δ, same kept rows) and the head solve reads the rows a
+    # chunk at a time, the same loss summed in another order.
+    X, y, A = gaussians
+    kwargs = {**FAST, "max_epochs": 10, **params}
+    in_memory = ALFAClassifier(**kwargs, random_state=0).fit(X, y, sensitive_features=A)
+    monkeypatch.setattr("skfairlatent.base.ROW_STORE_MEMORY", 4096)
+    spilled = ALFAClassifier(**kwargs, random_state=0).fit(X, y, sensitive_features=A)
+    if in_memory.perturbed_latents_ is not None:
+        np.testing.assert_array_equal(spilled.perturbed_latents_, in_memory.perturbed_latents_)
+        np.testing.assert_array_equal(spilled.attack_latents_, in_memory.attack_latents_)
+    np.testing.assert_allclose(spilled.coef_, in_memory.coef_, rtol=1e-3, atol=1e-4)
+    assert np.mean(spilled.predict(X) == in_memory.predict(X)) >= 0.999
+
+
+def test_keep_attack_data_false_keeps_no_latents(gaussians):
+    X, y, A = gaussians
+    kept = ALFAClassifier(**FAST, random_state=0).fit(X, y, sensitive_features=A)
+    dropped = ALFAClassifier(**FAST, keep_attack_data=False, random_state=0).fit(
+        X, y, sensitive_features=A)
+    assert dropped.attack_latents_ is None and dropped.perturbed_latents_ is None
+    np.testing.assert_array_equal(dropped.coef_, kept.coef_)
+    assert dropped.attack_report_ == kept.attack_report_
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loader", [load_compas, load_german])
+def test_chunked_head_solve_stays_within_tolerance_on_real_data(loader, monkeypatch):
+    # The ablation's datasets fit in memory and take the one-matrix solve; forcing
+    # the chunked solve on them moves the L-BFGS solution (stopped at
+    # finetune_max_iter, far from a flat minimum) by a fraction of a percent.
+    X, y, A = loader(return_X_y_A=True)
+    X = make_preprocessor().fit_transform(X).astype(np.float32)
+    params = dict(max_epochs=20, random_state=0)
+    exact = ALFAClassifier(**params).fit(X, y, sensitive_features=A)
+    monkeypatch.setattr("skfairlatent.base.ROW_STORE_MEMORY", 2 ** 16)
+    chunked = ALFAClassifier(**params).fit(X, y, sensitive_features=A)
+    scale = np.abs(exact.coef_).max()
+    assert np.abs(chunked.coef_ - exact.coef_).max() <= 0.02 * scale
+    p_exact, p_chunked = exact.predict_proba(X)[:, 1], chunked.predict_proba(X)[:, 1]
+    assert np.abs(p_chunked - p_exact).max() <= 0.05
+    assert np.mean((p_chunked > 0.5) == (p_exact > 0.5)) >= 0.99
+    assert abs(delta_eod(y, chunked.predict(X), sensitive_features=A)
+               - delta_eod(y, exact.predict(X), sensitive_features=A)) <= 0.01
+
+
+# --------------------------------------------------------------------------- #
 # Variants: logistic, input space, convex constraint, custom encoder,
 # multi-valued attribute, multi-class and multi-label targets
 # --------------------------------------------------------------------------- #
