@@ -60,6 +60,7 @@ from skfairlatent.base import (
     row_chunks,
     torch_seeded,
 )
+from skfairlatent.datasets._schema import RowCopies
 from skfairlatent.nn.flows import VectorFlow, standard_normal_nll
 from skfairlatent.nn.losses import (
     _PAIRINGS,
@@ -75,27 +76,6 @@ _OUTPUTS = ("label", "sensitive", "all")
 #: Rows per chunk of the passes over all rows (transform, counterfactuals, the
 #: training means of Z_Y and Z_S).
 _CHUNK_ROWS = 4096
-
-
-class _RowCopies:
-    """Rows of a read-only array (a ``np.memmap``) handed to skorch as writable copies.
-
-    skorch indexes one row at a time; each row is copied, so torch never wraps
-    a non-writable array and ``X`` is never copied whole.
-    """
-
-    def __init__(self, X):
-        self.X = X
-
-    @property
-    def shape(self):
-        return self.X.shape
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, index):
-        return np.array(self.X[index])
 
 
 # --------------------------------------------------------------------------- #
@@ -526,7 +506,12 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             The latent space ``E`` (converted to float32), at least 2 rows
-            and ``n_label_dims + n_sensitive_dims`` columns.
+            and ``n_label_dims + n_sensitive_dims`` columns. A float32 array
+            or read-only ``np.memmap`` is never copied or written: skorch
+            batches its rows, the stratified L_di draws index it, and the
+            training means of ``Z_Y`` and ``Z_S`` are computed 4,096 rows at a
+            time; fit memory ~ the model, a batch and a few numbers per row
+            (labels, groups, ``Z_Y`` and ``Z_S``).
         y : array-like of shape (n_samples,)
             Class labels of any type.
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes), \
@@ -570,7 +555,7 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
 
         # a read-only X (a memmap) is handed to skorch through row copies, so that
         # torch never wraps a non-writable array
-        X_fit = {"X": X if X.flags.writeable else _RowCopies(X)}
+        X_fit = {"X": X if X.flags.writeable else RowCopies(X)}
         if sensitive is not None:
             X_fit["sensitive"] = sensitive.codes
         with torch_seeded(start.seed, self.device_):
@@ -679,6 +664,8 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
+            Read 4,096 rows at a time (a read-only float32 ``np.memmap`` is
+            not copied); memory ~ the output plus one chunk.
 
         Returns
         -------
@@ -766,6 +753,8 @@ class FairLatentFlow(TransformerMixin, _FairLatentEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
+            Mapped, edited and inverted 4,096 rows at a time (a read-only
+            float32 ``np.memmap`` is not copied); memory ~ the output.
         flip : {"sensitive", "label"}, default="sensitive"
         sensitive_features : array-like of shape (n_samples,), default=None
             The rows' own groups for ``flip="sensitive"``; optional: ``None``

@@ -43,7 +43,7 @@ from .base import (
     make_net,
     torch_seeded,
 )
-from .datasets._schema import TabularSchema
+from .datasets._schema import RowCopies, TabularSchema
 from .nn.autoencoders import ConvVAE, TabularVAE, VAELoss
 
 __all__ = ["FairLatentVAE", "group_codes"]
@@ -61,12 +61,26 @@ class VAENet(RowExtrasNet):
     with the rows.
     """
 
-    def infer(self, x, **fit_params):
+    #: ``(mean, scale)`` (float64) while fitting on a numeric array given as raw
+    #: rows: each batch is standardised here, ``((X - mean) / scale)`` in float64
+    #: cast to float32, and is both ``X`` and ``num``. None: ``X`` is encoded.
+    standardise = None
+
+    def _batch(self, x):
         x = to_tensor(x, device=self.device)
+        if self.standardise is not None:
+            mean, scale = (torch.as_tensor(v, dtype=torch.float64, device=self.device)
+                           for v in self.standardise)
+            x = {**x, "X": ((x["X"].to(torch.float64) - mean) / scale).to(torch.float32)}
+            x["num"] = x["X"]
+        return x
+
+    def infer(self, x, **fit_params):
+        x = self._batch(x)
         return self.module_(x["X"], x["s"])
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        extras = {key: to_tensor(value, device=self.device) for key, value in X.items()}
+        extras = self._batch(X)
         extras["x"] = extras.pop("X")
         return self.criterion_(y_pred, **extras)
 
@@ -421,7 +435,12 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         ----------
         X : DataFrame of shape (n_samples, n_features), array-like of shape
             (n_samples, n_features) or (n_samples, C, H, W)
-            Mixed tabular frame, numeric rows or images in [0, 1].
+            Mixed tabular frame, numeric rows or images in [0, 1]. Numeric
+            rows (float32, e.g. a read-only ``np.memmap``) are never copied
+            or written: the column statistics are read a chunk of rows at a
+            time and each training batch is standardised on its own, so fit
+            memory ~ the model plus one batch plus a few int64 per row (group
+            codes, target). A frame is encoded into arrays first.
         y : array-like of shape (n_samples,), default=None
             Optional target, reconstructed from z alone (see Notes).
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
@@ -456,7 +475,13 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
             self.categorical_columns_ = schema.categorical_columns_
             self.numeric_columns_ = schema.numeric_columns_
             self.categories_ = schema.categories_
-        data = self._encode(kind, X)
+        if kind == "array":
+            # raw rows, standardised a batch at a time by the net: X (an ndarray or a
+            # read-only memmap) is never copied whole
+            data = {"X": X if X.flags.writeable else RowCopies(X),
+                    "cat": np.zeros((n, 0), dtype=np.int64)}
+        else:
+            data = self._encode(kind, X)
         data["s"] = codes
         target = schema.fit_target(y, n)
         self.target_kind_, self.target_classes_ = schema.target_kind_, schema.target_classes_
@@ -495,21 +520,30 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
                 criterion__kl_weight=self.kl_weight, criterion__image=kind == "image",
                 callbacks=[("finite", FiniteLoss(type(self).__name__))],
             )
-            net.fit(data, None)
+            if kind == "array":
+                net.standardise = (schema.numeric_mean_, schema.numeric_scale_)
+            try:
+                net.fit(data, None)
+            finally:  # the fitted net takes encoded rows, as transform gives them
+                net.standardise = None
         self.net_ = net
         self.history_ = net.history[:, "train_loss"]
         return self
 
     @torch.no_grad()
     def _posterior(self, x, codes, batch_size=4096):
-        """Posterior means and log-variances for encoder inputs ``x``.
+        """Posterior means and log-variances for encoder inputs ``x``, a batch at a time.
+
+        ``x`` is an array or :class:`~skfairlatent.datasets._schema.StandardisedRows`
+        (numeric rows standardised per batch); memory ~ the outputs plus a batch.
 
         ``codes`` None: the mixture over groups weighted by ``group_prior_``
         (for the mean; the log-variance of the same mixture's moment match).
         """
         module = self.net_.module_
         module.eval()
-        means, logvars = [], []
+        means = np.empty((len(x), self.latent_dim), dtype=np.float32)
+        logvars = np.empty((len(x), self.latent_dim), dtype=np.float32)
         for start in range(0, len(x), batch_size):
             xb = torch.as_tensor(x[start:start + batch_size], device=self.device_)
             if codes is not None or not self.condition_encoder:
@@ -525,9 +559,9 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
                     mus = mus + weight * mu_g
                     second = second + weight * (torch.exp(logvar_g) + mu_g ** 2)
                 mean, logvar = mus, torch.log(torch.clamp(second - mus ** 2, min=1e-12))
-            means.append(mean.cpu())
-            logvars.append(logvar.cpu())
-        return torch.cat(means).numpy(), torch.cat(logvars).numpy()
+            means[start:start + batch_size] = mean.cpu().numpy()
+            logvars[start:start + batch_size] = logvar.cpu().numpy()
+        return means, logvars
 
     def fit_transform(self, X, y=None, *, sensitive_features=None):
         """``fit`` then ``transform`` with the same ``sensitive_features``.
@@ -545,6 +579,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         ----------
         X : DataFrame or array-like
             Same kind and columns as at fit. Categories unseen at fit raise.
+            Numeric rows (e.g. a read-only float32 ``np.memmap``) are read and
+            encoded 4,096 rows at a time: memory ~ the output plus one chunk.
         sensitive_features : array-like of shape (n_samples,), default=None
             When given (and the encoder is conditioned on s), the exact
             posterior mean mu(x, s); otherwise the mixture mean

@@ -185,7 +185,10 @@ class AdversarialNet(NeuralNet):
 def _with_squares(Z):
     """[Z, Z**2]: features of a quadratic logistic model of p(s | z)."""
     Z = np.asarray(Z, dtype=np.float64)
-    return np.concatenate([Z, Z ** 2], axis=1)
+    features = np.empty((len(Z), 2 * Z.shape[1]))
+    features[:, :Z.shape[1]] = Z
+    np.square(Z, out=features[:, Z.shape[1]:])  # no temporary of the squares
+    return features
 
 
 def _default_sensitive_model():
@@ -506,7 +509,11 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
         Parameters
         ----------
         X : DataFrame of shape (n_samples, n_features) or array-like
-            Training rows (mixed columns in a DataFrame).
+            Training rows (mixed columns in a DataFrame). Numeric rows (e.g. a
+            read-only float32 ``np.memmap``) are streamed by the VAE and never
+            copied; beyond the VAE's fit, memory ~ a few latent matrices of
+            width ``latent_dim`` (the posterior, the generator's targets, one
+            draw per row and the sensitive model's features).
         y : array-like of shape (n_samples,), default=None
             Label to synthesise (decoded from the fair latent alone).
         sensitive_features : array-like of shape (n_samples,) or DataFrame
@@ -557,6 +564,8 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
             model = (clone(self.sensitive_model) if self.sensitive_model is not None
                      else _default_sensitive_model())
             self.sensitive_model_ = model.fit(draws, codes)
+        clip_x0 = float(max(draws.max(), -draws.min())) if len(draws) else None
+        del draws  # the generator trains on the latents alone
 
         self.device_ = resolve_device(self.device)
         dim = vae.latent_dim
@@ -570,8 +579,7 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
                 net = make_net(LatentDDPM, DiffusionLoss, module__dim=dim,
                                module__hidden_layer_sizes=hidden, module__timesteps=self.timesteps,
                                module__schedule=self.schedule, module__prediction=self.prediction,
-                               module__clip_x0=(float(max(draws.max(), -draws.min()))
-                                                if len(draws) else None),
+                               module__clip_x0=clip_x0,
                                **common)
             else:
                 net = make_net(GAN, torch.nn.MSELoss, net_class=AdversarialNet, module__dim=dim,

@@ -506,3 +506,25 @@ def test_quantile_pairing_is_zero_for_identical_groups():
     # matched pairs of a shifted copy: squared distance 1 per dimension
     assert float(group_pair_distance_loss(shifted, y, s, margin=0.0, pairing="matched")) == \
         pytest.approx(1.0, rel=1e-5)
+
+
+def test_read_only_memmap_gives_the_same_outputs_as_the_array(tmp_path):
+    # X is read a chunk at a time: a read-only float32 memmap is never copied or written
+    rng = np.random.RandomState(0)
+    X = rng.randn(160, 6).astype(np.float32)
+    y, A = (X[:, 0] > 0).astype(int), (rng.rand(160) < 0.5).astype(int)
+    np.save(tmp_path / "X.npy", X)
+    M = np.load(tmp_path / "X.npy", mmap_mode="r")
+    params = dict(SMALL, max_epochs=1, output="all", di_cell_size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no torch warning about a non-writable array
+        on_map = FairLatentFlow(**params).fit(M, y, sensitive_features=A)
+        outputs = [on_map.transform(M), on_map.counterfactual(M),
+                   on_map.counterfactual(M, flip="label"), on_map.inverse_transform(M)]
+    on_array = FairLatentFlow(**params).fit(X, y, sensitive_features=A)
+    expected = [on_array.transform(X), on_array.counterfactual(X),
+                on_array.counterfactual(X, flip="label"), on_array.inverse_transform(X)]
+    for got, want in zip(outputs, expected):
+        np.testing.assert_array_equal(got, want)
+    on_map.set_params(output="label")
+    np.testing.assert_array_equal(on_map.transform(M), expected[0][:, :2])

@@ -451,3 +451,27 @@ def test_images_with_convolutional_vae():
     assert images.shape == X.shape and images.min() >= 0 and images.max() <= 1
     with pytest.raises(ValueError):
         vae.transform(X[:, :, :24, :24])
+
+
+def test_read_only_memmap_gives_the_same_outputs_as_the_array(tmp_path):
+    # a numeric X is read a chunk (or a batch) at a time: a read-only float32 memmap is
+    # neither copied nor written, and gives the same statistics, latents and decodings
+    rng = np.random.RandomState(0)
+    X = (rng.randn(200, 5) * [1, 2, 3, 4, 5]).astype(np.float32)
+    y, A = (X[:, 0] > 0).astype(int), (rng.rand(200) < 0.5).astype(int)
+    np.save(tmp_path / "X.npy", X)
+    M = np.load(tmp_path / "X.npy", mmap_mode="r")
+    kw = dict(max_epochs=2, batch_size=64, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        on_map = FairLatentVAE(**kw).fit(M, y, sensitive_features=A)
+        Z_map = [on_map.transform(M), on_map.transform(M, sensitive_features=A)]
+    on_array = FairLatentVAE(**kw).fit(X, y, sensitive_features=A)
+    Z = [on_array.transform(X), on_array.transform(X, sensitive_features=A)]
+    X64 = X.astype(np.float64)
+    np.testing.assert_array_equal(on_map.schema_.numeric_mean_, X64.mean(0))
+    np.testing.assert_array_equal(on_map.schema_.numeric_scale_, X64.std(0))
+    for got, want in zip(Z_map, Z):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(on_map.inverse_transform(Z[0], random_state=0),
+                                  on_array.inverse_transform(Z[0], random_state=0))

@@ -432,3 +432,21 @@ def test_evaluation_is_reexported_from_fldgm():
                  "alpha_precision_beta_recall_authenticity"):
         assert getattr(fldgm, name) is getattr(metrics, name)
 
+
+
+def test_read_only_memmap_gives_the_same_samples_as_the_array(tmp_path):
+    # the VAE streams a numeric X; the latents are standardised a chunk at a time
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 4).astype(np.float32)
+    y, A = (X[:, 0] > 0).astype(int), (rng.rand(200) < 0.5).astype(int)
+    np.save(tmp_path / "X.npy", X)
+    M = np.load(tmp_path / "X.npy", mmap_mode="r")
+    kw = dict(vae=FairLatentVAE(max_epochs=2, device="cpu"), generator_max_epochs=2,
+              timesteps=10, batch_size=64, random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        on_map = FairLatentSynthesizer(**kw).fit(M, y, sensitive_features=A)
+    on_array = FairLatentSynthesizer(**kw).fit(X, y, sensitive_features=A)
+    np.testing.assert_array_equal(on_map.latent_scale_, on_array.latent_scale_)
+    pd.testing.assert_frame_equal(on_map.sample(50, random_state=1),
+                                  on_array.sample(50, random_state=1))

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import type_of_target
 
-__all__ = ["StandardisedRows", "TabularSchema", "is_categorical"]
+__all__ = ["RowCopies", "StandardisedRows", "TabularSchema", "is_categorical"]
 
 #: Rows per chunk of the passes over a numeric array (statistics, checks).
 _CHUNK_ROWS = 2 ** 14
@@ -127,6 +127,27 @@ class StandardisedRows:
     def __array__(self, dtype=None, copy=None):
         array = self[:]
         return array if dtype is None else array.astype(dtype)
+
+
+class RowCopies:
+    """Rows of a read-only array (a ``np.memmap``), each indexed row a writable copy.
+
+    For skorch, which indexes one row at a time: torch then never wraps a
+    non-writable array, and ``X`` is never copied whole.
+    """
+
+    def __init__(self, X):
+        self.X = X
+
+    @property
+    def shape(self):
+        return self.X.shape
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return np.array(self.X[index])
 
 
 class TabularSchema:
