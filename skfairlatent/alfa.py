@@ -39,11 +39,11 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from tqdm.auto import tqdm
 
 from .base import (
-    CHUNK_ROWS,
     FiniteLoss,
     RowStore,
     _FairLatentEstimator,
     check_hidden_layer_sizes,
+    chunk_rows_for,
     encode_target,
     make_net,
     row_chunks,
@@ -788,11 +788,14 @@ class _FeatureRows:
 
     def __getitem__(self, index):
         flat = np.asarray(torch.as_tensor(index).reshape(-1).cpu())
-        return self._encoded(self.X[flat]).reshape(*index.shape, self.shape[1])
+        parts = [self._encoded(self.X[flat[rows]])
+                 for rows in row_chunks(len(flat), chunk_rows_for(self.X))]
+        features = torch.cat(parts) if parts else self._encoded(self.X[:0])
+        return features.reshape(*index.shape, self.shape[1])
 
-    def blocks(self, chunk_rows=CHUNK_ROWS):
-        """The features of all rows in order, ``chunk_rows`` at a time (NumPy arrays)."""
-        for rows in row_chunks(len(self), chunk_rows):
+    def blocks(self):
+        """The features of all rows in order, a chunk at a time (NumPy arrays)."""
+        for rows in row_chunks(len(self), chunk_rows_for(self.X)):
             yield self._encoded(self.X[rows]).cpu().numpy()
 
     def to_store(self):
@@ -810,7 +813,7 @@ class _FeatureRows:
         ``grad=True`` leaves autograd on (for functions that differentiate).
         """
         outputs = []
-        for rows in row_chunks(len(self)):
+        for rows in row_chunks(len(self), chunk_rows_for(self.X)):
             features = self._encoded(self.X[rows])
             with torch.set_grad_enabled(grad):
                 outputs.append(function(features).detach())

@@ -67,6 +67,8 @@ __all__ = [
     "check_finite_output",
     "FiniteLoss",
     "CHUNK_ROWS",
+    "CHUNK_BYTES",
+    "chunk_rows_for",
     "row_chunks",
     "forward_in_chunks",
     "RowStore",
@@ -79,8 +81,27 @@ _MAX_SEED = np.iinfo(np.int32).max
 # Passes over all rows, a chunk at a time
 # --------------------------------------------------------------------------- #
 #: Rows per chunk of the full-data passes (prediction, encoding, attack
-#: radii): 16,384 rows of 128 float32 activations are 8 MiB.
+#: radii): 16,384 rows of 128 float32 activations are 8 MiB ...
 CHUNK_ROWS = 2 ** 14
+#: ... and fewer rows for wide inputs, so that a chunk of X stays within 8 MiB.
+CHUNK_BYTES = 2 ** 23
+
+
+def chunk_rows_for(X):
+    """Rows per chunk for ``X``: ``CHUNK_ROWS``, or fewer when a row is wide.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+
+    Returns
+    -------
+    int
+        ``min(CHUNK_ROWS, CHUNK_BYTES // bytes per row)``, at least 1.
+    """
+    row_bytes = int(np.prod(np.shape(X)[1:], dtype=np.int64)) * np.dtype(
+        getattr(X, "dtype", np.float32)).itemsize
+    return max(1, min(CHUNK_ROWS, CHUNK_BYTES // max(row_bytes, 1)))
 
 
 def row_chunks(n_rows, chunk_rows=CHUNK_ROWS):
@@ -99,7 +120,7 @@ def row_chunks(n_rows, chunk_rows=CHUNK_ROWS):
         yield slice(start, min(start + chunk_rows, n_rows))
 
 
-def forward_in_chunks(function, X, *, device, chunk_rows=CHUNK_ROWS, dtype=torch.float32):
+def forward_in_chunks(function, X, *, device, chunk_rows=None, dtype=torch.float32):
     """``function(X)`` computed chunk by chunk without gradients, as a NumPy array.
 
     Only one chunk of ``X`` is converted to a tensor at a time, so ``X`` may be a
@@ -112,7 +133,8 @@ def forward_in_chunks(function, X, *, device, chunk_rows=CHUNK_ROWS, dtype=torch
         Maps a tensor of shape (m, ...) to a tensor of shape (m, ...).
     X : ndarray of shape (n_samples, ...)
     device : str or torch.device
-    chunk_rows : int, default=CHUNK_ROWS
+    chunk_rows : int, default=None
+        ``None`` uses :func:`chunk_rows_for` ``(X)``.
     dtype : torch.dtype, default=torch.float32
         dtype of the input chunks.
 
@@ -122,6 +144,7 @@ def forward_in_chunks(function, X, *, device, chunk_rows=CHUNK_ROWS, dtype=torch
         On the CPU, in ``function``'s output dtype.
     """
     outputs = []
+    chunk_rows = chunk_rows_for(X) if chunk_rows is None else chunk_rows
     with torch.no_grad():
         for rows in row_chunks(len(X), chunk_rows):
             chunk = torch.as_tensor(np.asarray(X[rows]), dtype=dtype, device=device)
