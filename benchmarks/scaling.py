@@ -246,6 +246,32 @@ def summarise(points):
     return summary
 
 
+def alfa_overhead(points, epochs=50):
+    """ALFA's attack per 1,000 rows, and its fit over the λ=0 baseline's at ``epochs``.
+
+    The ratio at ``epochs`` epochs is derived from the measured phases (seconds per
+    pretraining epoch, attack, fine-tuning) of the two fits at each size:
+    ``(epochs · pretrain + attack + finetune) / (epochs · pretrain_0 + finetune_0)``.
+    """
+    by = {(p["estimator"], p["rows"]): p for p in points}
+    rows = []
+    for (name, n_rows), alfa in sorted(by.items(), key=lambda item: item[0][1]):
+        baseline = by.get(("alfa_baseline", n_rows))
+        if name != "alfa" or baseline is None:
+            continue
+        a, b = alfa["phases"], baseline["phases"]
+        per_epoch_a = a["pretrain"] / alfa["epochs"]
+        per_epoch_b = b["pretrain"] / baseline["epochs"]
+        rows.append({
+            "rows": n_rows,
+            "attack_seconds_per_1000_rows": 1000 * a["attack"] / n_rows,
+            "ratio_at_epochs": (epochs * per_epoch_a + a["attack"] + a["finetune"])
+            / (epochs * per_epoch_b + b["finetune"]),
+            "epochs": epochs,
+        })
+    return rows
+
+
 def markdown(points, summary, certification, args):
     sizes = sorted({p["rows"] for p in points})
     lines = [f"Adult rows (jittered, {points[0]['n_features']} float32 features), "
@@ -273,6 +299,13 @@ def markdown(points, summary, certification, args):
     x_sizes = {p["rows"]: p["x_bytes"] for p in points}
     lines.append("| X.nbytes | " + " | ".join(f"{x_sizes[n] / 2**20:.0f}" for n in sizes)
                  + " | |")
+    overhead = alfa_overhead(points)
+    if overhead:
+        lines += ["", "**ALFA over its λ=0 baseline** (attack seconds per 1,000 rows; fit ratio "
+                  "at the default 50 epochs, from the measured phases)", "",
+                  "| rows | attack s / 1,000 rows | ALFA / λ=0 at 50 epochs |", "|---|---|---|"]
+        lines += [f"| {row['rows']:,} | {row['attack_seconds_per_1000_rows']:.3f} | "
+                  f"{row['ratio_at_epochs']:.2f} |" for row in overhead]
     if certification:
         lines += ["", f"**Certification throughput** ({certification['rows']:,} rows)", "",
                   "| certificate | rows/s |", "|---|---|",
@@ -350,6 +383,7 @@ def main(argv=None):
     stem = RESULTS / f"scaling{suffix}"
     text = markdown(points, summary, certification, args)
     write_result(stem, text, {"points": points, "summary": summary,
+                              "alfa_overhead": alfa_overhead(points),
                               "certification": certification, "args": vars(args)})
     plot(points, summary, stem.with_suffix(".png"))
     print(text)
