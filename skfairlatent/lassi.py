@@ -282,6 +282,11 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
     def fit(self, X, y=None):
         """Fit the flow on ``X`` by maximum likelihood.
 
+        ``X`` (a read-only float32 ``np.memmap`` included, never written) is read
+        a chunk of rows at a time for the float64 column moments; the flow is
+        trained on one standardised float32 copy of ``X``. Memory: ``X`` plus
+        that copy plus one chunk; time linear in the rows.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -830,6 +835,14 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def fit(self, X, y=None, *, sensitive_features=None):
         """Fit the flow (if needed), the attribute vectors and ``R`` (Eq. 5).
 
+        ``X`` (a read-only float32 ``np.memmap`` included, never written) is
+        read a chunk of rows at a time; ``R`` is trained on the flow latents
+        ``E(X)``, held as one float32 array of ``X``'s shape. Memory: ``X``
+        plus one array of its size (the flow's standardised training copy,
+        then ``E(X)``) plus one chunk; time linear in the rows. With
+        ``attribute_vector="linear"`` the logistic regression is fitted on
+        all of ``E(X)`` (scikit-learn's copies).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -902,7 +915,10 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     # --------------------------------------------------------------- transform
     def encode_latent(self, X):
-        """``z = E(x)``: the flow latents, ndarray (n_samples, n_latent), float32."""
+        """``z = E(x)``: the flow latents, ndarray (n_samples, n_latent), float32.
+
+        ``X`` is read a chunk of rows at a time (with the default flow).
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         return np.asarray(self.flow_.transform(X), dtype=np.float32)
@@ -920,7 +936,10 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
 
     def transform(self, X):
-        """The representation ``R(E(X))``: ndarray (n_samples, n_components), float32."""
+        """The representation ``R(E(X))``: ndarray (n_samples, n_components), float32.
+
+        Memory: the output and ``E(X)`` (n_samples, n_latent), float32.
+        """
         return self.represent_latent(self.encode_latent(X))
 
     def generate_similar(self, X, t):

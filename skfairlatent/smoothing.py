@@ -872,6 +872,10 @@ class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
     def fit(self, X, y, *, sensitive_features=None):
         """Train the base classifier ``f`` under Gaussian noise ``N(0, sigma^2 I)``.
 
+        ``X`` (a read-only float32 ``np.memmap`` included, never written) is
+        read a batch of rows at a time; memory beyond ``X`` is the model and
+        one batch.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -973,6 +977,10 @@ class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
     def certify(self, X):
         """Cohen et al.'s CERTIFY for each row.
 
+        ``X`` (a read-only float32 ``np.memmap`` included) is read a block of
+        rows at a time: memory is the per-row results plus one block of noisy
+        points (about 4M floats), whatever the number of rows.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -1068,6 +1076,10 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
     from the smoothed end-to-end model. Each row's noise is seeded from its
     own values (:func:`row_seeds`): its result does not depend on the other
     rows of ``X`` nor on ``batch_size``.
+
+    ``X`` (a read-only float32 ``np.memmap`` included) is read, encoded and
+    certified ``CHUNK_ROWS`` rows at a time: memory is the per-row results
+    plus one chunk's latents, centers and noise samples.
 
     Parameters
     ----------
