@@ -52,6 +52,7 @@ from .base import (
     check_finite_output,
     check_hidden_layer_sizes,
     check_sensitive_features,
+    derive_seed,
     make_net,
     require_binary_groups,
     row_chunks,
@@ -61,7 +62,12 @@ from .exceptions import InvalidParameterError
 from .nn.flows import VectorFlow, standard_normal_nll
 from .nn.glow import ImageGlow
 from .nn.modules import MLP
-from .smoothing import _BATCHED_LOADING, center_smooth, certify_individual_fairness
+from .smoothing import (
+    _BATCHED_LOADING,
+    _row_seeds,
+    center_smooth,
+    certify_individual_fairness,
+)
 
 __all__ = ["FlowTransformer", "LASSIRepresentation"]
 
@@ -1008,6 +1014,9 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         non-abstaining row, every individual of ``S(x)`` (``||t||_2 <= epsilon``)
         has a smoothed representation within ``d_cs`` of ``r_cs``.
 
+        ``X`` is read, encoded and smoothed ``CHUNK_ROWS`` rows at a time: memory
+        is the outputs plus one chunk's latents and noise samples.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -1030,13 +1039,19 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if len(getattr(self, "attribute_vectors_", ())) == 0:
             check_is_fitted(self)
             raise ValueError("No attribute vector: fit with sensitive_features first.")
-        result = center_smooth(self._smoothing_function(), self.encode_latent(X),
-                               noise_dim=len(self.attribute_vectors_), sigma=sigma,
-                               epsilon=float(self.epsilon), n0=n0, n=n, alpha=alpha,
-                               delta=delta, beta=beta, center=center,
-                               n_candidates=n_candidates, random_state=random_state,
-                               batch_size=batch_size)
-        return result.center, result.radius
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        func, base = self._smoothing_function(), derive_seed(random_state)
+        centers, radii = [], []
+        for rows in row_chunks(len(X)):  # X is read and encoded a chunk at a time
+            Z = np.asarray(self.flow_.transform(X[rows]), dtype=np.float32)
+            result = center_smooth(func, Z, noise_dim=len(self.attribute_vectors_),
+                                   sigma=sigma, epsilon=float(self.epsilon), n0=n0, n=n,
+                                   alpha=alpha, delta=delta, beta=beta, center=center,
+                                   n_candidates=n_candidates, batch_size=batch_size,
+                                   seeds=_row_seeds(Z, base))
+            centers.append(result.center)
+            radii.append(result.radius)
+        return np.concatenate(centers), np.concatenate(radii)
 
     def certify(self, classifier, X, **kwargs):
         """Alg. 1 with ``classifier``.

@@ -562,3 +562,18 @@ def test_certify_individual_fairness_streams_rows_in_chunks(toy, monkeypatch):
     # the same noise; only float rounding of the flow's batched products may differ
     pd.testing.assert_frame_equal(expected, got, rtol=1e-4)
     assert got.attrs == expected.attrs
+
+
+def test_center_smooth_streams_rows_in_chunks(toy, monkeypatch):
+    X, y, A, flow = toy
+    rep = LASSIRepresentation(flow=flow, max_epochs=1, random_state=0).fit(
+        X, y, sensitive_features=A)
+    kwargs = dict(n0=100, n=100, random_state=np.random.RandomState(0))
+    expected = rep.center_smooth(X[:5], **kwargs)
+    chunked = lassi_module.row_chunks
+    monkeypatch.setattr(lassi_module, "row_chunks", lambda n: chunked(n, 2))
+    kwargs["random_state"] = np.random.RandomState(0)
+    got = rep.center_smooth(X[:5], **kwargs)
+    # the same noise; only float rounding of the flow's batched products may differ
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(a, b, rtol=1e-4)
