@@ -377,9 +377,11 @@ def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
         X_t = torch.from_numpy(np.array(X[r0:rows.stop]))      # this block's rows only
         for s0 in range(0, n_samples, chunk):
             s1 = min(n_samples, s0 + chunk)
-            noise = torch.stack([_row_noise(seeds[i], stream, s0, s1, n_samples, width)
-                                 for i in rows])
-            points = (X_t[:, None, :] + float(sigma) * noise).reshape(-1, width)
+            noise = torch.empty((len(rows), s1 - s0, width))
+            for j, i in enumerate(rows):
+                noise[j] = _row_noise(seeds[i], stream, s0, s1, n_samples, width)
+            # in place: the same values as X_t[:, None, :] + sigma * noise, no temporaries
+            points = noise.mul_(float(sigma)).add_(X_t[:, None, :]).reshape(-1, width)
             points = points.to(device)
             labels = torch.cat([predict_labels(points[p:p + per_call]).long().cpu()
                                 for p in range(0, len(points), per_call)])
