@@ -688,7 +688,7 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
                          for s in range(0, len(eta), per_call)])
         first, fresh, last = torch.split(out, list(sizes))
         c, r_hat[i] = _median_center(first, None if center == "exact" else n_candidates)
-        centers.append(c)
+        centers.append(c.clone())  # c is a view: keeping it would keep all the row's draws
         p_hat[i] = float((_distances(fresh, c) <= r_hat[i]).double().mean())
         if level <= 1.0:
             dist = _distances(last, c)
