@@ -678,7 +678,7 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     per_call = batch_size or 8192
     sizes = (n0, n0, n)
     n_rows = X.shape[0]
-    centers = []
+    center_values = np.empty((0, 0), np.float32)
     r_hat, p_hat, radius = np.empty(n_rows), np.empty(n_rows), np.full(n_rows, np.inf)
     for i in range(n_rows):
         eta = float(sigma) * torch.cat([_row_noise(seeds[i], 10 + s, 0, size, size, noise_dim)
@@ -688,15 +688,13 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
                          for s in range(0, len(eta), per_call)])
         first, fresh, last = torch.split(out, list(sizes))
         c, r_hat[i] = _median_center(first, None if center == "exact" else n_candidates)
-        centers.append(c.clone())  # c is a view: keeping it would keep all the row's draws
+        if i == 0:  # one array for all rows' centers: no per-row allocation outlives the row
+            center_values = np.empty((n_rows, len(c)), np.float32)
+        center_values[i] = c.float().cpu().numpy()
         p_hat[i] = float((_distances(fresh, c) <= r_hat[i]).double().mean())
         if level <= 1.0:
             dist = _distances(last, c)
             radius[i] = (1.0 + beta) * float(_conservative_quantile(dist, level))
-    if centers:
-        center_values = torch.stack(centers).float().cpu().numpy()
-    else:
-        center_values = np.empty((0, 0), np.float32)
     abstain = np.asarray(center_smoothing_abstains(p_hat, n0, alpha / 2.0, delta), dtype=bool)
     center_values[abstain] = np.nan
     radius[abstain] = np.nan
