@@ -20,11 +20,11 @@ measured in a fresh Python process with one torch thread:
 target ``digit >= 5``, the background colour as sensitive feature), jittered the
 same way, up to ``IMAGE_ROWS`` (31,623) rows.
 
-Each estimator runs at small epoch counts (``--epochs``, default 1) and default
-settings otherwise; ALFA runs with ``keep_attack_data=False`` (the default keeps
-the clean and perturbed latents of all attacked rows as attributes, whose cost
-the scaling page gives). The slope of log(fit seconds) against log(rows) is
-fitted per estimator. Certification throughput (rows/s of
+Each estimator runs at small epoch counts (``--epochs``, default 1, for LASSI's
+flow too) and default settings otherwise; ALFA runs with
+``keep_attack_data=False`` (the default keeps the clean and perturbed latents of
+all attacked rows as attributes, whose cost the scaling page gives). The slope
+of log(fit seconds) against log(rows) is fitted per estimator. Certification throughput (rows/s of
 ``CertifiedSmoothClassifier.certify`` and of ``certify_individual_fairness``) is
 measured on ``--certify-rows`` rows.
 
@@ -139,6 +139,7 @@ def make_estimator(name, epochs, device):
         FairLatentVAE,
         LASSIRepresentation,
     )
+    from skfairlatent.lassi import FlowTransformer
 
     common = dict(random_state=0, device=device)
     return {
@@ -146,7 +147,8 @@ def make_estimator(name, epochs, device):
                                                 keep_attack_data=False, **common),
         "alfa": lambda: ALFAClassifier(max_epochs=epochs, keep_attack_data=False, **common),
         "aeda": lambda: AEDAClassifier(max_epochs=epochs, **common),
-        "lassi": lambda: LASSIRepresentation(max_epochs=epochs, **common),
+        "lassi": lambda: LASSIRepresentation(flow=FlowTransformer(max_epochs=epochs),
+                                             max_epochs=epochs, **common),
         "smoothing": lambda: CertifiedSmoothClassifier(max_epochs=epochs, **common),
         "vae": lambda: FairLatentVAE(max_epochs=epochs, **common),
         "synthesizer": lambda: FairLatentSynthesizer(
