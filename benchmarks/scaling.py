@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import RESULTS, ROOT, write_result
+from _common import RESULTS, ROOT, provenance_line, write_result
 
 ESTIMATORS = ("alfa_baseline", "alfa", "aeda", "lassi", "smoothing", "vae", "synthesizer",
               "flow", "aeda_images")
@@ -318,9 +318,13 @@ def markdown(points, summary, certification, args):
                  if (row["estimator"], n) in by else "" for n in sizes]
         lines.append(f"| {row['estimator']} | " + " | ".join(cells)
                      + f" | {row['memory_ratio']:.2f} |")
-    x_sizes = {p["rows"]: p["x_bytes"] for p in points}
-    lines.append("| X.nbytes | " + " | ".join(f"{x_sizes[n] / 2**20:.0f}" for n in sizes)
-                 + " | |")
+    x_sizes = {p["rows"]: p["x_bytes"] for p in points if p["estimator"] != "aeda_images"}
+    lines.append("| X.nbytes (Adult rows) | "
+                 + " | ".join(f"{x_sizes[n] / 2**20:.0f}" for n in sizes) + " | |")
+    images = {p["rows"]: p["x_bytes"] for p in points if p["estimator"] == "aeda_images"}
+    if images:
+        lines.append("| X.nbytes (images) | " + " | ".join(
+            f"{images[n] / 2**20:.0f}" if n in images else "" for n in sizes) + " | |")
     overhead = alfa_overhead(points)
     if overhead:
         lines += ["", "**ALFA over its λ=0 baseline** (attack seconds per 1,000 rows; fit ratio "
@@ -352,9 +356,10 @@ def plot(points, summary, path):
         ax_time.plot(rows, [p["fit_seconds"] for p in mine], "o-",
                      label=f"{name} (slope {slopes[name]:.2f})")
         ax_memory.plot(rows, [p["fit_memory_bytes"] / 2**20 for p in mine], "o-", label=name)
-    rows = sorted({p["rows"] for p in points})
-    x_mb = [next(p["x_bytes"] for p in points if p["rows"] == n) / 2**20 for n in rows]
-    ax_memory.plot(rows, [3 * x for x in x_mb], "k--", label="3 × X.nbytes")
+    tabular = [p for p in points if p["estimator"] != "aeda_images"]
+    rows = sorted({p["rows"] for p in tabular})
+    x_mb = [next(p["x_bytes"] for p in tabular if p["rows"] == n) / 2**20 for n in rows]
+    ax_memory.plot(rows, [3 * x for x in x_mb], "k--", label="3 × X.nbytes (Adult rows)")
     for ax, label in ((ax_time, "fit seconds"), (ax_memory, "fit memory (MB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -378,10 +383,16 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(),
                                                            "skfairlatent_scaling"))
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--render", action="store_true",
+                        help="rewrite the .md and .png from the existing .json (no fits)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return run_child(args)
+    suffix = "" if args.device == "cpu" else f"_{args.device}"
+    stem = RESULTS / f"scaling{suffix}"
+    if args.render:
+        return render(stem)
 
     points = []
     for n_rows in args.rows:
@@ -404,13 +415,21 @@ def main(argv=None):
             dict(kind="certify", files=files, rows=args.certify_rows, device=args.device),
             args.timeout)
     summary = summarise(points)
-    suffix = "" if args.device == "cpu" else f"_{args.device}"
-    stem = RESULTS / f"scaling{suffix}"
     text = markdown(points, summary, certification, args)
     write_result(stem, text, {"points": points, "summary": summary,
                               "alfa_overhead": alfa_overhead(points),
                               "certification": certification, "args": vars(args)})
     plot(points, summary, stem.with_suffix(".png"))
+    print(text)
+
+
+def render(stem):
+    """Rewrite ``<stem>.md`` and ``<stem>.png`` from ``<stem>.json``, keeping its provenance."""
+    data = json.loads(stem.with_suffix(".json").read_text())
+    args = argparse.Namespace(**data["args"])
+    text = markdown(data["points"], data["summary"], data["certification"], args)
+    stem.with_suffix(".md").write_text(provenance_line(data["provenance"]) + text)
+    plot(data["points"], data["summary"], stem.with_suffix(".png"))
     print(text)
 
 
