@@ -46,6 +46,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import (
+    CHUNK_BYTES,
     CHUNK_ROWS,
     FiniteLoss,
     _FairLatentEstimator,
@@ -58,6 +59,7 @@ from .base import (
     row_chunks,
     torch_seeded,
 )
+from .datasets._schema import StandardisedRows
 from .exceptions import InvalidParameterError
 from .nn.flows import VectorFlow, standard_normal_nll
 from .nn.glow import ImageGlow
@@ -344,7 +346,8 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
             **_BATCHED_LOADING,
         )
         with torch_seeded(start.seed, start.device):
-            self.net_.fit(self._standardize(X), None)
+            # standardised a batch at a time: no standardised copy of all of X
+            self.net_.fit(StandardisedRows(X, self.mean_, self.scale_), None)
         self.net_.module_.eval()
         return self
 
@@ -364,8 +367,13 @@ class FlowTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _FairLa
         the chunking. Returns an array of shape (n_rows, *width).
         """
         out = np.empty((n_rows, *width), dtype=np.float32)
+        # Wide rows take fewer rows per chunk (a multiple of _FLOW_BATCH, so the
+        # flow's batches stay the same): a float64 chunk of X stays near 8 MiB.
+        row_bytes = 8 * int(np.prod(self.mean_.shape))
+        chunk_rows = min(CHUNK_ROWS, max(_FLOW_BATCH, CHUNK_BYTES // row_bytes
+                                         // _FLOW_BATCH * _FLOW_BATCH))
         with torch.no_grad():
-            for rows in row_chunks(n_rows):
+            for rows in row_chunks(n_rows, chunk_rows):
                 chunk = torch.as_tensor(read(rows), device=self.device_)
                 for s in range(0, len(chunk), _FLOW_BATCH):
                     out[rows.start + s:rows.start + s + _FLOW_BATCH] = (
