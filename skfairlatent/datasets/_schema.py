@@ -92,43 +92,6 @@ def _numeric_array_statistics(X):
     return mean, np.sqrt(squares / n), low, high
 
 
-class StandardisedRows:
-    """A numeric array standardised row by row when indexed, never as a whole.
-
-    ``rows[index]`` is ``((X[index] as float64 - mean) / scale)`` as float32,
-    the same values as standardising all of ``X`` at once; ``X`` (an ndarray
-    or a read-only ``np.memmap``) is neither copied nor written. skorch
-    batches it like an array (it indexes one row at a time), and slices give
-    chunks, so the memory used is a batch or a chunk.
-
-    Parameters
-    ----------
-    X : ndarray or np.memmap of shape (n_samples, n_features)
-    mean, scale : ndarray of shape (n_features,)
-    """
-
-    dtype = np.dtype(np.float32)
-    ndim = 2
-
-    def __init__(self, X, mean, scale):
-        self.X, self.mean, self.scale = X, mean, scale
-
-    @property
-    def shape(self):
-        return self.X.shape
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, index):
-        return ((np.asarray(self.X[index], dtype=np.float64) - self.mean)
-                / self.scale).astype(np.float32)
-
-    def __array__(self, dtype=None, copy=None):
-        array = self[:]
-        return array if dtype is None else array.astype(dtype)
-
-
 class RowCopies:
     """Rows of a read-only array (a ``np.memmap``), each indexed row a writable copy.
 
@@ -148,6 +111,37 @@ class RowCopies:
 
     def __getitem__(self, index):
         return np.array(self.X[index])
+
+
+class StandardisedRows(RowCopies):
+    """A numeric array standardised row by row when indexed, never as a whole.
+
+    ``rows[index]`` is ``((X[index] as float64 - mean) / scale)`` as float32,
+    the same values as standardising all of ``X`` at once; ``X`` (an ndarray
+    or a read-only ``np.memmap``) is neither copied nor written. skorch
+    batches it like an array (it indexes one row at a time), and slices give
+    chunks, so the memory used is a batch or a chunk.
+
+    Parameters
+    ----------
+    X : ndarray or np.memmap of shape (n_samples, n_features)
+    mean, scale : ndarray of shape (n_features,)
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, X, mean, scale):
+        super().__init__(X)
+        self.mean, self.scale = mean, scale
+
+    def __getitem__(self, index):
+        return ((np.asarray(self.X[index], dtype=np.float64) - self.mean)
+                / self.scale).astype(np.float32)
+
+    def __array__(self, dtype=None, copy=None):
+        array = self[:]
+        return array if dtype is None else array.astype(dtype)
 
 
 class TabularSchema:
