@@ -668,7 +668,13 @@ def check_finite_output(values, what, estimator=None):
     if isinstance(values, torch.Tensor):
         bad = int((~torch.isfinite(values.detach())).sum())
     else:
-        bad = int((~np.isfinite(np.asarray(values, dtype=float))).sum())
+        array = np.asarray(values)
+        if not np.issubdtype(array.dtype, np.floating):  # ints, bools, objects
+            array = array.astype(float)
+        # in its own dtype, a chunk at a time: no float64 copy of a large output
+        bad = sum(int((~np.isfinite(array[rows])).sum())
+                  for rows in row_chunks(len(array), chunk_rows_for(array))) \
+            if array.ndim else int(not np.isfinite(array))
     if bad:
         owner = f"{type(estimator).__name__}: " if estimator is not None else ""
         raise NonFiniteOutputError(
