@@ -66,8 +66,6 @@ __all__ = [
     "check_hidden_layer_sizes",
     "check_finite_output",
     "FiniteLoss",
-    "CHUNK_ROWS",
-    "CHUNK_BYTES",
     "chunk_rows_for",
     "row_chunks",
     "forward_in_chunks",

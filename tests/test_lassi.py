@@ -571,7 +571,7 @@ def test_center_smooth_streams_rows_in_chunks(toy, monkeypatch):
     kwargs = dict(n0=100, n=100, random_state=np.random.RandomState(0))
     expected = rep.center_smooth(X[:5], **kwargs)
     chunked = lassi_module.row_chunks
-    monkeypatch.setattr(lassi_module, "row_chunks", lambda n: chunked(n, 2))
+    monkeypatch.setattr(lassi_module, "row_chunks", lambda n, rows=None: chunked(n, 2))
     kwargs["random_state"] = np.random.RandomState(0)
     got = rep.center_smooth(X[:5], **kwargs)
     # the same noise; only float rounding of the flow's batched products may differ
