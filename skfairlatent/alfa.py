@@ -652,8 +652,8 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
             module.head.reset_parameters()
         if in_input_space and not self._is_logistic:
             # App. K: the whole network is fine-tuned on the perturbed inputs.
-            inputs, all_targets, row_weights = _stacked(
-                features, perturbed, targets, perturbed_targets, weights)
+            inputs, all_targets, row_weights = _stacked_parts(
+                [(features, targets, weights[0]), (perturbed, perturbed_targets, weights[1])])
             module.train()
             self.net_.initialize_optimizer()
             self.net_.partial_fit({"X": inputs, "sample_weight": row_weights}, all_targets,
@@ -666,8 +666,8 @@ class ALFAClassifier(ClassifierMixin, _FairLatentEstimator):
                               (perturbed, perturbed_targets, weights[1])],
                 max_iter=self.finetune_max_iter, device=device)
         else:
-            inputs, all_targets, row_weights = _stacked(
-                features, perturbed, targets, perturbed_targets, weights)
+            inputs, all_targets, row_weights = _stacked_parts(
+                [(features, targets, weights[0]), (perturbed, perturbed_targets, weights[1])])
             self.finetune_n_iter_ = _train_head(
                 module.head, inputs, all_targets, row_weights, lr=self.lr,
                 max_epochs=self.max_epochs, batch_size=self.batch_size,
@@ -834,18 +834,6 @@ class _FeatureRows:
         return torch.cat(outputs)
 
 
-def _stacked(features, perturbed, targets, perturbed_targets, weights):
-    """Original and perturbed rows as one in-memory array, with targets and row weights.
-
-    For the non-default fine-tuning paths (input space, Adam), which need them whole.
-    """
-    original = np.concatenate(list(features.blocks()))
-    inputs = np.concatenate([original, perturbed.to_array()])
-    row_weights = np.concatenate([np.full(len(original), weights[0], dtype=np.float32),
-                                  np.full(len(perturbed), weights[1], dtype=np.float32)])
-    return inputs, np.concatenate([targets, perturbed_targets]), row_weights
-
-
 def _non_finite_loss(loss, where):
     return NonFiniteLossError(
         f"ALFAClassifier: the training loss became {loss} {where}. The input is "
@@ -950,6 +938,8 @@ def _fits_in_memory(rows):
 
 
 def _stacked_parts(parts):
+    """The rows of ``parts`` (see :func:`_solve_head`) as one in-memory array, with their
+    targets and row weights (float32)."""
     inputs = np.concatenate([np.concatenate(list(rows.blocks())) if len(rows) else
                              np.zeros((0, rows.shape[1]), np.float32) for rows, _, _ in parts])
     targets = np.concatenate([part_targets for _, part_targets, _ in parts])

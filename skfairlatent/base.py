@@ -13,7 +13,7 @@
   extras (sample weights, sensitive codes, perturbed latents) travel inside a
   dict ``X`` so skorch batches them with the rows.
 
-* :func:`row_chunks` and :func:`forward_in_chunks` -- passes over all rows
+* :func:`row_chunks` and :func:`chunk_rows_for` -- passes over all rows
   a chunk at a time, so that memory does not grow with the rows beyond the
   output (and ``X`` may be a ``np.memmap`` that is never copied whole);
   :class:`RowStore` keeps rows computed during ``fit`` (latents) in memory up
@@ -68,7 +68,6 @@ __all__ = [
     "FiniteLoss",
     "chunk_rows_for",
     "row_chunks",
-    "forward_in_chunks",
     "RowStore",
 ]
 
@@ -116,42 +115,6 @@ def row_chunks(n_rows, chunk_rows=CHUNK_ROWS):
     """
     for start in range(0, n_rows, chunk_rows):
         yield slice(start, min(start + chunk_rows, n_rows))
-
-
-def forward_in_chunks(function, X, *, device, chunk_rows=None, dtype=torch.float32):
-    """``function(X)`` computed chunk by chunk without gradients, as a NumPy array.
-
-    Only one chunk of ``X`` is converted to a tensor at a time, so ``X`` may be a
-    ``np.memmap`` larger than memory; the memory used is the output plus one chunk's
-    activations.
-
-    Parameters
-    ----------
-    function : callable
-        Maps a tensor of shape (m, ...) to a tensor of shape (m, ...).
-    X : ndarray of shape (n_samples, ...)
-    device : str or torch.device
-    chunk_rows : int, default=None
-        ``None`` uses :func:`chunk_rows_for` ``(X)``.
-    dtype : torch.dtype, default=torch.float32
-        dtype of the input chunks.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, ...)
-        On the CPU, in ``function``'s output dtype.
-    """
-    outputs = []
-    chunk_rows = chunk_rows_for(X) if chunk_rows is None else chunk_rows
-    with torch.no_grad():
-        for rows in row_chunks(len(X), chunk_rows):
-            chunk = torch.as_tensor(np.asarray(X[rows]), dtype=dtype, device=device)
-            outputs.append(function(chunk).cpu().numpy())
-    if not outputs:
-        with torch.no_grad():
-            empty = torch.zeros((0, *np.shape(X)[1:]), dtype=dtype, device=device)
-            return function(empty).cpu().numpy()
-    return np.concatenate(outputs)
 
 
 #: Bytes a :class:`RowStore` keeps in memory before it writes to a temporary file.
