@@ -12,6 +12,11 @@
 * Selection and tables -- :func:`select_alpha` (ALFA's α per seed on the
   validation split), :func:`summarize`, :func:`format_table` and
   :func:`mean_std_table` (mean ± std over seeds).
+* The practitioner's comparison -- :data:`PEERS` (the project's methods and
+  the peers, each flagged by whether it needs A at predict), :func:`run_cell`
+  and :func:`compare` over (dataset, seed, setting, form, method) with
+  :data:`SETTINGS` "A in X" and "group-blind"; :func:`chosen_points`,
+  :func:`method_fronts`, :func:`dominated_fronts`, :func:`paired_differences`.
 * Runners -- :data:`RUNNERS` maps each method to a runner that fits, prints
   and writes its outputs; :func:`run_aeda_images`, :func:`run_lassi` and
   :func:`run_fldgm` return the runs of the methods that are not a grid.
@@ -44,6 +49,30 @@ from ._grid import (
     run_grid,
     sklearn_model,
 )
+from ._peers import (
+    ALFA_GRID,
+    EG_BOUNDS,
+    ERROR_PARITY_TOLERANCES,
+    FAIRRET_STRENGTHS,
+    FORMS,
+    NETWORK_EPOCHS,
+    OXONFAIR_BOUNDS,
+    PEERS,
+    SETTINGS,
+    Method,
+    Point,
+    chosen_points,
+    compare,
+    dominated_fronts,
+    load_cell,
+    mean_table,
+    method_fronts,
+    paired_differences,
+    plot_fronts,
+    report,
+    run_cell,
+    sensitive_columns,
+)
 from ._scoring import METRICS, metric_frame, scores
 from ._selection import CHOSEN, select_alpha
 from ._splits import DATASETS, TABULAR, fldgm_frames, load_split, subsample
@@ -71,6 +100,11 @@ __all__ = [
     # one runner per method
     "METHODS", "COMPARABLE", "RUNNERS", "LASSI_CERTIFY", "LASSI_SIGMA_RS",
     "run_aeda_images", "run_lassi", "run_fldgm",
+    # the practitioner's comparison (peers, settings, fronts)
+    "SETTINGS", "FORMS", "NETWORK_EPOCHS", "ALFA_GRID", "EG_BOUNDS", "OXONFAIR_BOUNDS",
+    "FAIRRET_STRENGTHS", "ERROR_PARITY_TOLERANCES", "PEERS", "Method", "Point",
+    "sensitive_columns", "load_cell", "run_cell", "compare", "chosen_points", "mean_table",
+    "method_fronts", "dominated_fronts", "paired_differences", "report", "plot_fronts",
     # figures (defined in skfairlatent.plotting)
     "plot_summary", "plot_lassi_radii", "plot_fldgm",
 ]
