@@ -109,6 +109,13 @@ def variant_name(name, variant, args):
     return name if variant == args.variants[0] else f"{name} [{variant}]"
 
 
+def fairness_of(vae):
+    """The fairness goal a row's VAE agrees with (every pipeline knob is set explicitly)."""
+    if vae.alpha == 0 and vae.alpha_target == 0:
+        return "none"
+    return "paper" if vae.alpha_target == 0 else "demographic_parity"
+
+
 def run(dataset, args):
     """Fit the control and the penalised synthesizers on each seed; evaluate each variant.
 
@@ -183,16 +190,18 @@ def run(dataset, args):
             vae = FairLatentVAE(kl_weight=args.kl_weight, max_epochs=args.vae_epochs,
                                 random_state=seed, **vae_params)
             encoder = "conditional" if vae_params.get("condition_encoder", True) else "blind"
-            syn = FairLatentSynthesizer(vae=vae, generator_max_epochs=args.dm_epochs,
-                                        batch_size=256, encoder=encoder, label_from=label_from,
-                                        label_decode=label_decode, random_state=seed)
+            syn = FairLatentSynthesizer(fairness=fairness_of(vae), vae=vae,
+                                        generator_max_epochs=args.dm_epochs, batch_size=256,
+                                        encoder=encoder, label_from=label_from,
+                                        random_state=seed)
             t = time.perf_counter()
             syn.fit(X_tr, y_tr, sensitive_features=A_tr)
             timings.setdefault(f"{name} fit (s)", []).append(time.perf_counter() - t)
             for variant in variants:
                 rule, decode = variant.split(":")
                 label = variant_name(name, variant, args)
-                S = syn.set_params(decoder_sensitive=rule, decode=decode).sample(
+                S = syn.set_params(decoder_sensitive=rule, decode=decode,
+                                   label_decode=label_decode or decode).sample(
                     round(args.synthetic_ratio * len(X_tr)), random_state=seed)
                 rows[label].append(evaluate(S))
                 print(dataset, seed, label, {k: round(v, 3) for k, v in rows[label][-1].items()},

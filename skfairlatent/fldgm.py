@@ -36,7 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
@@ -71,37 +71,23 @@ from .nn.generators import (
     wgan_gp_critic_loss,
 )
 
-__all__ = ["DEFAULT_VAE_KL_WEIGHT", "FairLatentSynthesizer"]
+__all__ = ["DEFAULT_VAE_KL_WEIGHT", "FAIRNESS_GOALS", "FairLatentSynthesizer"]
 
 #: KL weight of the VAE that ``FairLatentSynthesizer(vae=None)`` builds (the
 #: VAE's own default is 1.0). See the Defaults table in doc/fldgm.md.
 DEFAULT_VAE_KL_WEIGHT = 0.1
 
-#: Deprecated synthesizer keywords (removed in 0.2) -> the FairLatentVAE parameter each copied.
-_VAE_KEYWORDS = {
-    "alpha": "alpha",
-    "penalty": "penalty",
-    "latent_dim": "latent_dim",
-    "vae_hidden_layer_sizes": "hidden_layer_sizes",
-    "vae_kl_weight": "kl_weight",
-    "vae_max_epochs": "max_epochs",
-    "alpha_target": "alpha_target",
-    "target_penalty": "target_penalty",
-    "target_temperature": "target_temperature",
+#: What each ``fairness`` goal sets: the sampling pipeline (``encoder``,
+#: ``label_from``, ``label_decode``; None follows ``decode``) and the penalties
+#: of the VAE built when ``vae=None``. See the Defaults table in doc/fldgm.md.
+FAIRNESS_GOALS = {
+    "demographic_parity": dict(encoder="blind", label_from="features", label_decode="mode",
+                               vae=dict(alpha=1.0, alpha_target=2.0)),
+    "paper": dict(encoder="conditional", label_from="latent", label_decode=None,
+                  vae=dict(alpha=1.0, alpha_target=0.0)),
+    "none": dict(encoder="blind", label_from="features", label_decode="mode",
+                 vae=dict(alpha=0.0, alpha_target=0.0)),
 }
-_DEPRECATED = "deprecated"
-
-
-def _is_given(value):
-    return not (isinstance(value, str) and value == _DEPRECATED)
-
-
-def _same(a, b):
-    return repr(a) == repr(b)
-
-
-def _deprecated(*constraints):
-    return [*constraints, Hidden(StrOptions({_DEPRECATED}))]
 
 
 # --------------------------------------------------------------------------- #
@@ -202,22 +188,51 @@ class FairLatentSynthesizer(_FairLatentEstimator):
     a fitted one), and stage 2, the generator of the fair latents (paper
     sections 4.1-4.2); ``sample`` runs stage 3 (section 4.3, Eq. 9-10),
     decoding generated latents into rows with the training schema, the
-    sensitive column and the label. Fairness comes from the latent: given a
-    generated z', the recorded sensitive column is independent of the rest
-    of the row (see Notes).
+    sensitive column and the label. ``fairness`` names the notion the
+    samples are made fair for; by default a classifier trained on the
+    samples has demographic parity on real rows.
 
     Parameters
     ----------
+    fairness : {"demographic_parity", "paper", "none"}, default="demographic_parity"
+        The fairness goal. It sets the sampling pipeline (the advanced
+        ``encoder``, ``label_from`` and ``label_decode`` below, where they are
+        None) and the penalties of the VAE built when ``vae=None``
+        (:data:`FAIRNESS_GOALS`):
+
+        - ``"demographic_parity"``: DP of a classifier trained on the samples
+          and applied to **real** rows, P(h(x) = 1 | s) equal across groups
+          (measured by :func:`~skfairlatent.metrics.evaluate_synthetic`).
+          Blind encoder q(z | x), the label read back from the decoded
+          features and set to the fair label head's decision
+          (``label_from="features"``, ``label_decode="mode"``); VAE
+          ``alpha=1`` (Eq. 8) and the label penalty ``alpha_target=2``.
+          Costs utility: on Adult AUROC about 0.80 against 0.87 for
+          ``"paper"`` (see Notes).
+        - ``"paper"``: the paper's pipeline (sections 4.1-4.3): conditional
+          encoder q(z | x, s) (Eq. 7), dCor penalty ``alpha=1`` (Eq. 8), the
+          label decoded from the generated latent, y' ~ p(y | z'). It targets
+          independence of the latent from s, hence DP and FTU **on synthetic
+          rows** (the recorded s' is independent of (x', y') given z'); on
+          real rows it only reduces DP (about halved on Adult).
+        - ``"none"``: no fairness, the control: the pipeline of
+          ``"demographic_parity"`` with the VAE's penalties off (``alpha=0``,
+          ``alpha_target=0``). Its samples keep about the real data's DP.
+    generator : {"ddpm", "wgan-gp", "lsgan"}, default="ddpm"
+        Stage 2: FLD-DM, FLD-WGAN-GP or FLD-LSGAN (paper sections 2.3, 4.2).
     vae : FairLatentVAE or None, default=None
         Stage 1. None: ``FairLatentVAE(kl_weight=0.1, batch_size=batch_size,
         condition_encoder=(encoder == "conditional"), device=device,
-        verbose=verbose)``, its other parameters at the VAE's defaults (a KL
-        weight of 0.1 was chosen for synthetic tables; see the Defaults table
-        in :doc:`/fldgm`). An unfitted VAE is cloned and fitted, seeded from
-        ``random_state`` when its own ``random_state`` is None; a fitted one
-        is used as is.
-    generator : {"ddpm", "wgan-gp", "lsgan"}, default="ddpm"
-        Stage 2: FLD-DM, FLD-WGAN-GP or FLD-LSGAN (paper sections 2.3, 4.2).
+        verbose=verbose, **FAIRNESS_GOALS[fairness]["vae"])``, its other
+        parameters at the VAE's defaults (the KL weight 0.1 was chosen for
+        synthetic tables; see the Defaults table in :doc:`/fldgm`). A given
+        VAE must agree with the goal: ``condition_encoder`` must match the
+        encoder, ``fairness="none"`` needs ``alpha=alpha_target=0`` and the
+        other goals a penalty (else ``InvalidParameterError``);
+        ``"demographic_parity"`` with ``alpha_target=0`` warns (``UserWarning``:
+        DP on real rows is then only reduced). An unfitted VAE is cloned and
+        fitted, seeded from ``random_state`` when its own ``random_state`` is
+        None; a fitted one is used as is.
     generator_hidden_layer_sizes : int or tuple of int, default=(256, 256)
         Hidden widths of the denoiser, or of the GAN's generator and critic.
     generator_max_epochs : int, default=200
@@ -238,61 +253,51 @@ class FairLatentSynthesizer(_FairLatentEstimator):
         WGAN-GP gradient-penalty weight lambda.
     batch_size : int, default=512
         Batch size of the generator, and of the VAE built when ``vae=None``.
-    latent_input : {"draws", "mean"}, default="draws"
-        What the generator learns: posterior draws z = mu + sigma * eps,
-        fresh at every step (the authors' code re-encodes with noise), or
-        the posterior means.
     decode : {"sample", "mode"}, default="sample"
-        Categorical columns and the label are drawn from the decoder's
-        softmax ("sample") or set to its most likely value ("mode").
+        Categorical columns (and the label, unless ``label_decode`` says
+        otherwise) are drawn from the decoder's softmax ("sample") or set to
+        its most likely value ("mode").
     label_decode : {"sample", "mode"} or None, default=None
-        How the label alone is decoded; None follows ``decode``. With
-        "mode" the label is the fair head's decision, a deterministic
-        function of the latent (or of the decoded features with
-        ``label_from="features"``).
-    decoder_sensitive : {"independent", "shared"}, default="independent"
-        The s'' given to the decoder p(x | z', s''): a second draw from
-        p(s | z'), independent of the recorded s' given z', or the recorded
-        s' itself (the features then follow the sensitive column as in the
-        real data). The paper does not say which s Eq. 9 receives. The
-        independent draw halves the FTU on Adult; see the Defaults table in
-        :doc:`/fldgm`.
-    encoder : {"conditional", "blind"}, default="conditional"
-        What stage 1 sees. "conditional": q(z | x, s), the paper's Eq. 7.
-        "blind": q(z | x), with the column of X that holds s (Adult's
-        ``sex``) left out of the VAE's input; the decoder still gets s and
-        ``sample`` writes the recorded s' into that column. A departure from
-        the paper (see Notes). With ``vae=None`` it sets the VAE's
-        ``condition_encoder``; a given ``vae`` must agree (else
-        ``InvalidParameterError``).
-    label_from : {"latent", "features"}, default="latent"
-        Where a sample's label is decoded from: the generated latent,
-        y' ~ p(y | z'), or the decoded features read back by the encoder,
-        y' ~ p(y | E(x')) (with a conditional encoder E gets s'', and a
-        column of X that holds s is read as decoded, before the recorded s'
-        is written). The paper does not say how the label is decoded.
+        Advanced. How the label alone is decoded. None: the goal's
+        (``"mode"`` for ``"demographic_parity"`` and ``"none"``, ``decode``
+        for ``"paper"``). With "mode" the label is the fair head's decision.
     sensitive_model : classifier or None, default=None
         The model of p(s | z) from which s' is drawn given z' (fitted on one
         posterior draw per training row, its ``predict_proba`` used). None:
         logistic regression on the standardised latents and their squares
         (a quadratic boundary, few parameters to overfit a fair latent).
+    latent_input : {"draws", "mean"}, default="draws"
+        What the generator learns: posterior draws z = mu + sigma * eps,
+        fresh at every step (the authors' code re-encodes with noise), or
+        the posterior means.
+    decoder_sensitive : {"independent", "shared"}, default="independent"
+        The s'' given to the decoder p(x | z', s''): a second draw from
+        p(s | z'), independent of the recorded s' given z', or the recorded
+        s' itself (the features then follow the sensitive column as in the
+        real data). The paper does not say which s Eq. 9 receives. See the
+        Defaults table in :doc:`/fldgm`.
+    encoder : {"conditional", "blind"} or None, default=None
+        Advanced (ablations). What stage 1 sees; None: the goal's.
+        "conditional": q(z | x, s), the paper's Eq. 7. "blind": q(z | x), with
+        the column of X that holds s (Adult's ``sex``) left out of the VAE's
+        input; the decoder still gets s and ``sample`` writes the recorded s'
+        into that column.
+    label_from : {"latent", "features"} or None, default=None
+        Advanced (ablations). Where a sample's label is decoded from; None:
+        the goal's. "latent": y' ~ p(y | z'). "features": y' ~ p(y | E(x')),
+        the decoded features read back by the encoder E (with a conditional
+        encoder E gets s'', and a column of X that holds s is read as
+        decoded, before the recorded s' is written).
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
-    alpha, penalty, latent_dim, vae_hidden_layer_sizes, vae_kl_weight, \
-vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
-        Copies of the VAE's ``alpha``, ``penalty``, ``latent_dim``,
-        ``hidden_layer_sizes``, ``kl_weight``, ``max_epochs``,
-        ``alpha_target``, ``target_penalty`` and ``target_temperature``,
-        deprecated in 0.1 and removed in 0.2: they set the VAE built when
-        ``vae=None`` (with a ``FutureWarning``); given together with ``vae``
-        they raise ``InvalidParameterError``. Pass
-        ``vae=FairLatentVAE(...)`` instead.
 
     Attributes
     ----------
     vae_ : FairLatentVAE
         The fitted stage 1.
+    encoder_ : {"conditional", "blind"}
+        The encoder of the fit.
     sensitive_model_ : fitted classifier or None
         p(s | z) on standardised latents (None without sensitive features).
     generator_net_ : skorch net
@@ -309,10 +314,16 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
     Raises
     ------
     InvalidParameterError
-        A hyperparameter outside its range, or a deprecated VAE keyword
-        together with ``vae``.
+        A hyperparameter outside its range, or a ``vae`` that conflicts with
+        ``fairness`` (its encoder, or its penalties).
     NonFiniteLossError
         A training loss became nan or inf.
+
+    Warns
+    -----
+    UserWarning
+        ``fairness="demographic_parity"`` with a given ``vae`` whose label
+        penalty is off (``alpha_target=0``).
 
     See Also
     --------
@@ -323,32 +334,38 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
     -----
     **Where the fairness comes from.** A sample is drawn as z' ~ generator,
     s' ~ p(s | z') (the recorded sensitive attribute), s'' ~ p(s | z')
-    (given to the decoder), x' ~ p(x | z', s''), y' ~ p(y | z'). Given z',
-    s' is independent of (x', y'), so its dependence on them is exactly
-    the dependence of s on z that the penalty left: hardly any with the
-    penalty, the real data's with ``alpha=0`` (the control). Nothing
-    *guarantees* DP or FTU: both are properties of a classifier trained on
-    the samples, measured on real rows by
-    :func:`~skfairlatent.metrics.evaluate_synthetic`.
+    (given to the decoder), x' ~ p(x | z', s'') and its label y' (from z'
+    or from x', ``label_from``). Given z', s' is independent of (x', y'), so
+    its dependence on them is exactly the dependence of s on z that the
+    penalties left: hardly any with them, the real data's without
+    (``fairness="none"``). Nothing *guarantees* DP or FTU: both are
+    properties of a classifier trained on the samples, measured on real rows
+    by :func:`~skfairlatent.metrics.evaluate_synthetic`.
 
-    **Departures from the paper**, where it is silent (its public code stops
-    at the generated latents): the label is decoded from z' alone, because a
-    well-fitted conditional decoder p(x, y | z, s) reproduces p(x, y | s) of
-    the real data whatever the penalty; the decoder's s'' is not the
-    recorded s' (``decoder_sensitive``); ``encoder="blind"``,
-    ``label_from="features"`` and the VAE's ``alpha_target`` exist because a
+    **Why DP on real rows needs more than the paper's pipeline.** A
     conditional encoder makes z fair by correcting each row relative to its
     group, a correction a classifier trained on the samples cannot make on
-    real rows without reading s.
+    real rows without reading s; and a label drawn from p(y | z') is learnt
+    by the classifier from features that still carry s through proxies. The
+    ``"demographic_parity"`` goal therefore encodes blind, penalises the
+    dependence of the decoded label on s (the VAE's ``alpha_target``, our
+    reading of the paper's DP variants) and labels each sample with the fair
+    head's decision on its own decoded features, the very function the
+    downstream classifier then learns.
+
+    **Departures from the paper**, where it is silent (its public code stops
+    at the generated latents): the label is decoded by a head that does not
+    see s, because a well-fitted conditional decoder p(x, y | z, s)
+    reproduces p(x, y | s) of the real data whatever the penalty; the
+    decoder's s'' is not the recorded s' (``decoder_sensitive``).
 
     **Results.** On Adult (33,000 training rows, 12,000 real test rows,
-    seeds 0-2, a random forest trained on 33,000 samples;
-    ``benchmarks/results/fldgm_table1_adult_label_mode_n33000.md``): the
-    defaults give DP 0.103 +- 0.025, FTU 0.012, AUROC 0.867 (real data DP
-    0.188, the ``alpha=0`` control 0.173); ``encoder="blind",
-    label_from="features", label_decode="mode"`` with a VAE with
-    ``alpha_target=2`` gives DP 0.005 +- 0.005, FTU 0.002, AUROC 0.808.
-    For a fair classifier rather than a fair table, fairlearn's
+    seeds 0-2, a random forest trained on 33,000 samples, VAE 40 epochs;
+    ``benchmarks/results/fldgm_table1_adult_label_mode_n33000.md``):
+    the ``"demographic_parity"`` setting gives DP 0.005 +- 0.005, FTU 0.002,
+    AUROC 0.808; ``"paper"`` DP 0.103 +- 0.025, FTU 0.012, AUROC 0.867 (real
+    data DP 0.188, the paper pipeline's ``alpha=0`` control 0.173). For a
+    fair classifier rather than a fair table, fairlearn's
     ``ExponentiatedGradient`` reaches DP 0.016 at AUROC 0.725 there.
 
     References
@@ -366,8 +383,10 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
     >>> from skfairlatent import FairLatentSynthesizer, FairLatentVAE
     >>> from skfairlatent.datasets import load_adult
     >>> X, y, A = load_adult(return_X_y_A=True)
-    >>> syn = FairLatentSynthesizer(vae=FairLatentVAE(kl_weight=0.1, max_epochs=5),
-    ...                             generator_max_epochs=5, random_state=0)
+    >>> # the goal's VAE (blind, alpha_target=2, kl_weight=0.1) at 5 epochs
+    >>> vae = FairLatentVAE(condition_encoder=False, alpha_target=2, kl_weight=0.1,
+    ...                     max_epochs=5)
+    >>> syn = FairLatentSynthesizer(vae=vae, generator_max_epochs=5, random_state=0)
     >>> syn.fit(X, y, sensitive_features=A).sample(3, random_state=0).shape
     (3, 12)
     """
@@ -389,42 +408,23 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
         "decode": [StrOptions({"sample", "mode"})],
         "label_decode": [StrOptions({"sample", "mode"}), None],
         "decoder_sensitive": [StrOptions({"independent", "shared"})],
-        "encoder": [StrOptions({"conditional", "blind"})],
-        "label_from": [StrOptions({"latent", "features"})],
+        "fairness": [StrOptions(set(FAIRNESS_GOALS))],
+        "encoder": [StrOptions({"conditional", "blind"}), None],
+        "label_from": [StrOptions({"latent", "features"}), None],
         "sensitive_model": [HasMethods(["fit", "predict_proba"]), None],
-        # deprecated copies of the VAE's parameters
-        "alpha": _deprecated(Interval(Real, 0, None, closed="left")),
-        "penalty": _deprecated(StrOptions({"dcor", "dcor-biased", "fairdisco"})),
-        "latent_dim": _deprecated(Interval(Integral, 1, None, closed="left")),
-        "vae_hidden_layer_sizes": _deprecated("array-like",
-                                              Interval(Integral, 1, None, closed="left")),
-        "vae_kl_weight": _deprecated(Interval(Real, 0, None, closed="left")),
-        "vae_max_epochs": _deprecated(Interval(Integral, 1, None, closed="left")),
-        "alpha_target": _deprecated(Interval(Real, 0, None, closed="left")),
-        "target_penalty": _deprecated(StrOptions({"dcor", "dp", "dp-base-rate"})),
-        "target_temperature": _deprecated(Interval(Real, 0, None, closed="neither")),
     }
     _fitted_attribute = "generator_net_"
 
-    def __init__(self, generator="ddpm", vae=None, alpha=_DEPRECATED, penalty=_DEPRECATED,
-                 latent_dim=_DEPRECATED, vae_hidden_layer_sizes=_DEPRECATED,
-                 vae_kl_weight=_DEPRECATED, vae_max_epochs=_DEPRECATED,
+    def __init__(self, fairness="demographic_parity", generator="ddpm", vae=None,
                  generator_hidden_layer_sizes=(256, 256), generator_max_epochs=200,
                  generator_lr=1e-3, timesteps=200, schedule="cosine", prediction="eps",
                  n_critic=5, gp_weight=10.0, batch_size=512, decode="sample",
                  label_decode=None, sensitive_model=None, latent_input="draws",
-                 decoder_sensitive="independent", encoder="conditional",
-                 alpha_target=_DEPRECATED, target_penalty=_DEPRECATED,
-                 target_temperature=_DEPRECATED, label_from="latent", device="auto",
-                 random_state=None, verbose=0):
+                 decoder_sensitive="independent", encoder=None, label_from=None,
+                 device="auto", random_state=None, verbose=0):
+        self.fairness = fairness
         self.generator = generator
         self.vae = vae
-        self.alpha = alpha
-        self.penalty = penalty
-        self.latent_dim = latent_dim
-        self.vae_hidden_layer_sizes = vae_hidden_layer_sizes
-        self.vae_kl_weight = vae_kl_weight
-        self.vae_max_epochs = vae_max_epochs
         self.generator_hidden_layer_sizes = generator_hidden_layer_sizes
         self.generator_max_epochs = generator_max_epochs
         self.generator_lr = generator_lr
@@ -440,57 +440,64 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
         self.latent_input = latent_input
         self.decoder_sensitive = decoder_sensitive
         self.encoder = encoder
-        self.alpha_target = alpha_target
-        self.target_penalty = target_penalty
-        self.target_temperature = target_temperature
         self.label_from = label_from
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
-    def _vae_keywords(self):
-        """The deprecated VAE keywords that were given, as FairLatentVAE parameters."""
-        return {vae_name: getattr(self, name) for name, vae_name in _VAE_KEYWORDS.items()
-                if _is_given(getattr(self, name))}
+    def _pipeline(self):
+        """``(encoder, label_from, label_decode)``: the goal's, where not set."""
+        goal = FAIRNESS_GOALS[self.fairness]
+        label_decode = self.label_decode if self.label_decode is not None else goal["label_decode"]
+        return (self.encoder or goal["encoder"], self.label_from or goal["label_from"],
+                label_decode or self.decode)
 
     def _check_param_relations(self):
         check_hidden_layer_sizes(self.generator_hidden_layer_sizes, "generator_hidden_layer_sizes")
-        if _is_given(self.vae_hidden_layer_sizes):
-            check_hidden_layer_sizes(self.vae_hidden_layer_sizes, "vae_hidden_layer_sizes")
-        given = [name for name in _VAE_KEYWORDS if _is_given(getattr(self, name))]
-        if self.vae is not None and given:
+        if self.vae is not None:
+            self._check_vae_against_goal(self.vae.get_params())
+
+    def _check_vae_against_goal(self, params):
+        """A given VAE must agree with the encoder and the fairness goal.
+
+        Raises ``InvalidParameterError`` where they conflict; warns where
+        the goal's key penalty is off (an ablation, not the goal).
+        """
+        encoder = self._pipeline()[0]
+        if params["condition_encoder"] != (encoder == "conditional"):
             raise InvalidParameterError(
-                f"{given} configure the VAE that vae=None builds and are deprecated; with "
-                "vae given, set them on it: vae=FairLatentVAE("
-                + ", ".join(f"{_VAE_KEYWORDS[k]}=..." for k in given) + ").")
-        if (self.encoder == "blind" and self.vae is not None
-                and self.vae.get_params()["condition_encoder"]):
+                f"fairness={self.fairness!r} uses encoder={encoder!r}, which needs a "
+                f"FairLatentVAE with condition_encoder={encoder == 'conditional'}; the given vae "
+                f"has condition_encoder={params['condition_encoder']}. Set it on the vae, or "
+                "leave vae=None.")
+        penalised = params["alpha"] > 0 or params["alpha_target"] > 0
+        if self.fairness == "none" and penalised:
             raise InvalidParameterError(
-                "encoder='blind' needs a FairLatentVAE with condition_encoder=False; "
-                "the given vae has condition_encoder=True.")
+                "fairness='none' needs a FairLatentVAE without fairness penalties (alpha=0, "
+                f"alpha_target=0); the given vae has alpha={params['alpha']}, "
+                f"alpha_target={params['alpha_target']}.")
+        if self.fairness != "none" and not penalised:
+            raise InvalidParameterError(
+                f"fairness={self.fairness!r} needs a FairLatentVAE with a fairness penalty; the "
+                "given vae has alpha=0 and alpha_target=0. Use fairness='none' for no fairness.")
+        if self.fairness == "demographic_parity" and params["alpha_target"] == 0:
+            warnings.warn(
+                "fairness='demographic_parity' with a vae without the label penalty "
+                "(alpha_target=0): DP on real rows is then only reduced, not removed (see the "
+                "Defaults table of doc/fldgm.md); FAIRNESS_GOALS['demographic_parity'] gives "
+                "the goal's VAE penalties.", UserWarning, stacklevel=4)
 
     def _default_vae(self):
-        """The FairLatentVAE that ``vae=None`` stands for (plus deprecated keywords)."""
+        """The FairLatentVAE that ``vae=None`` stands for under the fairness goal."""
         return FairLatentVAE(**{
             "kl_weight": DEFAULT_VAE_KL_WEIGHT, "batch_size": self.batch_size,
-            "condition_encoder": self.encoder == "conditional", "device": self.device,
-            "verbose": self.verbose, **self._vae_keywords()})
+            "condition_encoder": self._pipeline()[0] == "conditional", "device": self.device,
+            "verbose": self.verbose, **FAIRNESS_GOALS[self.fairness]["vae"]})
 
     def _make_vae(self, seed):
-        """Stage 1 and whether it is prefitted; warns for deprecated keywords."""
+        """Stage 1 and whether it is prefitted."""
         if self.vae is None:
-            vae = self._default_vae()
-            if self._vae_keywords():
-                shown = {k: v for k, v in vae.get_params().items()
-                         if k not in ("device", "verbose")
-                         and not _same(v, FairLatentVAE().get_params()[k])}
-                warnings.warn(
-                    f"FairLatentSynthesizer({', '.join(self._deprecated_given())}) is "
-                    "deprecated since 0.1 and will be removed in 0.2; pass the VAE instead: "
-                    "vae=FairLatentVAE("
-                    + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ").",
-                    FutureWarning, stacklevel=3)
-            return vae.set_params(random_state=seed), False
+            return self._default_vae().set_params(random_state=seed), False
         try:
             check_is_fitted(self.vae)
             return self.vae, True
@@ -499,9 +506,6 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
             if vae.random_state is None:
                 vae.set_params(random_state=seed)
             return vae, False
-
-    def _deprecated_given(self):
-        return [f"{name}=..." for name in _VAE_KEYWORDS if _is_given(getattr(self, name))]
 
     def fit(self, X, y=None, *, sensitive_features=None):
         """Train the fair VAE (unless prefitted) and the latent generator.
@@ -537,6 +541,7 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
         self._check_param_relations()
         seeds = check_random_state(derive_seed(self.random_state)).randint(2**31 - 1, size=2)
         self._record_names(X, y, sensitive_features)
+        self.encoder_ = self._pipeline()[0]
         X_vae = self._vae_input(X)
         vae, prefit = self._make_vae(int(seeds[0]))
         if prefit:
@@ -653,7 +658,7 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
                           random_state=rng)[1]
 
     def _label_decode(self):
-        return self.decode if self.label_decode is None else self.label_decode
+        return self._pipeline()[2]
 
     def _vae_input(self, X):
         """The columns the VAE sees: X, or X without its sensitive column when blind.
@@ -662,7 +667,7 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
         ``sex``): the column is left out of the VAE, and ``sample`` writes
         the recorded s' back into it.
         """
-        if self.encoder == "blind" and self.sensitive_in_X_:
+        if self.encoder_ == "blind" and self.sensitive_in_X_:
             return X.drop(columns=self.sensitive_name_)
         return X
 
@@ -796,7 +801,7 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
         decoder_groups = groups[s_decoder] if len(s) else np.empty(0, dtype=object)
         X, y = vae.decode(z, decoder_groups, stochastic=self.decode == "sample",
                           stochastic_label=self._label_decode() == "sample", random_state=rng)
-        if self.label_from == "features" and y is not None and len(X):
+        if self._pipeline()[1] == "features" and y is not None and len(X):
             y = self._label_of_features(X, decoder_groups, rng)
         codes = s
         if not isinstance(X, pd.DataFrame):
@@ -813,7 +818,7 @@ vae_max_epochs, alpha_target, target_penalty, target_temperature : deprecated
                                                     index=X.index).astype(self.sensitive_dtype_)
             else:
                 X[self.sensitive_name_] = labels
-        if self.sensitive_in_X_ and self.encoder == "blind":
+        if self.sensitive_in_X_ and self.encoder_ == "blind":
             X = X[list(self.feature_names_in_) + [c for c in X.columns
                                                   if c not in set(self.feature_names_in_)]]
         if self.target_name_ is not None:

@@ -1,6 +1,7 @@
 """Tests of FairLatentSynthesizer (FLDGM stages 2-3), the vector generators and
 evaluate_synthetic."""
 
+import os
 import pickle
 import warnings
 
@@ -139,13 +140,19 @@ def _vae(**params):
                             **params})
 
 
+# the paper's pipeline spelt out, for its alpha=0 control (fairness="none" keeps it)
+_PAPER_PIPELINE = dict(encoder="conditional", label_from="latent", label_decode="sample")
+
+
 @pytest.fixture(scope="module")
 def fitted_pair(adult_split):
-    """The default fair synthesizer and its control, the same pipeline with alpha=0."""
+    """The paper's pipeline (fairness="paper") and its control, the same pipeline with
+    alpha=0."""
     X_tr, _, y_tr, _, A_tr, _ = adult_split
-    fair = FairLatentSynthesizer(vae=_vae(), **_SYNTH).fit(X_tr, y_tr, sensitive_features=A_tr)
-    control = FairLatentSynthesizer(vae=_vae(alpha=0.0), **_SYNTH).fit(
+    fair = FairLatentSynthesizer(fairness="paper", vae=_vae(), **_SYNTH).fit(
         X_tr, y_tr, sensitive_features=A_tr)
+    control = FairLatentSynthesizer(fairness="none", vae=_vae(alpha=0.0), **_PAPER_PIPELINE,
+                                    **_SYNTH).fit(X_tr, y_tr, sensitive_features=A_tr)
     return fair, control
 
 
@@ -208,7 +215,7 @@ def _scores_of_pair(adult_split, fair, control):
 
 @pytest.mark.slow
 def test_penalty_removes_the_unfairness_that_alpha_zero_keeps(adult_split, fitted_pair):
-    """The fairness comes from the fair latent: the same pipeline with alpha=0
+    """fairness="paper": the fairness comes from the fair latent: the same pipeline with alpha=0
     keeps the real label gap and DP (the control); the penalty removes them and
     leaves the classifier nothing to read in the sex column (FTU)."""
     fair, control = fitted_pair
@@ -230,31 +237,75 @@ def test_penalty_removes_the_unfairness_that_alpha_zero_keeps(adult_split, fitte
     assert real["authenticity"] < 0.2  # the real rows are their own copies
 
 
+# --------------------------------------------------------------------------- #
+# The fairness goals, on seed means
+# --------------------------------------------------------------------------- #
+#: Seeds of the fairness-goal tests (the Adult rows drawn and the fits): CI runs 0-2;
+#: SKFAIRLATENT_TEST_SEEDS="5,6,7" runs the second set (the convention of conftest.py).
+#: Spread measured by benchmarks/studies/fldgm/fldgm_test_spread.py.
+FAIRNESS_SEEDS = tuple(
+    int(s) for s in (os.environ.get("SKFAIRLATENT_TEST_SEEDS", "").strip() or "0,1,2").split(","))
+GOAL_N_TRAIN, GOAL_N_TEST = 8000, 4000
+_GOAL_FIT = dict(generator_max_epochs=50, timesteps=50, device="cpu")
+DP_BAR, AUROC_BAR, CONTROL_FRACTION = 0.05, 0.70, 0.7
+
+
+def _goal_rows(seed):
+    X, y, A = load_adult(return_X_y_A=True)
+    X_tr, X_te, y_tr, y_te, A_tr, _ = train_test_split(
+        X, y, A, train_size=GOAL_N_TRAIN, test_size=GOAL_N_TEST, stratify=y, random_state=seed)
+    return X_tr.assign(income=y_tr), X_te.assign(income=y_te), A_tr
+
+
+def _goal_synth(name, seed):
+    """The default (fairness="demographic_parity"), its control fairness="none", and the
+    alpha_target-only control: the default VAE with its label penalty off (alpha=1)."""
+    if name == "alpha_only":
+        vae = FairLatentSynthesizer()._default_vae().set_params(alpha_target=0.0)
+        return FairLatentSynthesizer(vae=vae, random_state=seed, **_GOAL_FIT)
+    fairness = "demographic_parity" if name == "default" else name
+    return FairLatentSynthesizer(fairness=fairness, random_state=seed, **_GOAL_FIT)
+
+
 @pytest.fixture(scope="module")
-def fitted_blind_pair(adult_split):
-    """The DP setting of the benchmark (blind encoder, label penalty, label read back
-    from the features) and its control, the same pipeline with both penalties off."""
-    X_tr, _, y_tr, _, A_tr, _ = adult_split
-    common = dict(encoder="blind", label_from="features", **_SYNTH)
-    fair = FairLatentSynthesizer(vae=_vae(alpha_target=1.0, condition_encoder=False),
-                                 **common).fit(X_tr, y_tr, sensitive_features=A_tr)
-    control = FairLatentSynthesizer(vae=_vae(alpha=0.0, condition_encoder=False),
-                                    **common).fit(X_tr, y_tr, sensitive_features=A_tr)
-    return fair, control
+def goal_scores():
+    """DP and AUROC on real test rows (evaluate_synthetic) per seed of FAIRNESS_SEEDS, and
+    the fitted synthesizers of the last seed."""
+    scores, fits = {}, {}
+    for seed in FAIRNESS_SEEDS:
+        real_tr, real_te, A_tr = _goal_rows(seed)
+        X_tr, y_tr = real_tr.drop(columns="income"), real_tr["income"]
+        samples = {"real": real_tr}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # alpha_only: no label penalty
+            for name in ("default", "none", "alpha_only"):
+                fits[name] = _goal_synth(name, seed).fit(X_tr, y_tr, sensitive_features=A_tr)
+                samples[name] = fits[name].sample(GOAL_N_TRAIN, random_state=seed)
+        for name, S in samples.items():
+            result = evaluate_synthetic(real_tr, real_te, S, target="income", sensitive="sex",
+                                        random_state=seed, max_rows=500)
+            scores.setdefault(name, []).append({k: result[k] for k in ("dp", "auroc")})
+    means = {name: {k: float(np.mean([r[k] for r in rows])) for k in ("dp", "auroc")}
+             for name, rows in scores.items()}
+    return means, fits
 
 
-# Measured on this fixture (sampling seeds 0-2): real DP 0.175; control 0.174-0.196
-# (label gap in its samples 0.094-0.126); fair 0.041-0.045 (gap 0.002-0.029) at AUROC
-# 0.56-0.60 -- the fixture is too small for utility (benchmark: fldgm_table1_adult.md).
+@pytest.fixture(scope="module")
+def goal_fits(goal_scores):
+    return goal_scores[1]
+
+
 @pytest.mark.slow
-def test_blind_label_penalty_removes_the_unfairness_its_control_keeps(adult_split,
-                                                                     fitted_blind_pair):
-    real, syn, ctl, gaps = _scores_of_pair(adult_split, *fitted_blind_pair)
-    assert gaps["control"] > 0.4 * gaps["real"], gaps
-    assert gaps["fair"] < 0.3 * gaps["control"], gaps
-    assert ctl["dp"] > MEASURED_CONTROL_FRACTION * real["dp"], (real, ctl)
-    assert syn["dp"] < MEASURED_FAIR_FRACTION * ctl["dp"], (syn, ctl)
-    assert syn["auroc"] > 0.52 and ctl["auroc"] > 0.78
+def test_default_is_fair_on_real_rows_and_its_controls_are_not(goal_scores):
+    """FairLatentSynthesizer() delivers DP on real rows at a useful AUROC (seed mean);
+    the same pipeline without the penalties (fairness="none") keeps the real DP, and
+    without the label penalty alone (alpha=1, alpha_target=0) fails the DP bar."""
+    means, _ = goal_scores
+    fair = means["default"]
+    assert fair["dp"] < DP_BAR and fair["auroc"] > AUROC_BAR, means
+    assert means["none"]["dp"] > CONTROL_FRACTION * means["real"]["dp"], means
+    assert not means["none"]["dp"] < DP_BAR, means  # the control fails the default's bar
+    assert not means["alpha_only"]["dp"] < DP_BAR, means
 
 
 def _refitted_copy(fitted, **sampling_params):
@@ -316,7 +367,7 @@ def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
     own decoded features, re-encoded (decode="mode": its most likely class). On the
     control, whose mode labels take both classes."""
     synth = _refitted_copy(fitted_pair[1], decode="mode", label_from="features",
-                           decoder_sensitive="shared")
+                           label_decode="mode", decoder_sensitive="shared")
     S = synth.sample(400, random_state=0)
     vae = synth.vae_
     X = S[list(vae.feature_names_in_)]
@@ -333,12 +384,11 @@ def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
 
 
 @pytest.mark.slow
-def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blind_pair):
+def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(goal_fits):
     """label_decode="mode": drawn features, the label the head's most likely class (of
     the decoded row's features with label_from="features", of z' with "latent");
-    None follows decode. On the blind control, whose encoder reads the row as written."""
-    synth = _refitted_copy(fitted_blind_pair[1], decode="sample", label_decode="mode",
-                           label_from="features")
+    "sample" draws it. On fairness="none" (blind; its encoder reads the row as written)."""
+    synth = _refitted_copy(goal_fits["none"], decode="sample")
     S = synth.sample(400, random_state=0)
     vae = synth.vae_
     z = vae.transform(S[list(vae.feature_names_in_)])
@@ -347,11 +397,12 @@ def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blin
     np.testing.assert_array_equal(S["income"].to_numpy(),
                                   vae.target_classes_[head.argmax(1).numpy()])
     assert S["income"].nunique() == 2
-    drawn = synth.set_params(label_decode=None).sample(400, random_state=0)
+    assert synth.get_params()["label_decode"] is None  # the goal's: "mode"
+    drawn = synth.set_params(label_decode="sample").sample(400, random_state=0)
     pd.testing.assert_frame_equal(drawn.drop(columns="income"), S.drop(columns="income"))
-    assert (drawn["income"] != S["income"]).any()  # decode="sample" draws the label
+    assert (drawn["income"] != S["income"]).any()
     latent = synth.set_params(label_from="latent", label_decode="mode").sample(400, random_state=0)
-    plain = synth.set_params(label_decode=None).sample(400, random_state=0)
+    plain = synth.set_params(label_decode="sample").sample(400, random_state=0)
     pd.testing.assert_frame_equal(latent.drop(columns="income"), plain.drop(columns="income"))
     with torch.no_grad():
         head = vae.net_.module_.target_head(torch.as_tensor(
@@ -367,7 +418,8 @@ def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_blin
 def test_gan_synthesizers_with_prefitted_vae(adult_split, fitted_synth, generator):
     X_tr, _, y_tr, _, A_tr, _ = adult_split
     vae = fitted_synth.vae_
-    syn = FairLatentSynthesizer(generator=generator, vae=vae, generator_max_epochs=2,
+    syn = FairLatentSynthesizer(fairness="paper", generator=generator, vae=vae,
+                                generator_max_epochs=2,
                                 generator_lr=2e-4, random_state=0, device="cpu")
     syn.fit(X_tr, y_tr, sensitive_features=A_tr)
     assert syn.vae_ is vae
@@ -383,7 +435,7 @@ def test_bad_input_and_evaluate_errors(adult_split):
         FairLatentSynthesizer(generator="vae").fit(X_tr, y_tr, sensitive_features=A_tr)
     with pytest.raises(ValueError, match="at least two groups"):
         FairLatentSynthesizer().fit(X_tr, y_tr, sensitive_features=["Male"] * len(X_tr))
-    for name in ("alpha", "generator_lr", "vae_kl_weight"):
+    for name in ("generator_lr", "timesteps", "fairness"):
         with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
             FairLatentSynthesizer(**{name: np.inf}).fit(X_tr, y_tr, sensitive_features=A_tr)
     with pytest.raises(ValueError, match="latent_input"):
@@ -397,32 +449,43 @@ def test_bad_input_and_evaluate_errors(adult_split):
                            sensitive="sex")
 
 
-def test_deprecated_vae_keywords_warn_and_build_the_default_vae(adult_split):
-    """The VAE keywords the synthesizer copied still work for one release: they warn
-    and build the VAE that vae=FairLatentVAE(kl_weight=0.1, batch_size=batch_size, ...)
-    gives (the same samples); given together with vae they raise."""
+def test_each_goal_builds_its_vae_and_a_given_vae_must_agree(adult_split):
+    """vae=None builds FAIRNESS_GOALS[fairness]'s VAE; a given VAE that conflicts with
+    the goal raises before any training; the DP goal without its label penalty warns."""
     X_tr, _, y_tr, _, A_tr, _ = adult_split
-    common = dict(generator_max_epochs=2, timesteps=10, batch_size=256, random_state=0,
-                  device="cpu")
-    with pytest.warns(FutureWarning, match="vae=FairLatentVAE"):
-        old = FairLatentSynthesizer(alpha=0.5, vae_max_epochs=2, **common).fit(
+    base = FairLatentVAE().get_params() | dict(kl_weight=0.1, batch_size=256, device="cpu")
+    expected = {
+        "demographic_parity": dict(condition_encoder=False, alpha=1.0, alpha_target=2.0),
+        "paper": dict(condition_encoder=True, alpha=1.0, alpha_target=0.0),
+        "none": dict(condition_encoder=False, alpha=0.0, alpha_target=0.0),
+    }
+    assert FairLatentSynthesizer().fairness == "demographic_parity"
+    for goal, params in expected.items():
+        vae = FairLatentSynthesizer(fairness=goal, batch_size=256, device="cpu")._default_vae()
+        assert vae.get_params() == base | params, goal
+    conflicts = {
+        ("demographic_parity", "condition_encoder=False"): FairLatentVAE(alpha_target=2),
+        ("paper", "condition_encoder=True"): FairLatentVAE(condition_encoder=False),
+        ("none", "without fairness penalties"): FairLatentVAE(condition_encoder=False),
+        ("paper", "fairness='none'"): FairLatentVAE(alpha=0.0),
+        ("demographic_parity", "fairness='none'"): FairLatentVAE(
+            alpha=0.0, condition_encoder=False),
+    }
+    for (goal, message), vae in conflicts.items():
+        with pytest.raises(InvalidParameterError, match=message):
+            FairLatentSynthesizer(fairness=goal, vae=vae).fit(X_tr, y_tr,
+                                                              sensitive_features=A_tr)
+    # an advanced encoder override moves the constraint with it
+    with pytest.raises(InvalidParameterError, match="condition_encoder=False"):
+        FairLatentSynthesizer(fairness="paper", encoder="blind", vae=FairLatentVAE()).fit(
             X_tr, y_tr, sensitive_features=A_tr)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", FutureWarning)
-        new = FairLatentSynthesizer(
-            vae=FairLatentVAE(alpha=0.5, max_epochs=2, kl_weight=0.1, batch_size=256,
-                              device="cpu"), **common).fit(X_tr, y_tr, sensitive_features=A_tr)
-    assert old.vae_.get_params() == new.vae_.get_params()
-    pd.testing.assert_frame_equal(old.sample(200, random_state=0), new.sample(200, random_state=0))
-    # vae=None is the documented default VAE
-    default = FairLatentSynthesizer(**common)._default_vae()
-    assert default.kl_weight == 0.1 and default.batch_size == 256
-    assert FairLatentVAE().get_params() | dict(kl_weight=0.1, batch_size=256, device="cpu") \
-        == default.get_params()
-    for name in ("alpha", "vae_kl_weight", "latent_dim", "alpha_target"):
-        with pytest.raises(InvalidParameterError, match=name):
-            FairLatentSynthesizer(vae=FairLatentVAE(), **{name: 1}).fit(
-                X_tr, y_tr, sensitive_features=A_tr)
+    with pytest.warns(UserWarning, match="alpha_target=0"):
+        FairLatentSynthesizer(vae=FairLatentVAE(condition_encoder=False, max_epochs=1),
+                              generator_max_epochs=1, timesteps=5, device="cpu").fit(
+            X_tr, y_tr, sensitive_features=A_tr)
+    # the VAE's parameters are the VAE's: the synthesizer has no copies of them
+    with pytest.raises(TypeError):
+        FairLatentSynthesizer(alpha=1.0)
 
 
 def test_evaluation_is_reexported_from_fldgm():
@@ -441,7 +504,8 @@ def test_read_only_memmap_gives_the_same_samples_as_the_array(tmp_path):
     y, A = (X[:, 0] > 0).astype(int), (rng.rand(200) < 0.5).astype(int)
     np.save(tmp_path / "X.npy", X)
     M = np.load(tmp_path / "X.npy", mmap_mode="r")
-    kw = dict(vae=FairLatentVAE(max_epochs=2, device="cpu"), generator_max_epochs=2,
+    kw = dict(fairness="paper", vae=FairLatentVAE(max_epochs=2, device="cpu"),
+              generator_max_epochs=2,
               timesteps=10, batch_size=64, random_state=0, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -55,7 +55,10 @@ def main():
                                                           ALPHA_DEFAULT)):
             vae = FairLatentVAE(kl_weight=0.1, max_epochs=args.vae_epochs, batch_size=256,
                                 random_state=seed, alpha=alpha)
-            syn = FairLatentSynthesizer(vae=vae, generator_max_epochs=args.dm_epochs,
+            # the paper's pipeline; its alpha=0 control spelt out under fairness="none"
+            syn = FairLatentSynthesizer(fairness="paper" if alpha else "none", vae=vae,
+                                        encoder="conditional", label_from="latent",
+                                        label_decode="sample", generator_max_epochs=args.dm_epochs,
                                         batch_size=256, random_state=seed)
             syn.fit(X_tr, y_tr, sensitive_features=A_tr)
             S, S_test = (syn.sample(len(X_tr), random_state=seed),

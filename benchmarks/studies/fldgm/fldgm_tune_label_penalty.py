@@ -4,7 +4,7 @@ Tuning seeds (100, 101, 102 by default; never the reported seeds 0-2), 6,000
 rows (70/30), sex as s, income <=50K positive as in the authors' code. For
 each VAE setting, one ``FairLatentVAE`` fit per seed with s left out of its
 input (``condition_encoder=False`` on X without its sex column, as
-``FairLatentSynthesizer(encoder="blind")`` does) and an *oracle generator*
+``FairLatentSynthesizer(fairness="demographic_parity")`` does) and an *oracle generator*
 (one posterior draw per training row, so the generator's error is left out),
 then a random forest trained on the decoded rows and tested on the real test
 rows (``evaluate_synthetic``). Rules of decoding (``--rules``):
