@@ -39,6 +39,16 @@ off. Every fit of the grid (seeds × settings) is one task of
 Outputs are written to a temporary folder inside ``--output`` and moved into
 place only when the run succeeds: a failed run leaves no partial file.
 
+``skfairlatent compare`` is the practitioner's comparison instead: every
+method of :data:`skfairlatent.experiments.PEERS` (the project's methods and
+the peers -- ExponentiatedGradient, ThresholdOptimizer, OxonFair with true and
+inferred groups, fairret, fairlearn's AdversarialFairnessClassifier,
+error-parity) on the chosen datasets, seeds, settings (``A in X``,
+``group-blind``) and forms (LR, MLP); it writes ``compare.md`` (tables,
+fronts, dominated fronts, ALFA − best blind peer per seed), ``compare.json``
+and one front PNG per setting. ``skfairlatent compare --help`` lists its
+options.
+
 This module holds the parser and the staged output only; the experiments
 themselves (splits, the grid and its runner, α selection, tables, one runner
 per method) are :mod:`skfairlatent.experiments`, the figures
@@ -53,6 +63,7 @@ $ skfairlatent --method fldgm --dataset compas --max-epochs 10
 $ skfairlatent --n-jobs 2
 $ skfairlatent --dask-scheduler tcp://10.0.0.5:8786
 $ python -m skfairlatent --method aeda --dataset colored_mnist --max-epochs 4
+$ skfairlatent compare --datasets compas --seeds 0 1 --settings group-blind
 """
 
 from __future__ import annotations
@@ -76,6 +87,7 @@ from .experiments import (
     METHODS,
     MODELS,
     RUNNERS,
+    TABULAR,
     CommandLineError,
     parallel_context,
 )
@@ -164,7 +176,8 @@ def build_parser():
                         help="add the plain sklearn model, fairlearn's ExponentiatedGradient"
                              "(EqualizedOdds()) and ThresholdOptimizer(equalized_odds) on the "
                              "same splits (default: on for alfa, aeda and fairflow on tabular "
-                             "data)")
+                             "data; `skfairlatent compare` runs the full practitioner's "
+                             "comparison)")
     parser.add_argument("--n-jobs", type=_n_jobs, default=None,
                         help="parallel fits of the grid of seeds and settings (joblib; -1: all "
                              "cores; default 1, or all Dask workers with --dask-scheduler)")
@@ -247,8 +260,79 @@ def staged_output(output):
 
 
 
+def build_compare_parser():
+    """The ``skfairlatent compare`` subcommand's ``argparse.ArgumentParser``."""
+    from .experiments import NETWORK_EPOCHS, PEERS, SETTINGS
+
+    parser = argparse.ArgumentParser(
+        prog="skfairlatent compare",
+        description="The practitioner's comparison: the project's methods beside the peers "
+                    "(fairlearn, OxonFair, fairret, error-parity), with the sensitive column "
+                    "in X or dropped from it (group-blind), LR and MLP forms; tables, fronts "
+                    "and a front PNG per setting.")
+    parser.add_argument("--datasets", nargs="+", default=["compas"], choices=list(TABULAR))
+    parser.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1],
+                        help="one split per seed (default: 0 1)")
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
+    parser.add_argument("--forms", nargs="+", default=["LR", "MLP"], choices=["LR", "MLP"])
+    parser.add_argument("--methods", nargs="+", default=None, choices=list(PEERS),
+                        help="default: all (error-parity only with --error-parity-python)")
+    parser.add_argument("--max-epochs", type=_positive_int("--max-epochs"),
+                        default=NETWORK_EPOCHS,
+                        help=f"epochs of every torch network (default: {NETWORK_EPOCHS})")
+    parser.add_argument("--max-train-rows", type=_positive_int("--max-train-rows", 50),
+                        default=None, help="stratified subsample of the training rows")
+    parser.add_argument("--error-parity-python", metavar="PYTHON", default=None,
+                        help="a Python with error-parity installed (it pins numpy<2, so it "
+                             "runs beside the project)")
+    parser.add_argument("--n-jobs", type=_n_jobs, default=1,
+                        help="parallel fits of the cells (joblib; default 1)")
+    parser.add_argument("--output", default="skfairlatent_output", help="output folder")
+    return parser
+
+
+def compare_main(argv):
+    """``skfairlatent compare``: the practitioner's comparison; returns the exit status."""
+    from .experiments import PEERS, compare, plot_fronts, report
+
+    parser = build_compare_parser()
+    args = parser.parse_args(argv)
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds must be distinct; got {' '.join(map(str, args.seeds))}")
+    methods = args.methods or [m for m in PEERS
+                               if m != "error-parity" or args.error_parity_python]
+    if "error-parity" in methods and not args.error_parity_python:
+        parser.error("error-parity needs --error-parity-python (a Python with error-parity "
+                     "installed: it pins numpy<2)")
+    if args.error_parity_python:
+        os.environ["SKFAIRLATENT_ERROR_PARITY_PYTHON"] = args.error_parity_python
+    start = time.perf_counter()
+    warnings.filterwarnings("ignore")
+    with staged_output(args.output) as stage:
+        runs = compare(args.datasets, args.seeds, settings=args.settings, forms=args.forms,
+                       methods=methods, epochs=args.max_epochs, n_jobs=args.n_jobs,
+                       max_train_rows={d: args.max_train_rows for d in args.datasets})
+        seconds = time.perf_counter() - start
+        markdown, payload, table = report(
+            runs, f"skfairlatent compare: seeds {' '.join(map(str, args.seeds))}, "
+                  f"{args.max_epochs} epochs, {seconds:.0f} s.")
+        (stage / "compare.md").write_text(markdown)
+        (stage / "compare.json").write_text(json.dumps({"settings": vars(args), **payload}))
+        written = ["compare.md", "compare.json"]
+        for setting in args.settings:
+            name = f"compare_front_{setting.replace(' ', '_')}.png"
+            plot_fronts(table, setting, stage / name, f"{setting}, {len(args.seeds)} seed(s)")
+            written.append(name)
+    print(markdown)
+    print(f"\nWrote {', '.join(written)} to {args.output}/ ({seconds:.0f} s)")
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``skfairlatent`` command; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:
+        return compare_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
