@@ -112,21 +112,21 @@ def main(argv=None):
             and r["method"] in args.methods and r["method"] not in args.refit]
     done = {_cell_key(r) for r in rows}
     start = time.perf_counter()
-    for dataset in args.datasets:   # one dataset at a time: partial results stay useful
 
-        def keep(cell_rows):
-            rows.extend(cell_rows)
-            partial.write_text(json.dumps(rows))
-            r = cell_rows[0]
-            print(f"{r['dataset']} seed {r['seed']} {r['setting']:11s} {r['form']:3s} "
-                  f"{r['method']:28s} {len(cell_rows)} point(s) "
-                  f"acc={r['test_accuracy']:.3f} ΔEOd={r['test_delta_eod']:.3f} "
-                  f"({sum(x['fit_seconds'] for x in cell_rows):.1f} s)", flush=True)
+    def keep(cell_rows):
+        rows.extend(cell_rows)
+        partial.write_text(json.dumps(rows))
+        r = cell_rows[0]
+        print(f"{r['dataset']} seed {r['seed']} {r['setting']:11s} {r['form']:3s} "
+              f"{r['method']:28s} {len(cell_rows)} point(s) acc={r['test_accuracy']:.3f} "
+              f"ΔEOd={r['test_delta_eod']:.3f} ({max(x['fit_seconds'] for x in cell_rows):.1f} s)",
+              flush=True)
 
-        compare([dataset], args.seeds, settings=args.settings, forms=args.forms,
-                methods=args.methods, epochs=args.epochs,
-                max_train_rows={"adult": args.adult_train_rows}, n_jobs=args.n_jobs,
-                done=done, on_rows=keep)
+    # cells run dataset by dataset (in --datasets order); each is saved as it ends
+    compare(args.datasets, args.seeds, settings=args.settings, forms=args.forms,
+            methods=args.methods, epochs=args.epochs,
+            max_train_rows={"adult": args.adult_train_rows}, n_jobs=args.n_jobs, done=done,
+            on_rows=keep)
     seconds = time.perf_counter() - start
     markdown, payload, table = report(pd.DataFrame(rows), header(args, seconds))
     payload["settings"] = vars(args)
