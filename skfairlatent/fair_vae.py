@@ -147,8 +147,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
 
     * a DataFrame of mixed columns -- "category", object, string and bool
       columns are categorical (softmax + cross-entropy per column), the other
-      numeric columns are standardised and reconstructed by a unit-variance
-      Gaussian (0.5 * squared error);
+      numeric columns are encoded as ``numeric_encoding`` says and
+      reconstructed by a unit-variance Gaussian (0.5 * squared error);
     * a 2-d numeric array -- every column numeric;
     * a 4-d array (n, C, H, W) of images with values in [0, 1] and H, W
       divisible by 4 -- a small convolutional encoder/decoder with Bernoulli
@@ -214,6 +214,17 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
     target_temperature : float, default=1.0
         Temperature (> 0) of ``"dp"`` and ``"dp-base-rate"``: 1 compares
         mean probabilities, smaller values approach the argmax decision.
+    numeric_encoding : {"auto", "mode-specific", "standard"}, default="auto"
+        How numeric columns reach the network. ``"mode-specific"`` (frames
+        only): each column becomes a categorical mode (a point mass such as
+        the zeros of a zero-inflated column, or a component of a Bayesian
+        Gaussian mixture) plus a within-mode scalar, decoded back with its
+        point masses, integer support and training range, never piling mass
+        on a range limit (Xu et al. 2019, section 4.2;
+        :class:`~skfairlatent.datasets._schema.ModeSpecificNormalizer`).
+        ``"standard"``: standardised, decoded means clipped to the training
+        range. ``"auto"``: mode-specific for a DataFrame, standard for a
+        numeric array (read a chunk at a time, never copied).
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and the reparametrisation noise; on
@@ -235,6 +246,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         When X was a DataFrame with string column names.
     schema_ : TabularSchema
         Columns, categories, scalings and target of the training table.
+    numeric_encoding_ : {"standard", "mode-specific"}
+        The numeric encoding used (tables only).
     categorical_columns_, numeric_columns_ : list
         Column names (or indices for arrays) of each kind (tables only).
     categories_ : dict
@@ -254,6 +267,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
     ------
     InvalidParameterError
         A hyperparameter outside its range (a ``ValueError``).
+    ValueError
+        ``numeric_encoding="mode-specific"`` with a numeric array.
     NonFiniteLossError
         The training loss became nan or inf (a ``FloatingPointError``).
 
@@ -285,8 +300,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
     ``set_transform_request(sensitive_features=False)`` to encode with the
     mixture mean instead.
 
-    **Departures from the authors' code**: numeric columns are standardised
-    instead of binned into 8 categories; the loss is per element; the
+    **Departures from the authors' code**: numeric columns are
+    mode-specific or standardised instead of binned into 8 categories; the loss is per element; the
     default penalty is the bias-corrected dCor^2 rather than FairDisCo's
     V^2, whose weight depends on the latent size (``alpha`` near 1e7 / D
     reproduces the authors' weighting, whose "alpha = 7" is log10 of it);
@@ -300,6 +315,9 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
     J. Liu et al., "Fair representation learning: an alternative to mutual
     information", KDD 2022 (FairDisCo). D. P. Kingma, M. Welling,
     "Auto-encoding variational Bayes", ICLR 2014.
+    L. Xu, M. Skoularidou, A. Cuesta-Infante, K. Veeramachaneni, "Modeling
+    Tabular Data using Conditional GAN", NeurIPS 2019, section 4.2
+    (mode-specific normalisation).
 
     Examples
     --------
@@ -335,12 +353,14 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         "alpha_target": [Interval(Real, 0, None, closed="left")],
         "target_penalty": [StrOptions({"dcor", "dp", "dp-base-rate"})],
         "target_temperature": [Interval(Real, 0, None, closed="neither")],
+        "numeric_encoding": [StrOptions({"auto", "mode-specific", "standard"})],
     }
 
     def __init__(self, latent_dim=8, hidden_layer_sizes=(64,), penalty="dcor", alpha=ALPHA_DEFAULT,
                  kl_weight=1.0, condition_encoder=True, condition_target=False, max_epochs=50,
                  batch_size=256, lr=1e-3, alpha_target=0.0, target_penalty="dcor",
-                 target_temperature=1.0, device="auto", random_state=None, verbose=0):
+                 target_temperature=1.0, numeric_encoding="auto", device="auto",
+                 random_state=None, verbose=0):
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.penalty = penalty
@@ -348,6 +368,7 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         self.alpha_target = alpha_target
         self.target_penalty = target_penalty
         self.target_temperature = target_temperature
+        self.numeric_encoding = numeric_encoding
         self.kl_weight = kl_weight
         self.condition_encoder = condition_encoder
         self.condition_target = condition_target
@@ -436,9 +457,10 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         X : DataFrame of shape (n_samples, n_features), array-like of shape
             (n_samples, n_features) or (n_samples, C, H, W)
             Mixed tabular frame, numeric rows or images in [0, 1]. Numeric
-            rows (float32, e.g. a read-only ``np.memmap``) are never copied
-            or written: the column statistics are read a chunk of rows at a
-            time and each training batch is standardised on its own, so fit
+            rows (float32, e.g. a read-only ``np.memmap``; with the standard
+            numeric encoding) are never copied or written: the column
+            statistics are read a chunk of rows at a time and each training
+            batch is standardised on its own, so fit
             memory ~ the model plus one batch plus a few int64 per row (group
             codes, target). A frame is encoded into arrays first.
         y : array-like of shape (n_samples,), default=None
@@ -457,7 +479,8 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
             Bad hyperparameters.
         ValueError
             Empty X, missing values, non-numeric and non-categorical columns,
-            mismatched lengths, a sensitive feature with fewer than two groups.
+            mismatched lengths, a sensitive feature with fewer than two groups,
+            ``numeric_encoding="mode-specific"`` with a numeric array.
         NonFiniteLossError
             The training loss became nan or inf.
         """
@@ -471,7 +494,11 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         n_groups = len(self.sensitive_groups_)
         self.schema_ = schema = TabularSchema()
         if kind != "image":
-            schema.fit(kind, X)
+            self.numeric_encoding_ = encoding = (
+                "standard" if self.numeric_encoding == "auto" and kind == "array"
+                else "mode-specific" if self.numeric_encoding == "auto"
+                else self.numeric_encoding)
+            schema.fit(kind, X, encoding, random_state=start.seed)
             self.categorical_columns_ = schema.categorical_columns_
             self.numeric_columns_ = schema.numeric_columns_
             self.categories_ = schema.categories_
@@ -635,9 +662,10 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
             frequencies ``group_prior_``; one label (a tuple for several
             attributes) fixes it for every row; an array gives it per row.
         stochastic : bool, default=False
-            False: the most likely category of each categorical column. True:
-            categories drawn from the decoder's softmax. Numeric columns are
-            always the decoded means.
+            False: the most likely category of each categorical column (and
+            mode of each mode-specific numeric column). True: categories (and
+            modes) drawn from the decoder's softmax. Numeric columns are
+            otherwise the decoded means.
         stochastic_label : bool or None, default=None
             The same for a categorical label, independently of the features
             (whose draws are the same either way); None follows
@@ -649,8 +677,9 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
         -------
         X : DataFrame, ndarray of shape (n_samples, n_features) or (n, C, H, W)
             Fitted on a frame: the same columns, dtypes and categories
-            (integer columns rounded, numeric values clipped to the training
-            range); on an array: float32 rows; on images: pixel probabilities.
+            (integer columns rounded; numeric values within the training
+            range, see ``numeric_encoding``); on an array: float32 rows
+            (clipped to the training range); on images: pixel probabilities.
         y : ndarray of shape (n_samples,) or None
             The label decoded by p(y | z); None without a target head (and
             for images).
