@@ -105,7 +105,8 @@ __all__ = [
     "SETTINGS", "FORMS", "NETWORK_EPOCHS", "ALFA_GRID", "EG_BOUNDS", "OXONFAIR_BOUNDS",
     "FAIRRET_STRENGTHS", "ERROR_PARITY_TOLERANCES", "PEERS", "Method", "Point",
     "sensitive_columns", "load_cell", "run_cell", "compare", "chosen_points", "mean_table",
-    "method_fronts", "dominates", "dominated_fronts", "paired_differences", "report", "plot_fronts",
+    "method_fronts", "dominates", "dominated_fronts", "paired_differences", "report",
+    "plot_fronts",
     # figures (defined in skfairlatent.plotting)
     "plot_summary", "plot_lassi_radii", "plot_fldgm",
 ]
