@@ -499,8 +499,30 @@ def run_cell(dataset, seed, setting, form, method, *, epochs=NETWORK_EPOCHS,
              max_train_rows=None, peers=None):
     """Fit one method on one (dataset, seed, setting, form); score every point.
 
-    Returns one dict per point: the cell's keys, ``method``, ``knob``,
-    ``needs_A``, ``fit_seconds`` and ``valid_<metric>`` / ``test_<metric>``.
+    Parameters
+    ----------
+    dataset : {"adult", "compas", "german", "drug"}
+    seed : int
+        Seed of the split (:func:`load_cell`) and of the method.
+    setting : {"A in X", "group-blind"}
+    form : {"LR", "MLP"}
+    method : str or Method
+        A name of :data:`PEERS` (or of ``peers``) or a :class:`Method`.
+    epochs : int, default=NETWORK_EPOCHS
+        Training epochs of the torch networks.
+    max_train_rows : int or None, default=None
+        Stratified subsample of the training rows.
+    peers : dict or None, default=None
+        The methods by name (default :data:`PEERS`).
+
+    Returns
+    -------
+    list of dict
+        One per point: ``dataset``, ``setting``, ``form``, ``method``,
+        ``knob``, ``seed``, ``needs_A``, ``fit_seconds`` and
+        ``valid_<metric>`` / ``test_<metric>`` for every metric of
+        :func:`scores`. The sensitive attribute of the scored rows is passed
+        to a point's ``predict`` only when ``method.needs_A``.
     """
     import torch
 
@@ -533,11 +555,26 @@ def cells(datasets, seeds, settings=SETTINGS, forms=tuple(FORMS), methods=tuple(
 
 def compare(datasets, seeds, *, settings=SETTINGS, forms=tuple(FORMS), methods=tuple(PEERS),
             epochs=NETWORK_EPOCHS, max_train_rows=None, n_jobs=1, done=(), on_rows=None):
-    """Run :func:`run_cell` on every cell not in ``done`` with ``joblib.Parallel``.
+    """Run :func:`run_cell` on every cell of :func:`cells` not in ``done``.
 
-    ``max_train_rows``: ``{dataset: rows}`` (training rows, stratified
-    subsample). ``on_rows(rows)`` is called as each cell finishes (partial
-    results). Returns all rows as a DataFrame.
+    Parameters
+    ----------
+    datasets, seeds : sequence
+    settings, forms, methods : sequence, default: all
+    epochs : int, default=NETWORK_EPOCHS
+    max_train_rows : dict or None, default=None
+        ``{dataset: rows}``: stratified subsample of the training rows.
+    n_jobs : int, default=1
+        ``joblib.Parallel`` workers (one cell per task).
+    done : collection of tuple, default=()
+        Cells ``(dataset, seed, setting, form, method)`` to skip (a resumed run).
+    on_rows : callable or None, default=None
+        Called with the rows of each cell as it finishes (partial results).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of the cells run here (see :func:`run_cell`).
     """
     from joblib import Parallel, delayed
 
