@@ -24,6 +24,16 @@ Synthetic data (FLDGM's evaluation):
 * :func:`density_coverage` -- density and coverage (Naeem et al., ICML 2020);
 * :func:`alpha_precision_beta_recall_authenticity` -- Alaa et al., ICML 2022.
 
+Column fidelity of a synthetic table (SDMetrics' definitions):
+
+* :func:`evaluate_fidelity` -- all of the below in one dict;
+* :func:`column_similarity` -- KS complement (numeric) or total-variation
+  complement (categorical) per column;
+* :func:`correlation_similarity` -- mean over numeric column pairs of
+  1 - |rho_real - rho_synthetic| / 2;
+* :func:`zero_fraction`, :func:`range_limit_fraction` -- shares of exact
+  zeros and of rows on the real range limits.
+
 Using them with fairlearn's ``MetricFrame``
 -------------------------------------------
 ``MetricFrame`` calls its metrics once per group, *without* the sensitive
@@ -92,6 +102,11 @@ __all__ = [
     "evaluate_synthetic",
     "density_coverage",
     "alpha_precision_beta_recall_authenticity",
+    "column_similarity",
+    "correlation_similarity",
+    "zero_fraction",
+    "range_limit_fraction",
+    "evaluate_fidelity",
 ]
 
 
@@ -915,3 +930,224 @@ class _PositiveRate:
 
     def predict(self, X):
         return (self.model.predict(X) == self.pos_label).astype(float)
+
+
+# --------------------------------------------------------------------------- #
+# Column fidelity of synthetic tables (as SDMetrics and CTGAN's papers measure it)
+# --------------------------------------------------------------------------- #
+def _check_frames(real, synthetic):
+    """Both DataFrames, non-empty, with the same columns; return the numeric ones (of ``real``).
+
+    Raises
+    ------
+    ValueError
+        Not DataFrames, no rows, columns that differ (named), or a column
+        numeric in ``real`` but not in ``synthetic``.
+    """
+    if not isinstance(real, pd.DataFrame) or not isinstance(synthetic, pd.DataFrame):
+        raise ValueError("real and synthetic must be pandas DataFrames; got "
+                         f"{type(real).__name__} and {type(synthetic).__name__}.")
+    only_real = [c for c in real.columns if c not in synthetic.columns]
+    only_synthetic = [c for c in synthetic.columns if c not in real.columns]
+    if only_real or only_synthetic:
+        raise ValueError(f"real and synthetic need the same columns; only in real: {only_real}, "
+                         f"only in synthetic: {only_synthetic}.")
+    if len(real) == 0 or len(synthetic) == 0:
+        raise ValueError(f"real and synthetic need rows; got {len(real)} and {len(synthetic)}.")
+    numeric = _numeric_columns(real)
+    bad = [c for c in numeric if is_categorical(synthetic[c].dtype)
+           or not pd.api.types.is_numeric_dtype(synthetic[c].dtype)]
+    if bad:
+        raise ValueError(f"Columns {bad} are numeric in real but not in synthetic.")
+    return numeric
+
+
+def _numeric_columns(frame):
+    return [c for c in frame.columns if not is_categorical(frame[c].dtype)
+            and pd.api.types.is_numeric_dtype(frame[c].dtype)]
+
+
+def _tv_complement(real, synthetic):
+    """1 - 0.5 * sum over categories of |p_real - p_synthetic| (missing values a category)."""
+    p_real = real.astype(object).value_counts(normalize=True, dropna=False)
+    p_synthetic = synthetic.astype(object).value_counts(normalize=True, dropna=False)
+    p_real, p_synthetic = p_real.align(p_synthetic, fill_value=0.0)
+    return 1.0 - 0.5 * float(np.abs(p_real - p_synthetic).sum())
+
+
+def _ks_complement(real, synthetic):
+    """1 - the two-sample Kolmogorov-Smirnov statistic (missing values dropped)."""
+    from scipy.stats import ks_2samp
+
+    real, synthetic = real.dropna().to_numpy(np.float64), synthetic.dropna().to_numpy(np.float64)
+    if len(real) == 0 or len(synthetic) == 0:
+        return np.nan
+    return 1.0 - float(ks_2samp(real, synthetic).statistic)
+
+
+def column_similarity(real, synthetic):
+    """Per-column similarity of a synthetic table to a real one, in [0, 1].
+
+    For a numeric column (by the dtype in ``real``; bool, category, object
+    and string columns are categorical) the KS complement,
+    ``1 - sup_x |F_real(x) - F_synthetic(x)|`` (one minus the two-sample
+    Kolmogorov-Smirnov statistic, ``scipy.stats.ks_2samp``; missing values
+    dropped); for a categorical column the total-variation complement,
+    ``1 - 0.5 * sum_k |p_real(k) - p_synthetic(k)|`` over the categories of
+    either frame (missing values a category of their own). 1 means equal
+    marginals, 0 disjoint supports.
+
+    Parameters
+    ----------
+    real, synthetic : DataFrame
+        The same columns (in any order), any numbers of rows.
+
+    Returns
+    -------
+    Series of float, indexed by the columns of ``real`` (in its order)
+
+    Raises
+    ------
+    ValueError
+        Not DataFrames, no rows, columns that differ (named), or a column
+        numeric in ``real`` but not in ``synthetic``.
+
+    References
+    ----------
+    SDMetrics' ``KSComplement`` and ``TVComplement`` (the SDV project), the
+    column-shape scores of its quality report. L. Xu, M. Skoularidou,
+    A. Cuesta-Infante, K. Veeramachaneni, "Modeling Tabular Data using
+    Conditional GAN", NeurIPS 2019 (statistical-similarity evaluation).
+    """
+    numeric = _check_frames(real, synthetic)
+    return pd.Series({c: (_ks_complement if c in numeric else _tv_complement)(
+        real[c], synthetic[c]) for c in real.columns}, dtype=np.float64)
+
+
+def correlation_similarity(real, synthetic, method="pearson"):
+    """Mean similarity of the pairwise correlations of the numeric columns.
+
+    For each pair (i, j) of numeric columns (by the dtype in ``real``),
+    ``1 - |rho_real(i, j) - rho_synthetic(i, j)| / 2``, averaged over the
+    pairs whose correlations are defined in both frames (a constant column
+    has none).
+
+    Parameters
+    ----------
+    real, synthetic : DataFrame
+        The same columns.
+    method : {"pearson", "spearman"}, default="pearson"
+        The correlation coefficient.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1 for equal correlations. NaN with fewer than two numeric
+        columns or no defined pair.
+
+    Raises
+    ------
+    ValueError
+        As :func:`column_similarity`, or an unknown ``method``.
+
+    References
+    ----------
+    SDMetrics' ``CorrelationSimilarity`` (the SDV project), averaged over
+    the column pairs as its quality report's column-pair trends.
+    """
+    if method not in ("pearson", "spearman"):
+        raise ValueError(f"method must be 'pearson' or 'spearman'; got {method!r}.")
+    numeric = _check_frames(real, synthetic)
+    if len(numeric) < 2:
+        return float("nan")
+    upper = np.triu_indices(len(numeric), k=1)
+    rho_real = real[numeric].astype(np.float64).corr(method=method).to_numpy()[upper]
+    rho_synthetic = synthetic[numeric].astype(np.float64).corr(method=method).to_numpy()[upper]
+    scores = 1.0 - np.abs(rho_real - rho_synthetic) / 2.0
+    scores = scores[np.isfinite(scores)]
+    return float(scores.mean()) if len(scores) else float("nan")
+
+
+def zero_fraction(frame):
+    """Share of rows exactly 0 in each numeric column of ``frame``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+
+    Returns
+    -------
+    Series of float, indexed by the numeric columns (empty without any)
+    """
+    numeric = _numeric_columns(frame)
+    return pd.Series({c: float((frame[c] == 0).mean()) for c in numeric}, dtype=np.float64)
+
+
+def range_limit_fraction(real, synthetic):
+    """Share of rows on the real range limits, per numeric column.
+
+    A row is on a limit when its value equals the minimum or the maximum of
+    the column in ``real``: the mass that clipping to the training range
+    piles up shows as a synthetic share far above the real one.
+
+    Parameters
+    ----------
+    real, synthetic : DataFrame
+        The same columns.
+
+    Returns
+    -------
+    DataFrame of float
+        Indexed by the numeric columns of ``real``; columns ``"real"`` and
+        ``"synthetic"``, the share of each frame's rows on a real limit.
+
+    Raises
+    ------
+    ValueError
+        As :func:`column_similarity`.
+    """
+    numeric = _check_frames(real, synthetic)
+
+    def share(frame):
+        return {c: float(frame[c].isin([real[c].min(), real[c].max()]).mean()) for c in numeric}
+
+    return pd.DataFrame({"real": share(real), "synthetic": share(synthetic)},
+                        index=pd.Index(numeric), dtype=np.float64)
+
+
+def evaluate_fidelity(real, synthetic):
+    """Column fidelity of a synthetic table: marginals, correlations, zeros, range limits.
+
+    Parameters
+    ----------
+    real, synthetic : DataFrame
+        The same columns.
+
+    Returns
+    -------
+    dict
+        ``"column_similarity"``: Series of :func:`column_similarity`;
+        ``"mean_column_similarity"``, ``"min_column_similarity"``: floats over
+        the columns; ``"correlation_similarity"``: float of
+        :func:`correlation_similarity` (Pearson); ``"zero_fraction"``:
+        DataFrame with columns ``"real"`` and ``"synthetic"`` of
+        :func:`zero_fraction`; ``"range_limit_fraction"``: DataFrame of
+        :func:`range_limit_fraction`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`column_similarity`.
+    """
+    similarity = column_similarity(real, synthetic)
+    numeric = _numeric_columns(real)
+    return {
+        "column_similarity": similarity,
+        "mean_column_similarity": float(similarity.mean()),
+        "min_column_similarity": float(similarity.min()),
+        "correlation_similarity": correlation_similarity(real, synthetic),
+        "zero_fraction": pd.DataFrame({"real": zero_fraction(real[numeric]),
+                                       "synthetic": zero_fraction(synthetic[numeric])},
+                                      index=pd.Index(numeric), dtype=np.float64),
+        "range_limit_fraction": range_limit_fraction(real, synthetic),
+    }
