@@ -9,6 +9,8 @@
 * :func:`plot_unfair_region` -- original and adversarially perturbed latent
   features with the pretrained and fine-tuned decision boundaries (ALFA
   Figures 1 and 8).
+* :func:`plot_marginals` -- histograms of columns of a real table and of
+  synthetic ones side by side (log counts for zero-inflated columns).
 
 These draw on ``ax`` (a new figure when ``ax=None``) and return the Axes.
 matplotlib is imported here only; pick a backend (e.g. ``"Agg"``) as usual.
@@ -35,8 +37,8 @@ from sklearn.utils import check_random_state
 from . import metrics as _metrics
 from .model_selection import _get_cv_results, _pareto_mask, _score_and_gap
 
-__all__ = ["plot_tradeoff", "plot_tradeoff_summary", "plot_unfair_region", "plot_summary",
-           "plot_lassi_radii", "plot_fldgm"]
+__all__ = ["plot_tradeoff", "plot_tradeoff_summary", "plot_unfair_region", "plot_marginals",
+           "plot_summary", "plot_lassi_radii", "plot_fldgm"]
 
 _PRETTY = {
     "delta_eod": "ΔEOd",
@@ -622,6 +624,97 @@ def plot_unfair_region(estimator=None, *, latents=None, perturbed_latents=None, 
 # --------------------------------------------------------------------------- #
 # Figures of the experiments (skfairlatent.experiments, the skfairlatent command)
 # --------------------------------------------------------------------------- #
+def _marginal_axes(ax, n):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
+    axes = np.ravel(np.asarray(ax, dtype=object))
+    if len(axes) != n:
+        raise ValueError(f"ax has {len(axes)} Axes for {n} columns.")
+    return axes
+
+
+def _plot_numeric_marginal(ax, col, frames, bins, log):
+    values = {name: pd.to_numeric(f[col], errors="coerce").dropna().to_numpy(np.float64)
+              for name, f in frames.items()}
+    edges = np.histogram_bin_edges(np.concatenate(list(values.values())), bins=bins)
+    for k, (name, v) in enumerate(values.items()):
+        ax.hist(v, bins=edges, weights=np.full(len(v), 1 / max(len(v), 1)), label=name,
+                histtype="stepfilled" if k == 0 else "step", alpha=0.35 if k == 0 else 1.0,
+                linewidth=1.5)
+    real = values[next(iter(values))]
+    if log == "auto":
+        log = len(real) > 0 and pd.Series(real).value_counts(normalize=True).iloc[0] >= 0.5
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel("share of rows")
+
+
+def _plot_categorical_marginal(ax, col, frames):
+    names = list(frames)
+    cats = list(frames[names[0]][col].astype(str).value_counts().index)
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        freq = frames[name][col].astype(str).value_counts(normalize=True)
+        ax.bar(np.arange(len(cats)) + k * width, [freq.get(c, 0.0) for c in cats], width=width,
+               label=name)
+    ax.set_xticks(np.arange(len(cats)) + 0.4 - width / 2)
+    ax.set_xticklabels([c[:14] for c in cats], rotation=35, ha="right", fontsize=7)
+    ax.set_ylabel("share of rows")
+
+
+def plot_marginals(real, synthetic, columns, *, bins=30, log="auto", ax=None):
+    """Histograms of columns of a real table beside synthetic tables.
+
+    One panel per column: a numeric column as the share of rows in each of
+    ``bins`` common bins (real filled, each synthetic table a line); a
+    categorical one (category, object, string, bool) as grouped bars of
+    category shares, in the order of the real frequencies.
+
+    Parameters
+    ----------
+    real : DataFrame
+    synthetic : dict of str to DataFrame
+        Name -> synthetic table (the legend's labels), each with ``columns``.
+    columns : list of str
+        The columns to draw, in order.
+    bins : int or str, default=30
+        As ``numpy.histogram_bin_edges``, over the values of every frame.
+    log : bool or "auto", default="auto"
+        Log share axis for numeric panels; ``"auto"`` where one value holds
+        at least half of the real rows (a zero-inflated column), so that
+        the rest of the distribution stays visible.
+    ax : Axes or sequence of Axes, default=None
+        One Axes per column; None makes a figure of ``len(columns)`` panels.
+
+    Returns
+    -------
+    axes : ndarray of Axes of shape (len(columns),)
+
+    Raises
+    ------
+    ValueError
+        A column missing from a frame, or ``ax`` with another number of Axes.
+    """
+    from .datasets._schema import is_categorical
+
+    frames = {"real": real, **synthetic}
+    missing = {name: [c for c in columns if c not in f.columns] for name, f in frames.items()}
+    missing = {name: cols for name, cols in missing.items() if cols}
+    if missing:
+        raise ValueError(f"Columns missing from the frames: {missing}.")
+    axes = _marginal_axes(ax, len(columns))
+    for axis, col in zip(axes, columns):
+        if is_categorical(real[col].dtype):
+            _plot_categorical_marginal(axis, col, frames)
+        else:
+            _plot_numeric_marginal(axis, col, frames, bins, log)
+        axis.set_title(col, fontsize=9)
+    axes[0].legend(fontsize=8)
+    return axes
+
+
 def plot_summary(summary, path, title):
     """Accuracy against ΔEOd for every setting, error bars and the Pareto front.
 

@@ -116,3 +116,29 @@ def test_against_sdmetrics():
                                                     coefficient="Pearson") for i, j in pairs])
     assert correlation_similarity(real, synthetic) == pytest.approx(theirs, abs=1e-12)
     assert sdmetrics.__version__
+
+
+def test_plot_marginals_draws_one_panel_per_column():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skfairlatent.plotting import plot_marginals
+
+    real = _frame()
+    synthetic = {"shifted": _frame(seed=1, shift=1.0), "same": _frame(seed=2)}
+    axes = plot_marginals(real, synthetic, ["zeros", "a", "colour"], bins=20)
+    try:
+        assert len(axes) == 3 and axes[0].get_yscale() == "log"  # 70 % zeros: log shares
+        assert axes[1].get_yscale() == "linear"
+        assert len(axes[0].patches) == 3 and len(axes[2].patches) == 9  # 3 frames x 3 colours
+        assert [t.get_text() for t in axes[0].get_legend().get_texts()] == \
+            ["real", "shifted", "same"]
+        with pytest.raises(ValueError, match="missing"):
+            plot_marginals(real, {"x": real.drop(columns="a")}, ["a"])
+        _, ax = plt.subplots(1, 2)
+        with pytest.raises(ValueError, match="2 Axes for 1 columns"):
+            plot_marginals(real, synthetic, ["a"], ax=ax)
+    finally:
+        plt.close("all")
