@@ -66,6 +66,7 @@ from .nn.glow import ImageGlow
 from .nn.modules import MLP
 from .smoothing import (
     _BATCHED_LOADING,
+    _mix,
     _row_seeds,
     center_smooth,
     certify_individual_fairness,
@@ -1022,8 +1023,16 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         non-abstaining row, every individual of ``S(x)`` (``||t||_2 <= epsilon``)
         has a smoothed representation within ``d_cs`` of ``r_cs``.
 
+        Each row's noise is seeded by
+        :func:`~skfairlatent.smoothing.row_seeds` (``random_state``, the row's
+        values and its count of earlier repeats in ``X``; repeated rows get
+        independent noise), exactly as step 1 of
+        :func:`~skfairlatent.smoothing.certify_individual_fairness`: with the
+        same arguments both give the same ``r_cs`` and ``d_cs``.
+
         ``X`` is read, encoded and smoothed ``CHUNK_ROWS`` rows at a time: memory
-        is the outputs plus one chunk's latents and noise samples.
+        is the outputs plus one chunk's latents and noise samples; the results
+        do not depend on the chunks.
 
         Parameters
         ----------
@@ -1048,7 +1057,9 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             check_is_fitted(self)
             raise ValueError("No attribute vector: fit with sensitive_features first.")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        func, base = self._smoothing_function(), derive_seed(random_state)
+        func = self._smoothing_function()
+        # all rows' seeds first (repeats counted over X), stream 1 as in Alg. 1's step 1
+        seeds = [_mix(seed, 1) for seed in _row_seeds(X, derive_seed(random_state))]
         centers, radii = [], []
         for rows in row_chunks(len(X)):  # X is read and encoded a chunk at a time
             Z = np.asarray(self.flow_.transform(X[rows]), dtype=np.float32)
@@ -1056,7 +1067,7 @@ class LASSIRepresentation(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                                    sigma=sigma, epsilon=float(self.epsilon), n0=n0, n=n,
                                    alpha=alpha, delta=delta, beta=beta, center=center,
                                    n_candidates=n_candidates, batch_size=batch_size,
-                                   seeds=_row_seeds(Z, base))
+                                   seeds=seeds[rows])
             centers.append(result.center)
             radii.append(result.radius)
         return np.concatenate(centers), np.concatenate(radii)

@@ -14,13 +14,17 @@ Three layers, each usable on its own:
 
 Sampling
 --------
-Every row has its own noise: a seed hashed from ``random_state`` and the
-row's values (:func:`row_seeds`) seeds CPU ``torch.Generator`` objects, one
-per block of 4096 draws of each noise stream. A row's noise, and therefore its
-prediction, counts and certificate, depends only on ``random_state`` and the
-row itself, not on the other rows of ``X``, their order, or ``batch_size``
-(which only sets how many points go through the network at once). Noise
-of different rows is independent, so the failure events of different rows are too.
+Every row has its own noise: a seed hashed from ``random_state``, the row's
+values and the number of earlier rows of ``X`` with the same values
+(:func:`row_seeds`) seeds CPU ``torch.Generator`` objects, one per block of
+4096 draws of each noise stream. A row's noise, and therefore its prediction,
+counts and certificate, depends only on ``random_state``, the row itself and
+that count of earlier duplicates: not on ``batch_size`` or the row chunks
+(which only set how many points go through the network at once), and not on
+the other rows of ``X`` unless they repeat it. Every row of ``X``, repeated
+rows included, gets its own seed, so the noise of different rows is
+independent (as far as distinct seeds of the generator are) and so are the
+failure events of their certificates.
 
 Parameters of every function are checked with scikit-learn's
 ``validate_params``: a value outside its range raises
@@ -91,7 +95,7 @@ _CHUNK_BUDGET = 2**22
 _NOISE_BLOCK = 4096
 #: Approximation factor of the median center (Kumar & Goldstein 2021): d_cs = (1 + beta) R_hat.
 _CENTER_BETA = 2.0
-#: Fewest candidates of the candidate-set center: it misses the half-mass ball w.p. <= 2**-32.
+#: Fewest candidates of the candidate-set center (see the Notes of :func:`center_smooth`).
 _MIN_CANDIDATES = 32
 
 
@@ -262,16 +266,19 @@ def _mix(*values):
 
 
 def row_seeds(X, random_state=None):
-    """One noise seed per row, hashed from ``random_state`` and the row's values.
+    """One noise seed per row of ``X``: its values, earlier duplicates and ``random_state``.
 
-    The seed of a row depends only on ``derive_seed(random_state)`` and the
-    bytes of the row (as float32), never on its position or on the other
-    rows, so every sampler of this module gives a row the same noise, and
-    therefore the same result, whatever batch it is in.
+    The seed of row ``i`` is the 63-bit BLAKE2b digest of the row's bytes (as
+    float32) keyed with ``derive_seed(random_state)`` when no earlier row of
+    ``X`` has the same bytes; the ``k``-th repeat of a row (``k`` earlier
+    rows equal to it) gets that digest mixed with ``k`` (SplitMix64). So every row,
+    repeated rows included, gets its own seed (independent noise), and a
+    row's seed depends only on ``random_state``, its values and ``k``: not on
+    the row chunks, and not on the other rows of ``X`` unless they repeat it.
 
     Parameters
     ----------
-    X : array-like of shape (n_rows, n_features)
+    X : array-like or DataFrame of shape (n_rows, n_features)
     random_state : None, int or RandomState
 
     Returns
@@ -281,21 +288,54 @@ def row_seeds(X, random_state=None):
 
     Notes
     -----
-    ``X`` (e.g. a read-only ``np.memmap``) is read a chunk of rows at a time.
+    ``X`` (e.g. a read-only ``np.memmap``) is read a chunk of rows at a time;
+    memory is 8 bytes per row for the digests plus the sort that counts the
+    repeats (O(n_rows log n_rows) time).
     """
     return _row_seeds(X, derive_seed(random_state))
 
 
+def _row_digests(X, base):
+    """Keyed 63-bit BLAKE2b digest of each row's float32 bytes, an int64 array."""
+    key = base.to_bytes(8, "little")
+    digests = np.empty(_num_samples(X), dtype=np.int64)
+    for rows in row_chunks(len(digests)):
+        part = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+        chunk = np.ascontiguousarray(np.asarray(part, dtype=np.float32))
+        digests[rows] = [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8,
+                                                        key=key).digest(), "little") & (2**63 - 1)
+                         for row in chunk.reshape(len(chunk), -1)]
+    return digests
+
+
+def _earlier_repeats(values):
+    """For each entry of the 1-d array ``values``, how many earlier entries equal it."""
+    order = np.argsort(values, kind="stable")  # equal values keep their order
+    ordered = values[order]
+    position = np.arange(len(values))
+    group_start = np.maximum.accumulate(
+        np.where(np.r_[True, ordered[1:] != ordered[:-1]], position, 0))
+    repeats = np.empty(len(values), dtype=np.int64)
+    repeats[order] = position - group_start
+    return repeats
+
+
+def _splitmix64(x):
+    """SplitMix64's finaliser (a bijection of 64-bit integers) on a uint64 array."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 def _row_seeds(X, base):
     """:func:`row_seeds` from the integer ``base = derive_seed(random_state)``."""
-    key = base.to_bytes(8, "little")
-    seeds = []
-    for rows in row_chunks(len(X)):
-        chunk = np.ascontiguousarray(np.asarray(X[rows], dtype=np.float32))
-        seeds.extend(int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8,
-                                                    key=key).digest(), "little") & (2**63 - 1)
-                     for row in chunk.reshape(len(chunk), -1))
-    return seeds
+    digests = _row_digests(X, base)
+    repeats = _earlier_repeats(digests)
+    mixed = _splitmix64(digests.view(np.uint64) ^ _splitmix64(repeats.view(np.uint64)))
+    mixed = (mixed & np.uint64(2**63 - 1)).view(np.int64)
+    return np.where(repeats == 0, digests, mixed).tolist()
 
 
 def _row_noise(seed, stream, start, stop, total, dim):
@@ -328,8 +368,9 @@ def smoothed_counts(predict_labels, X, *, sigma, n_samples, n_classes,
     """Class counts of ``predict_labels(X + noise)`` under Gaussian noise.
 
     Each row gets its own noise, generated from :func:`row_seeds`: the
-    counts of a row depend on ``random_state``, ``stream``, ``n_samples``
-    and the row itself, not on the other rows of ``X`` nor on ``batch_size``.
+    counts of a row depend on ``random_state``, ``stream``, ``n_samples``,
+    the row itself and how many earlier rows of ``X`` repeat it, not on
+    ``batch_size``; repeated rows get independent noise.
 
     Parameters
     ----------
@@ -435,8 +476,9 @@ def smooth_certify(predict_labels, X, *, sigma, n0, n, alpha, n_classes,
     ``g(x + d) = c_A`` for every ``||d||_2 < sigma * Phi^{-1}(p_A_lower)``
     with probability at least ``1 - alpha`` (over the sampling); otherwise the
     row abstains. The two samples are independent noise streams of the row
-    (:func:`smoothed_counts`, streams 0 and 1), so a row's result does not
-    depend on the other rows.
+    (:func:`smoothed_counts`, streams 0 and 1), seeded by :func:`row_seeds`:
+    a row's result does not depend on the other rows unless they repeat it,
+    and repeated rows get independent noise.
 
     Parameters
     ----------
@@ -484,9 +526,10 @@ class CenterSmoothingResult:
     Attributes
     ----------
     center : ndarray of shape (n_rows, n_outputs), float32
-        The smoothed output ``f_hat(x)`` (NaN where abstaining).
+        The center ``c`` of the certificate, the smoothed output ``f_hat(x)``
+        (NaN where abstaining).
     radius : ndarray of shape (n_rows,), float64
-        Certified output radius ``d_cs``: ``||f_hat(x) - f_hat(x')||_2 <= d_cs``
+        Certified output radius ``d_cs``: ``||c - f_hat(x')||_2 <= d_cs``
         for every ``||x' - x||_2 <= epsilon`` (NaN where abstaining, ``inf``
         when the quantile level exceeds 1).
     abstain : ndarray of shape (n_rows,), bool
@@ -497,8 +540,9 @@ class CenterSmoothingResult:
     p_hat : ndarray of shape (n_rows,), float64
         Fraction of the fresh samples of the Delta check inside ``B(center, r_hat)``.
     failure_probability : float
-        Upper bound on the probability that a certificate is wrong:
-        ``alpha`` plus, for the candidate-set center, ``(1/2 - delta) ** n_candidates``.
+        Upper bound on the probability that a row's certificate is wrong:
+        ``alpha = alpha_1 + alpha_2``, whichever center rule (see the Notes
+        of :func:`center_smooth`).
     """
 
     center: np.ndarray
@@ -590,30 +634,29 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     the authors' code, which LASSI's code follows):
 
     1. ``n0`` draws ``f(x + eta_i)``; the center ``c`` is the draw with the
-       smallest median distance to all draws, ``r_hat`` that median. With
-       ``center="exact"`` every draw is a candidate (O(n0^2) distances, as
-       in LASSI's code); with ``center="candidates"`` the first
-       ``n_candidates`` draws (an i.i.d. sample) are (O(n_candidates n0)).
-       Either way the center is within twice the radius of the smallest
-       ball holding half the mass (``beta = 2``): some candidate lies in that
-       ball, except with probability ``(1/2 - delta) ** n_candidates`` for
-       the candidate set (at most ``2 ** -32``), which is added to the
-       failure probability.
+       smallest median distance to all draws, ``r_hat`` that median (the
+       ``ceil(n0 / 2)``-th smallest distance). With ``center="exact"`` every
+       draw is a candidate (O(n0^2) distances, as in LASSI's code); with
+       ``center="candidates"`` the first ``n_candidates`` draws (an i.i.d.
+       sample) are (O(n_candidates n0)).
     2. ``n0`` fresh draws estimate ``p_hat = P(||f(x + eta) - c|| <= r_hat)``;
-       :func:`center_smoothing_abstains` decides whether to abstain.
+       :func:`center_smoothing_abstains` (``alpha_1``) decides whether to abstain.
     3. ``n`` fresh draws of ``||f(x + eta) - c||``; ``R_hat`` is their
        conservative (order-statistic) quantile at level
        :func:`center_smoothing_quantile_level` ``(epsilon, sigma, n, alpha_2, delta)``
        and ``d_cs = (1 + beta) R_hat``; ``d_cs = inf`` when that level exceeds 1.
 
     Noise: every row has its own three noise streams seeded by
-    :func:`row_seeds` (the row's values and ``random_state``), so a row's
-    result does not depend on the other rows of ``X`` nor on ``batch_size``.
+    :func:`row_seeds` (``random_state``, the row's values and its count of
+    earlier repeats in ``X``), so a row's result does not depend on
+    ``batch_size``, nor on the other rows of ``X`` unless they repeat it;
+    repeated rows get independent noise.
 
     With ``alpha_1 = alpha_2 = alpha / 2`` (as in LASSI's code), with
-    probability at least ``1 - failure_probability``: if the row does not
-    abstain, ``||f_hat(x) - f_hat(x')||_2 <= d_cs`` for every
-    ``||x' - x||_2 <= epsilon``.
+    probability at least ``1 - alpha`` (``failure_probability``, for both
+    center rules): if the row does not abstain,
+    ``||c - f_hat(x')||_2 <= d_cs`` for every ``||x' - x||_2 <= epsilon``
+    (``x' = x`` included).
 
     Parameters
     ----------
@@ -653,6 +696,52 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     -------
     CenterSmoothingResult
 
+    Notes
+    -----
+    Why the certificate holds for the returned ``c``, whichever draw it is,
+    and why the center rule adds nothing to the failure probability (Kumar &
+    Goldstein 2021, Thm. 1 and its proof). Let
+    ``p = Phi(Phi^{-1}(1/2 + delta) + epsilon / sigma)`` and ``R_hat`` the
+    ``ceil(q n)``-th smallest of the ``n`` step-3 distances ``||f(x + eta) - c||``,
+    ``q = p + sqrt(ln(1 / alpha_2) / (2 n))``
+    (:func:`center_smoothing_quantile_level`).
+
+    (a) ``c`` is fixed before the step-3 draws, so (Hoeffding) the ball
+        ``B(c, R_hat)`` holds less than ``p`` of the law of ``f(x + eta)``
+        with probability at most ``alpha_2``.
+    (b) Otherwise, for ``||x' - x|| <= epsilon`` the Gaussian shift bound
+        (Cohen et al. 2019, Thm. 1's lemma) gives it at least
+        ``Phi(Phi^{-1}(p) - epsilon / sigma) = 1/2 + delta`` of the law of
+        ``f(x' + eta)``, so the smallest ball holding ``1/2 + delta`` of that
+        law has a radius ``r*(x') <= R_hat``.
+    (c) ``f_hat(x')`` is by definition a point whose ball of radius
+        ``beta r*(x')`` holds at least ``1/2 - delta`` of that law (what
+        steps 1-2 establish where they are run). The two balls meet, so
+        ``||c - f_hat(x')|| <= R_hat + beta R_hat = d_cs``.
+
+    The median-center approximation (``beta = 2``) enters only in (c), at
+    ``x'``, as part of the definition of ``f_hat``; no draw is made at ``x'``,
+    and of ``c`` the proof uses only that it was fixed before step 3. A
+    poor ``c`` (a far draw) makes ``R_hat``, hence ``d_cs``, larger, never
+    wrong; the candidate rule therefore adds no term such as
+    ``(1/2 - delta) ** n_candidates`` to the failure probability.
+
+    ``alpha_1`` is spent on step 2, Kumar & Goldstein's test that ``c`` is
+    itself an admissible value of ``f_hat(x)``: with ``Delta_1 =
+    sqrt(ln(2 / alpha_1) / (2 n0))``, at least half of the ``n0`` draws fall
+    in the smallest ball ``B*`` holding ``1/2 + Delta_1`` of the law (failure
+    ``alpha_1 / 2``), so a candidate inside ``B*`` has median distance
+    ``<= 2 r*(x)``; and ``B(c, r_hat)`` holds ``>= p_hat - Delta_1 >= 1/2 -
+    delta`` (failure ``alpha_1 / 2``). With ``k`` candidates none lies in
+    ``B*`` with probability ``<= (1/2 - Delta_1) ** k``, which would be the
+    candidate rule's extra term in that admissibility claim (with
+    ``k >= 32``, at most ``2 ** -32``; ``1e-20`` at the defaults). The
+    certificate above does not need ``c`` admissible, and LASSI's
+    (:func:`certify_individual_fairness`) neither, since ``x`` is in its own
+    similarity set, so ``f_hat(x)`` itself lies within ``d_cs`` of ``c``.
+    ``failure_probability = alpha_1 + alpha_2 = alpha`` keeps the paper's
+    accounting (Peychev et al. 2022, Thm. 1); ``alpha_2`` alone would do.
+
     Raises
     ------
     InvalidParameterError
@@ -669,10 +758,11 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     if center == "candidates" and n_candidates < _MIN_CANDIDATES:
         raise InvalidParameterError(
             f"n_candidates must be >= {_MIN_CANDIDATES} with center='candidates' (the "
-            f"candidate set then misses the half-mass ball with probability <= "
-            f"2**-{_MIN_CANDIDATES}); got {n_candidates}.")
-    level = center_smoothing_quantile_level(epsilon, sigma, n, alpha / 2.0, delta)
-    failure = alpha + ((0.5 - delta) ** min(n_candidates, n0) if center == "candidates" else 0.0)
+            f"center is then admissible, no candidate missing the smallest ball of mass "
+            f"1/2 + Delta_1, except with probability <= 2**-{_MIN_CANDIDATES}); got "
+            f"{n_candidates}.")
+    alpha_1 = alpha_2 = alpha / 2.0
+    level = center_smoothing_quantile_level(epsilon, sigma, n, alpha_2, delta)
     X = np.asarray(X, dtype=np.float32)
     seeds = row_seeds(X, random_state) if seeds is None else list(seeds)
     per_call = batch_size or 8192
@@ -695,11 +785,12 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
         if level <= 1.0:
             dist = _distances(last, c)
             radius[i] = (1.0 + beta) * float(_conservative_quantile(dist, level))
-    abstain = np.asarray(center_smoothing_abstains(p_hat, n0, alpha / 2.0, delta), dtype=bool)
+    abstain = np.asarray(center_smoothing_abstains(p_hat, n0, alpha_1, delta), dtype=bool)
     center_values[abstain] = np.nan
     radius[abstain] = np.nan
     return CenterSmoothingResult(center=center_values, radius=radius, abstain=abstain,
-                                 median_radius=r_hat, p_hat=p_hat, failure_probability=failure)
+                                 median_radius=r_hat, p_hat=p_hat,
+                                 failure_probability=alpha_1 + alpha_2)
 
 
 # =========================================================================== #
@@ -802,8 +893,10 @@ class CertifiedSmoothClassifier(ClassifierMixin, _FairLatentEstimator):
     ``g(x + d) = c_A`` for every ``||d||_2 < sigma Phi^{-1}(p_A_lower)``;
     :meth:`certify` returns that radius with a one-sided Clopper-Pearson
     bound at level ``1 - alpha``. Each row's noise is seeded from
-    ``random_state`` and the row itself (:func:`row_seeds`), so a row's
-    prediction does not depend on the other rows of ``X``.
+    ``random_state``, the row itself and its count of earlier repeats in
+    ``X`` (:func:`row_seeds`), so a row's prediction does not depend on the
+    other rows of ``X`` unless they repeat it, and repeated rows get
+    independent noise.
 
     ``fit`` accepts ``sensitive_features`` so that the classifier sits in the
     same pipelines as the other estimators; it is validated but not used (the
@@ -1069,13 +1162,17 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
     3. the row is certified iff ``d_cs < d_rs``.
 
     If a row is certified, then with probability at least
-    ``1 - alpha_cs - alpha_rs`` (union bound; Peychev et al. 2022, Thm. 1;
-    minus ``(1/2 - delta) ** n_candidates`` for the candidate-set center, see
-    :func:`center_smooth`) every individual of its similarity set
+    ``1 - alpha_cs - alpha_rs`` (union bound; Peychev et al. 2022, Thm. 1),
+    for both center rules (see the Notes of :func:`center_smooth`), every
+    individual of its similarity set
     ``S(x) = {E(x) + t A : ||t||_2 <= epsilon}`` receives the same prediction
-    from the smoothed end-to-end model. Each row's noise is seeded from its
-    own values (:func:`row_seeds`): its result does not depend on the other
-    rows of ``X`` nor on ``batch_size``.
+    from the smoothed end-to-end model. Of ``alpha_cs``, ``alpha_cs / 2`` is
+    the quantile's (``d_cs``) and ``alpha_cs / 2`` the Delta check's;
+    ``alpha_rs`` is CERTIFY's (``d_rs``). Each row's noise is seeded by
+    :func:`row_seeds` from ``random_state``, its values and its count of
+    earlier repeats in ``X``: its result does not depend on ``batch_size``
+    or the row chunks, nor on the other rows unless they repeat it, and
+    repeated rows get independent noise.
 
     ``X`` (a read-only float32 ``np.memmap`` included) is read, encoded and
     certified ``CHUNK_ROWS`` rows at a time: memory is the per-row results
@@ -1123,7 +1220,7 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
         ``abstain`` (bool), ``certified`` (bool, ``d_cs < d_rs``), ``d_cs``
         and ``d_rs`` (float64, NaN where the step abstained, representation
         units). ``df.attrs`` holds ``certified_fraction``, ``abstain_rate``
-        and the guarantee's level ``confidence``.
+        and the guarantee's level ``confidence = 1 - alpha_cs - alpha_rs``.
 
     Raises
     ------
@@ -1140,26 +1237,24 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
         If either model is not fitted.
     """
     attribute_vectors = _check_certification_inputs(representation, classifier)
-    base = derive_seed(random_state)  # once: every chunk's rows are seeded alike
     n_rows = _num_samples(X)
     if n_rows == 0:
         check_array(X, dtype=np.float32)  # raises: no row
+    # all rows' seeds first: repeats are counted over X, not within a chunk
+    seeds = _row_seeds(X, derive_seed(random_state))
     func = representation._smoothing_function()
     prediction = np.full(n_rows, abstain_label, dtype=object)
     abstain, d_cs = np.ones(n_rows, dtype=bool), np.full(n_rows, np.nan)
     d_rs = np.full(n_rows, np.nan)
-    failure = None
     for rows in row_chunks(n_rows):  # X is read, encoded and certified a chunk at a time
         X_rows = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
-        # seeds from the input rows themselves: a row's noise is independent of the batch
-        base_seeds = _row_seeds(check_array(X_rows, dtype=np.float32), base)
+        base_seeds = seeds[rows]
         cs = center_smooth(func, representation.encode_latent(X_rows),
                            noise_dim=len(attribute_vectors), sigma=sigma_cs,
                            epsilon=float(representation.epsilon), n0=n0_cs, n=n_cs,
                            alpha=alpha_cs, delta=delta, beta=beta, center=center,
                            n_candidates=n_candidates, batch_size=batch_size,
                            seeds=[_mix(seed, 1) for seed in base_seeds])
-        failure = cs.failure_probability
         d_cs[rows] = cs.radius
         abstain[rows] = cs.abstain
         keep = np.flatnonzero(~cs.abstain)
@@ -1178,5 +1273,5 @@ def certify_individual_fairness(representation, classifier, X, *, sigma_cs=0.5,
                           "certified": certified, "d_cs": d_cs, "d_rs": d_rs})
     frame.attrs.update(certified_fraction=float(certified.mean()) if n_rows else float("nan"),
                        abstain_rate=float(abstain.mean()) if n_rows else float("nan"),
-                       confidence=1.0 - failure - alpha_rs)
+                       confidence=1.0 - alpha_cs - alpha_rs)
     return frame

@@ -450,6 +450,64 @@ def test_certificates_do_not_depend_on_the_batch(toy):
                                   together.iloc[2:3].reset_index(drop=True), rtol=1e-4)
 
 
+def test_repeated_rows_get_their_own_certificates(toy, monkeypatch):
+    """A person listed three times gets three independent certificates (noise per row).
+
+    The repeats sit in different row chunks, which change nothing; the
+    representation's own center smoothing is step 1 of Alg. 1 with the same seeds.
+    """
+    X, y, A, flow = toy
+    rep = LASSIRepresentation(flow=flow, max_epochs=1, random_state=0).fit(
+        X, y, sensitive_features=A)
+    clf = CertifiedSmoothClassifier(max_epochs=1, random_state=0).fit(rep.transform(X), y)
+    rows = X[[0, 1, 0, 2, 0]]
+    kwargs = dict(sigma_cs=1.0, n0_cs=1000, n_cs=2000, delta=0.2, n0_rs=20, n_rs=200,
+                  random_state=0)
+    expected = certify_individual_fairness(rep, clf, rows, **kwargs)
+    assert np.isfinite(expected["d_cs"]).all() and expected["d_cs"][[0, 2, 4]].nunique() == 3
+    centers, d_cs = rep.center_smooth(rows, sigma=1.0, n0=1000, n=2000, delta=0.2,
+                                     random_state=0)
+    np.testing.assert_allclose(d_cs, expected["d_cs"], rtol=1e-5)
+    chunked = smoothing_module.row_chunks
+    monkeypatch.setattr(smoothing_module, "row_chunks", lambda n: chunked(n, 2))
+    got = certify_individual_fairness(rep, clf, rows, **kwargs)
+    # the same noise; only float rounding of the flow's batched products may differ
+    pd.testing.assert_frame_equal(expected, got, rtol=1e-4)
+
+
+def test_certificate_confidence_is_the_sum_of_the_two_alphas(toy, monkeypatch):
+    """Alg. 1 hands alpha_cs to center smoothing and alpha_rs to CERTIFY; the report's
+    confidence is exactly 1 - alpha_cs - alpha_rs, for both center rules.
+
+    At alpha_cs = 2**-40 a candidate-rule term such as (1/2 - 1/4)**32 = 2**-64 would
+    show in center smoothing's failure probability (float64 keeps 52 bits)."""
+    X, y, A, flow = toy
+    rep = LASSIRepresentation(flow=flow, max_epochs=1, random_state=0).fit(
+        X, y, sensitive_features=A)
+    clf = CertifiedSmoothClassifier(max_epochs=1, random_state=0).fit(rep.transform(X), y)
+    used = {}
+    center_smooth, certify_points = smoothing_module.center_smooth, clf._certify_points
+
+    def spy_center_smooth(*args, **kwargs):
+        result = center_smooth(*args, **kwargs)
+        used["alpha_cs"], used["failure"] = kwargs["alpha"], result.failure_probability
+        return result
+
+    def spy_certify(*args, **kwargs):
+        used["alpha_rs"] = kwargs["alpha"]
+        return certify_points(*args, **kwargs)
+
+    monkeypatch.setattr(smoothing_module, "center_smooth", spy_center_smooth)
+    monkeypatch.setattr(clf, "_certify_points", spy_certify)
+    for center in ("candidates", "exact"):
+        report = certify_individual_fairness(
+            rep, clf, X[:2], n0_cs=2000, n_cs=300, delta=0.25, n0_rs=20, n_rs=200,
+            alpha_cs=2.0 ** -40, alpha_rs=2.0 ** -41, center=center, n_candidates=32,
+            random_state=0)
+        assert used == {"alpha_cs": 2.0 ** -40, "failure": 2.0 ** -40, "alpha_rs": 2.0 ** -41}
+        assert report.attrs["confidence"] == 1.0 - 2.0 ** -40 - 2.0 ** -41
+
+
 # --------------------------------------------------------------------------- #
 # project_attributes: R invariant along the attribute directions by construction
 # --------------------------------------------------------------------------- #

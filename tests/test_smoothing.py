@@ -126,6 +126,83 @@ def test_smoothed_counts_do_not_depend_on_other_rows():
     np.testing.assert_array_equal(full[1:2], alone)
 
 
+def _binomial_spread(counts, n, p):
+    """True iff the counts' variance is that of independent Binomial(n, p) draws.
+
+    For k independent rows the sample variance over n p (1 - p) is
+    chi-square(k - 1) / (k - 1): in [0.45, 1.8] with probability > 0.999 for k = 40.
+    """
+    ratio = np.var(counts, ddof=1) / (n * p * (1 - p))
+    return 0.45 < ratio < 1.8
+
+
+def test_repeated_rows_get_independent_noise():
+    """40 copies of a row on the boundary: their counts spread like independent binomials.
+
+    Control: the same copies given one shared seed (what hashing only the
+    row's values did) have identical counts, and the check fails.
+    """
+    X = np.zeros((40, 2), dtype=np.float32)
+    kwargs = dict(sigma=1.0, n_samples=400, n_classes=2)
+    counts = smoothed_counts(_halfplane, X, random_state=0, **kwargs)[:, 1]
+    assert len(np.unique(counts)) > 10
+    assert _binomial_spread(counts, 400, 0.5)
+    seeds = smoothing.row_seeds(X, random_state=0)
+    assert len(set(seeds)) == 40
+    shared = smoothed_counts(_halfplane, X, seeds=[seeds[0]] * 40, **kwargs)[:, 1]
+    assert len(np.unique(shared)) == 1 and not _binomial_spread(shared, 400, 0.5)
+
+
+def test_repeated_rows_noise_is_uncorrelated():
+    seen = []
+
+    def recording(points):
+        seen.append(points.clone())
+        return _halfplane(points)
+
+    smoothed_counts(recording, np.ones((2, 3), dtype=np.float32), sigma=1.0, n_samples=2000,
+                    n_classes=2, random_state=0)
+    noise = torch.cat(seen).reshape(2, 2000, 3).numpy() - 1.0
+    assert not np.array_equal(noise[0], noise[1])
+    assert abs(np.corrcoef(noise[0].ravel(), noise[1].ravel())[0, 1]) < 0.05
+
+
+def test_row_seeds_count_earlier_repeats_only():
+    a, b = [0.5, -1.0], [2.0, 3.0]
+    seeds = smoothing.row_seeds(np.array([a, b, a, a, b], dtype=np.float32), random_state=7)
+    alone = smoothing.row_seeds(np.array([a, b], dtype=np.float32), random_state=7)
+    assert seeds[:2] == alone            # first occurrences: as without the repeats
+    assert len(set(seeds)) == 5          # every repeat its own seed
+    later = smoothing.row_seeds(np.array([b, a, a], dtype=np.float32), random_state=7)
+    assert later == [seeds[1], seeds[0], seeds[2]]  # the k-th repeat, wherever it sits
+    frame = pd.DataFrame(np.array([a, b, a, a, b], dtype=np.float32), columns=["u", "v"])
+    assert smoothing.row_seeds(frame, random_state=7) == seeds
+
+
+def test_results_with_repeated_rows_do_not_depend_on_the_chunks(monkeypatch):
+    """Repeats are counted over all of X: chunks that split them change nothing."""
+    X = np.array([[0.1, 0.0], [0.1, 0.0], [-0.3, 1.0], [0.1, 0.0], [-0.3, 1.0]],
+                 dtype=np.float32)
+    certify = dict(sigma=1.0, n0=50, n=3000, alpha=0.01, n_classes=2, random_state=3)
+    center = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=300, n=300, alpha=0.1, delta=0.2,
+                  random_state=1)
+    expected = (smoothing.row_seeds(X, 3), smooth_certify(_halfplane, X, **certify),
+                center_smooth(_lipschitz_curve, X[:, :1], **center))
+    chunked = smoothing.row_chunks
+    monkeypatch.setattr(smoothing, "row_chunks", lambda n: chunked(n, 2))
+    monkeypatch.setattr(smoothing, "_CHUNK_BUDGET", 2**13)  # other sample chunks and blocks
+    got = (smoothing.row_seeds(X, 3), smooth_certify(_halfplane, X, batch_size=100, **certify),
+           center_smooth(_lipschitz_curve, X[:, :1], batch_size=7, **center))
+    assert got[0] == expected[0]
+    for key in expected[1]:
+        np.testing.assert_array_equal(got[1][key], expected[1][key])
+    np.testing.assert_array_equal(got[2].center, expected[2].center)
+    np.testing.assert_array_equal(got[2].radius, expected[2].radius)
+    # the repeats of a row got their own certificates
+    assert len(set(expected[1]["p_lower"][[0, 1, 3]])) == 3
+    assert len(set(expected[2].radius[[0, 1, 3]])) == 3
+
+
 def test_randomized_smoothing_certificates_are_sound():
     """Empirical soundness: the certified radius exceeds the true one at rate <= alpha.
 
@@ -304,28 +381,94 @@ def test_candidate_center_is_close_to_the_exact_center():
     assert np.all(fast.median_radius >= exact.median_radius - 1e-12)
     assert np.all(fast.median_radius <= 1.1 * exact.median_radius)
     np.testing.assert_allclose(fast.radius, exact.radius, rtol=0.1)
-    # failure_probability adds 0.4 ** 64, lost in float64 here: see the next test
-    assert exact.failure_probability == 0.01
+    # the center rule changes how tight d_cs is, not the failure probability
+    assert fast.failure_probability == exact.failure_probability == 0.01
     with pytest.raises(ValueError, match="n_candidates"):
         center_smooth(_lipschitz_curve, X, center="candidates", n_candidates=8, **kwargs)
     with pytest.raises(ValueError, match="center"):
         center_smooth(_lipschitz_curve, X, center="mean", **kwargs)
 
 
-def test_candidate_center_failure_term_is_added():
-    """failure_probability = alpha + (1/2 - delta) ** n_candidates, where both terms are seen.
+def _recording(func):
+    """``func`` that also keeps every output it returns, in call order."""
+    seen = []
 
-    With alpha = 0.01 and 0.4 ** 64 the sum is 0.01 in float64; here
-    alpha = 3 * 2 ** -96 and (1/2 - 1/4) ** 48 = 2 ** -96, so the sum is
-    exactly 2 ** -94 and a missing, mis-based or mis-counted term changes it.
+    def wrapped(x, eta):
+        out = func(x, eta)
+        seen.append(out[0].clone())
+        return out
+
+    return wrapped, seen
+
+
+@pytest.mark.parametrize("center", ["candidates", "exact"])
+def test_confidence_accounting_adds_up(center, monkeypatch):
+    """alpha = alpha_1 (Delta check) + alpha_2 (quantile level), and nothing else.
+
+    The two halves are read where they are used (spies on the two statistics),
+    and both the quantile's rank and the abstain rule are checked against a hand
+    computation: with alpha_2 = alpha / 2 the level is
+    q = Phi(Phi^-1(1/2 + delta) + epsilon / sigma) + sqrt(ln(2 / alpha) / (2 n)).
     """
-    kwargs = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=100, n=100, alpha=3 * 2.0 ** -96,
-                  delta=0.25, random_state=0)
-    fast = center_smooth(_lipschitz_curve, [[0.0]], center="candidates", n_candidates=48,
-                         **kwargs)
-    assert fast.failure_probability == 2.0 ** -94
-    exact = center_smooth(_lipschitz_curve, [[0.0]], center="exact", **kwargs)
-    assert exact.failure_probability == 3 * 2.0 ** -96
+    alpha, delta, eps, sigma, n0, n = 0.1, 0.2, 0.5, 1.0, 400, 1000
+    used = {}
+    level, abstains = smoothing.center_smoothing_quantile_level, smoothing.center_smoothing_abstains
+
+    def spy_level(epsilon, sigma, n, alpha_2, delta):
+        used["alpha_2"] = alpha_2
+        return level(epsilon, sigma, n, alpha_2, delta)
+
+    def spy_abstains(p_hat, n0, alpha_1, delta):
+        used["alpha_1"] = alpha_1
+        return abstains(p_hat, n0, alpha_1, delta)
+
+    monkeypatch.setattr(smoothing, "center_smoothing_quantile_level", spy_level)
+    monkeypatch.setattr(smoothing, "center_smoothing_abstains", spy_abstains)
+    func, seen = _recording(_lipschitz_curve)
+    out = center_smooth(func, [[0.0]], noise_dim=1, sigma=sigma, epsilon=eps, n0=n0, n=n,
+                        alpha=alpha, delta=delta, center=center, random_state=0)
+    assert used == {"alpha_1": alpha / 2, "alpha_2": alpha / 2}
+    assert out.failure_probability == used["alpha_1"] + used["alpha_2"] == alpha
+    # d_cs by hand: 3 x the ceil(q n)-th smallest step-3 distance to the center
+    q = norm.cdf(norm.ppf(0.5 + delta) + eps / sigma) + math.sqrt(math.log(2 / alpha) / (2 * n))
+    assert q == pytest.approx(0.8859, abs=1e-4)  # 0.8472 + 0.0387
+    draws = torch.cat(seen).double().numpy()
+    last = np.sort(np.linalg.norm(draws[2 * n0:] - out.center[0], axis=1))
+    assert not out.abstain[0]
+    assert out.radius[0] == pytest.approx(3 * last[math.ceil(q * n) - 1], rel=1e-6)
+    # alpha instead of alpha / 2 in the level would take another order statistic
+    wrong_rank = math.ceil((q - math.sqrt(math.log(2 / alpha) / (2 * n))
+                            + math.sqrt(math.log(1 / alpha) / (2 * n))) * n)
+    assert wrong_rank != math.ceil(q * n)
+    assert out.radius[0] != pytest.approx(3 * last[wrong_rank - 1], rel=1e-6)
+    # where float64 sees any extra term: alpha = 2**-90 while (1/2 - 1/4)**32 = 2**-64
+    tiny = center_smooth(_lipschitz_curve, [[0.0]], noise_dim=1, sigma=sigma, epsilon=eps,
+                         n0=100, n=100, alpha=2.0 ** -90, delta=0.25, center=center,
+                         n_candidates=32, random_state=0)
+    assert tiny.failure_probability == 2.0 ** -90
+
+
+def test_delta_check_uses_half_of_alpha():
+    """The abstain rule at alpha_1 = alpha / 2, against the hand threshold.
+
+    The designed draws give p_hat = 501/1001 with n0 = 1001, so the row
+    abstains iff Delta_1 = sqrt(ln(2 / alpha_1) / (2 n0)) > delta. With
+    alpha = 0.1, Delta_1 = 0.04293 (alpha_1 = alpha / 2); alpha_1 = alpha
+    would give 0.03868 and alpha_1 = alpha / 4 0.04678, on the other side of
+    delta = Delta_1 -+ 0.001.
+    """
+    delta_1 = math.sqrt(math.log(2 / 0.05) / (2 * 1001))
+    assert delta_1 == pytest.approx(0.042925, abs=1e-6)
+    for wrong in (0.1, 0.025):
+        assert abs(math.sqrt(math.log(2 / wrong) / (2 * 1001)) - delta_1) > 0.003
+    _, first, last = _designed_draws()
+    draws = torch.as_tensor(np.concatenate([first, first, last]))
+    kwargs = dict(noise_dim=1, sigma=1.0, epsilon=0.5, n0=len(first), n=len(last), alpha=0.1,
+                  random_state=0)
+    above = center_smooth(lambda x, eta: draws[None], [[0.0]], delta=delta_1 + 0.001, **kwargs)
+    below = center_smooth(lambda x, eta: draws[None], [[0.0]], delta=delta_1 - 0.001, **kwargs)
+    assert above.p_hat[0] == below.p_hat[0] == 501 / 1001
+    assert not above.abstain[0] and below.abstain[0]
 
 
 def _designed_draws():
@@ -368,14 +511,97 @@ def test_center_and_radius_on_draws_with_a_known_center(center):
 
     out = center_smooth(designed, [[0.0]], noise_dim=1, sigma=1.0, epsilon=0.5, n0=len(first),
                         n=len(last), alpha=0.1, delta=0.2, center=center, random_state=0)
+    _check_known_center(out, c_star)
+    # the construction: other draws have larger median distances, so they would fail above
+    medians = np.median(np.linalg.norm(first[:, None] - first[None], axis=-1)[[0, 1, 7]], axis=1)
+    assert medians[2] == 1.0 and medians[0] > 15 and medians[1] >= np.sqrt(2)
+
+
+def _check_known_center(out, c_star):
     assert not out.abstain[0]
     np.testing.assert_array_equal(out.center[0], c_star)
     assert out.median_radius[0] == 1.0
     assert out.p_hat[0] == 501 / 1001
     assert out.radius[0] == 3.0
-    # the construction: other draws have larger median distances, so they would fail above
-    medians = np.median(np.linalg.norm(first[:, None] - first[None], axis=-1)[[0, 1, 7]], axis=1)
-    assert medians[2] == 1.0 and medians[0] > 15 and medians[1] >= np.sqrt(2)
+
+
+def _lower_median(samples, center):
+    distances = torch.linalg.vector_norm(samples.double() - center.double(), dim=-1)
+    return float(torch.kthvalue(distances, (len(samples) + 1) // 2).values)
+
+
+def _wrong_center(rule):
+    """A ``_median_center`` that picks another draw, with its true median distance."""
+    def pick(samples, n_candidates=None):
+        m = len(samples) if n_candidates is None else min(n_candidates, len(samples))
+        if rule == "first":
+            index = 0
+        elif rule == "argmax":  # the largest median distance instead of the smallest
+            index = int(np.argmax([_lower_median(samples, samples[i]) for i in range(m)]))
+        else:
+            index = int(np.random.default_rng(0).integers(m))
+        return samples[index], _lower_median(samples, samples[index])
+    return pick
+
+
+@pytest.mark.parametrize("center", ["exact", "candidates"])
+@pytest.mark.parametrize("rule", ["first", "argmax", "random"])
+def test_known_center_check_fails_for_a_wrong_center(center, rule, monkeypatch):
+    """Control: the check above fails when the center is any other draw."""
+    c_star, first, last = _designed_draws()
+    draws = torch.as_tensor(np.concatenate([first, first, last]))
+    monkeypatch.setattr(smoothing, "_median_center", _wrong_center(rule))
+    out = center_smooth(lambda x, eta: draws[None], [[0.0]], noise_dim=1, sigma=1.0,
+                        epsilon=0.5, n0=len(first), n=len(last), alpha=0.1, delta=0.2,
+                        center=center, random_state=0)
+    with pytest.raises(AssertionError):
+        _check_known_center(out, c_star)
+
+
+def _check_center_by_definition(out, draws, n0, n, candidates, level):
+    """The returned center against its definition, recomputed in float64 from the draws.
+
+    Among the candidates (the first ``candidates`` of the first ``n0`` draws),
+    the center is the draw of least lower-median distance to all ``n0`` draws;
+    ``r_hat`` is that median, ``p_hat`` the fraction of the next ``n0`` draws
+    within ``r_hat`` and ``d_cs`` three times the ``ceil(level n)``-th smallest
+    distance of the last ``n`` draws to it.
+    """
+    first = torch.as_tensor(draws[:n0], dtype=torch.float64)
+    medians = [_lower_median(first, first[i]) for i in range(candidates)]
+    best = int(np.argmin(medians))
+    np.testing.assert_array_equal(out.center[0], draws[best])
+    assert out.median_radius[0] == pytest.approx(medians[best], rel=1e-12)
+    fresh = np.linalg.norm(draws[n0:2 * n0].astype(np.float64) - draws[best], axis=1)
+    assert out.p_hat[0] == np.mean(fresh <= medians[best])
+    last = np.sort(np.linalg.norm(draws[2 * n0:].astype(np.float64) - draws[best], axis=1))
+    assert out.radius[0] == pytest.approx(3 * last[math.ceil(level * n) - 1], rel=1e-6)
+
+
+def _two_moons(x, eta):
+    """A 2-d output whose draws have no ties: u -> (u, u^2 - 1) with u = x + eta."""
+    u = x[:, None, 0:1] + eta
+    return torch.cat([u, u ** 2 - 1.0], dim=-1)
+
+
+@pytest.mark.parametrize("center, candidates", [("exact", 300), ("candidates", 40)])
+@pytest.mark.parametrize("rule", [None, "first", "argmax", "random"])
+def test_center_of_real_draws_matches_its_definition(center, candidates, rule, monkeypatch):
+    """On sampled draws the center is recomputed from its definition; wrong centers fail."""
+    n0, n = 300, 300
+    kwargs = dict(noise_dim=1, sigma=1.0, epsilon=0.25, n0=n0, n=n, alpha=0.2, delta=0.2)
+    if rule is not None:
+        monkeypatch.setattr(smoothing, "_median_center", _wrong_center(rule))
+    func, seen = _recording(_two_moons)
+    out = center_smooth(func, [[0.3]], center=center, n_candidates=candidates,
+                        random_state=0, **kwargs)
+    draws = torch.cat(seen).numpy()
+    level = center_smoothing_quantile_level(0.25, 1.0, n, 0.1, 0.2)
+    if rule is None:
+        _check_center_by_definition(out, draws, n0, n, candidates, level)
+    else:
+        with pytest.raises(AssertionError):
+            _check_center_by_definition(out, draws, n0, n, candidates, level)
 
 
 def test_row_results_do_not_depend_on_the_batch(monkeypatch):
