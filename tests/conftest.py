@@ -1,7 +1,30 @@
 """Fixtures shared by the test modules."""
 
+import os
+
 import pytest
 import torch
+
+
+def _fairness_seeds(default=(0, 1, 2)):
+    """Seeds of the real-outcome fairness tests: ``SKFAIRLATENT_TEST_SEEDS="5,6,7"`` or the default.
+
+    The bars of those tests were set from the per-seed spread measured by
+    ``benchmarks/studies/seed_spread/seed_spread.py``; they must hold on the
+    CI seeds (0, 1, 2) and on a second set (5, 6, 7) run once by this variable.
+    """
+    text = os.environ.get("SKFAIRLATENT_TEST_SEEDS", "").strip()
+    return tuple(int(seed) for seed in text.split(",")) if text else default
+
+
+#: Seeds of every fairness test's seed mean (see ``_fairness_seeds``).
+FAIRNESS_SEEDS = _fairness_seeds()
+
+
+@pytest.fixture(scope="session")
+def fairness_seeds():
+    """The seeds whose mean the fairness tests assert (``FAIRNESS_SEEDS``)."""
+    return FAIRNESS_SEEDS
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """ALFAClassifier: the estimator contract, routing, robustness and real-data fairness."""
 
+import copy
+import functools
 import pickle
 import warnings
 
@@ -10,7 +12,7 @@ import sklearn
 import torch
 from fairlearn.metrics import MetricFrame, selection_rate
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skfairlatent import ALFAClassifier
@@ -18,6 +20,9 @@ from skfairlatent.datasets import load_compas, load_german, make_preprocessor, m
 from skfairlatent.exceptions import InvalidParameterError, NonFiniteLossError
 from skfairlatent.metrics import delta_dp, delta_eod, make_fairness_scorer
 
+#: Bars of the frozen-model attack test (seed means; see ``attack_seed``). Measured
+#: (seeds 0-7, 10-14): ΔEOd ratio 2.27-3.37 and ΔDP rise 0.34-0.47; the control 1 and 0.
+ATTACK_EOD_RATIO, ATTACK_DP_RISE = 2.0, 0.1
 FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), batch_size=32, attack_steps=3)
 
 
@@ -25,15 +30,6 @@ FAST = dict(max_epochs=5, hidden_layer_sizes=(16,), batch_size=32, attack_steps=
 def gaussians():
     X, y, A = make_unfair_gaussians(random_state=0)
     return X.astype(np.float32), y, A
-
-
-@pytest.fixture(scope="module")
-def compas_split():
-    X, y, A = load_compas(return_X_y_A=True)
-    X_tr, X_te, y_tr, y_te, A_tr, A_te = train_test_split(
-        X, y, A, test_size=0.3, random_state=0, stratify=y)
-    pre = make_preprocessor().fit(X_tr)
-    return pre.transform(X_tr), pre.transform(X_te), y_tr, y_te, A_tr, A_te
 
 
 # --------------------------------------------------------------------------- #
@@ -93,15 +89,28 @@ def test_per_batch_and_class_prior_options(gaussians):
     assert balanced.attack_targets_.mean() == 0.5
 
 
+def attack_seed(seed):
+    """The attack's effect on the frozen pretrained model (5 epochs, COMPAS ``load_split``
+    training rows of ``seed``): attacked ΔEOd over clean ΔEOd and attacked minus clean
+    ΔDP, for ALFA and for the attack with no budget (ε = 1e-8, the control)."""
+    from skfairlatent.experiments import load_split
+
+    fits = _fit_variants(*load_split("compas", seed)["train"], seed,
+                         {"control": {"epsilon": 1e-8}, "alfa": {}}, max_epochs=5)
+    reports = {name: model.attack_report_ for name, model in fits.items()}
+    return {name: (r["delta_eod_perturbed"] / r["delta_eod_clean"],
+                   r["delta_dp_perturbed"] - r["delta_dp_clean"]) for name, r in reports.items()}
+
+
 @pytest.mark.slow
-def test_attack_raises_eod_of_frozen_model_on_real_data(compas_split):
-    X_tr, _, y_tr, _, A_tr, _ = compas_split
-    clf = ALFAClassifier(max_epochs=5, alpha=0.1, random_state=0).fit(
-        X_tr, y_tr, sensitive_features=A_tr)
-    report = clf.attack_report_
-    # Measured 0.42 -> 1.2 (seed 0); the attack must at least double the gap.
-    assert report["delta_eod_perturbed"] > 2 * report["delta_eod_clean"]
-    assert report["delta_dp_perturbed"] > report["delta_dp_clean"]
+def test_attack_raises_eod_of_frozen_model_on_real_data(fairness_seeds):
+    # The attack must at least double the frozen model's ΔEOd on the seed mean and
+    # raise its ΔDP; with no budget (the control) it changes neither.
+    res = per_seed(attack_seed, seeds=fairness_seeds)
+    print({k: np.round(v, 3).tolist() for k, v in res.items()})
+    means = {name: values.mean(axis=0) for name, values in res.items()}
+    assert means["alfa"][0] > ATTACK_EOD_RATIO and not means["control"][0] > ATTACK_EOD_RATIO
+    assert means["alfa"][1] > ATTACK_DP_RISE and not means["control"][1] > ATTACK_DP_RISE
 
 
 def test_without_sensitive_features_warns_and_skips_attack(gaussians):
@@ -428,75 +437,137 @@ def test_pipeline_without_routing_uses_step_prefix():
 
 
 # --------------------------------------------------------------------------- #
-# Fairness on real data: ALFA versus the same model fine-tuned without it
+# Fairness on real data: ALFA versus the same model fine-tuned without it.
+# Every bar below was set from the per-seed spread on seeds 0-7 and 10-14
+# (benchmarks/studies/seed_spread/results/seed_spread.json) and is asserted on
+# the mean over FAIRNESS_SEEDS (0-2 in CI; 5-7 once, by SKFAIRLATENT_TEST_SEEDS).
 # --------------------------------------------------------------------------- #
+#: One pretrained network fine-tuned three ways: without perturbed rows (λ = 0), the
+#: upsampling-only control (the attack off: α = 0, ε = 1e-8, so δ = 0) and ALFA.
+VARIANTS = {"baseline": {"lambda_": 0.0}, "control": {"alpha": 0.0, "epsilon": 1e-8},
+            "alfa": {}}
+#: Bars per claim, set by one rule on seeds 3, 4, 10-14 (never asserted):
+#: ``benchmarks/studies/seed_spread/seed_spread.py --show`` prints them ("proposed")
+#: with the per-seed spread they come from.
+BARS = {
+    "compas": dict(gap=0.07, accuracy_drop=0.02),
+    "compas_attack": dict(bar=0.134, paired_gap=0.01, accuracy_drop=0.02),
+    "drug": dict(form="reduction", bar=-0.099, paired_gap=0.05, accuracy_drop=0.02),
+    "multigroup": dict(gap=0.34, accuracy_drop=0.04),
+    "multigroup_attack": dict(form="reduction", bar=-0.667, paired_gap=0.01, accuracy_drop=0.04),
+    "multiclass": dict(gap=0.03, accuracy_drop=0.02),
+    "multiclass_attack": dict(bar=0.291, paired_gap=0.0, accuracy_drop=0.02),
+    "input_space": dict(bar=0.102, paired_gap=0.08, accuracy_drop=0.03),
+    "convex": dict(form="reduction", bar=-0.164, paired_gap=0.05, accuracy_drop=0.02),
+}
+
+
+def _fit_variants(X, y, A, seed, variants=VARIANTS, **params):
+    """``variants`` fitted on one shared pretraining; each is what a fresh ``fit`` returns.
+
+    The variants differ only after step 1, so the first fit's pretrained network
+    and the torch random state after it are reused by the others.
+    """
+    kept = {}
+
+    class SharedPretraining(ALFAClassifier):
+        def _pretrain(self, *args, **kwargs):
+            if kept:
+                torch.set_rng_state(kept["rng"])
+                self.n_outputs_ = kept["n_outputs"]
+                return copy.deepcopy(kept["net"])
+            net = super()._pretrain(*args, **kwargs)
+            kept.update(net=copy.deepcopy(net), rng=torch.get_rng_state(),
+                        n_outputs=self.n_outputs_)
+            return net
+
+    return {name: SharedPretraining(random_state=seed, **{**params, **extra}).fit(
+        X, y, sensitive_features=A) for name, extra in variants.items()}
+
+
 def _eod_and_accuracy(clf, X_te, y_te, A_te):
     pred = clf.predict(X_te)
     return delta_eod(y_te, pred, sensitive_features=A_te), accuracy_score(y_te, pred)
 
 
-def _baseline_control_alfa(dataset, seeds=(0, 1, 2), **params):
-    """Test (ΔEOd, accuracy) per seed of the λ=0 baseline, the upsampling-only
-    control (ε≈0) and ALFA at the default α, each of shape (n_seeds, 2), on the
-    splits and settings of ``benchmarks/alfa_ablation.py`` (20 epochs)."""
+def real_data_seed(dataset, seed):
+    """(ΔEOd, accuracy) of each of ``VARIANTS`` for one seed, MLP 2x128 at the defaults.
+
+    The split is ``load_split(dataset, seed)`` (60/20/20, as in
+    ``benchmarks/alfa_ablation.py``), 20 epochs; the scores are on the 40 % of
+    held-out rows (validation and test: nothing is chosen on either).
+    """
     from skfairlatent.experiments import load_split
 
-    results = {"baseline": [], "control": [], "alfa": []}
-    for seed in seeds:
-        split = load_split(dataset, seed)
-        X_tr, y_tr, A_tr = split["train"]
-        models = {"baseline": ALFAClassifier(lambda_=0.0, random_state=seed, **params),
-                  "control": ALFAClassifier(alpha=0.0, epsilon=1e-8, random_state=seed,
-                                            **params),
-                  "alfa": ALFAClassifier(random_state=seed, **params)}
-        for name, model in models.items():
-            model.fit(X_tr, y_tr, sensitive_features=A_tr)
-            results[name].append(_eod_and_accuracy(model, *split["test"]))
-    return {name: np.array(rows) for name, rows in results.items()}
+    split = load_split(dataset, seed)
+    fits = _fit_variants(*split["train"], seed, max_epochs=20)
+    held_out = [np.concatenate(parts) for parts in zip(split["valid"], split["test"])]
+    return {name: _eod_and_accuracy(model, *held_out) for name, model in fits.items()}
 
 
-def _assert_attack_beats_both_controls(res, threshold, paired_gap, accuracy_drop):
-    """ALFA's mean ΔEOd is below ``threshold`` and both controls' are above it; the
-    paired ALFA − control mean is below ``-paired_gap``; ALFA loses at most
-    ``accuracy_drop`` of the baseline's mean accuracy.
+def per_seed(function, *args, seeds, **params):
+    """``{variant: array (n_seeds, n_scores)}`` of ``function(*args, seed, **params)``."""
+    rows = [function(*args, seed, **params) for seed in seeds]
+    return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 
-    Per seed, rounding-level changes (another BLAS, the Sinkhorn's summation order)
-    move ΔEOd by up to ~0.05 (the Sinkhorn rewrite moved COMPAS seed 0 from 0.117 to
-    0.071), so only means over the seeds are asserted.
+
+def _assert_attack_beats_both_controls(res, bar, paired_gap, accuracy_drop, form="level"):
+    """The claim passes and its controls fail the same assertion, on seed means.
+
+    Column 0 of ``res[variant]`` is the fairness score (lower is fairer), column
+    1 the accuracy, one row per seed. ``form="level"``: ALFA's mean score is
+    below ``bar`` and both controls' are above it; ``form="reduction"``: the
+    mean of each score minus the same seed's λ = 0 score is below ``bar`` for
+    ALFA and above it for the upsampling-only control (used where the seeds
+    move the λ = 0 model and the others together). Then the paired ALFA −
+    control mean is below ``-paired_gap`` and ALFA's mean accuracy is at most
+    ``accuracy_drop`` below the baseline's.
     """
     print({k: np.round(v, 3).tolist() for k, v in res.items()})
-    means = {k: v.mean(axis=0) for k, v in res.items()}
-    assert means["alfa"][0] < threshold                                    # the claim ...
-    assert means["control"][0] > threshold and means["baseline"][0] > threshold  # ... controls fail
+    offset = res["baseline"][:, 0] if form == "reduction" else 0
+    score = {name: (values[:, 0] - offset).mean() for name, values in res.items()}
+    assert score["alfa"] < bar, score                                   # the claim ...
+    assert score["control"] > bar, score                                # ... the controls fail
+    assert form == "reduction" or score["baseline"] > bar, score
     assert (res["alfa"][:, 0] - res["control"][:, 0]).mean() < -paired_gap
-    assert means["alfa"][1] > means["baseline"][1] - accuracy_drop
+    assert res["alfa"][:, 1].mean() > res["baseline"][:, 1].mean() - accuracy_drop
+
+
+def _assert_lowers_against_lambda_0(res, gap, accuracy_drop):
+    """ALFA's paired reduction of the score from λ = 0, mean over seeds, exceeds ``gap``."""
+    print({k: np.round(v, 3).tolist() for k, v in res.items()})
+    assert (res["alfa"][:, 0] - res["baseline"][:, 0]).mean() < -gap
+    assert res["alfa"][:, 1].mean() > res["baseline"][:, 1].mean() - accuracy_drop
+
+
+@functools.lru_cache(maxsize=None)
+def _real_data_results(dataset, seeds):
+    """``per_seed(real_data_seed, dataset)``, computed once for the tests that share it."""
+    return per_seed(real_data_seed, dataset, seeds=seeds)
 
 
 @pytest.mark.slow
-def test_alfa_beats_baseline_and_upsampling_control_on_compas():
-    """COMPAS, MLP, defaults (α = 0.1, chosen on tuning seeds 100-102), seeds 0-2.
+def test_alfa_lowers_eod_against_lambda_0_on_compas(fairness_seeds):
+    """COMPAS, MLP, defaults (α = 0.1, chosen on tuning seeds 100-102), against λ = 0."""
+    _assert_lowers_against_lambda_0(_real_data_results("compas", fairness_seeds),
+                                    **BARS["compas"])
 
-    Measured ΔEOd: baseline 0.134/0.104/0.296 (mean 0.178), control
-    0.134/0.120/0.188 (0.147), ALFA 0.071/0.109/0.048 (0.076); accuracy 0.669 /
-    0.664 / 0.660 (the rows of ``benchmarks/results/alfa_ablation_compas_drug_german.json``).
-    Over seeds 0-4 at α = 0.1 the paired ALFA − control gap is −0.063 −0.011 −0.140
-    +0.031 −0.058.
-    """
-    res = _baseline_control_alfa("compas", max_epochs=20)
-    _assert_attack_beats_both_controls(res, threshold=0.11, paired_gap=0.02, accuracy_drop=0.015)
+
+@pytest.mark.xfail(strict=True, reason=(
+    "COMPAS-MLP at the defaults: the attack's share over the upsampling-only control is "
+    "within the seed spread (paired ALFA − control ΔEOd −0.030 ± 0.054 over 13 seeds, "
+    "−0.025 on seeds 3, 4, 10-14), too small for a three-seed mean (seed_spread results)"))
+@pytest.mark.slow
+def test_attack_beats_upsampling_control_on_compas(fairness_seeds):
+    _assert_attack_beats_both_controls(_real_data_results("compas", fairness_seeds),
+                                       **BARS["compas_attack"])
 
 
 @pytest.mark.slow
-def test_attack_beats_upsampling_control_on_drug():
-    """Drug, MLP, defaults (α = 0.1), seeds 0-2, the ablation's settings.
-
-    Measured ΔEOd: baseline 0.247/0.598/0.117 (mean 0.320), control
-    0.152/0.414/0.112 (0.226), ALFA 0.172/0.189/0.032 (0.131); accuracy 0.672 /
-    0.670 / 0.669. Seeds 0-4 at α = 0.1: paired ALFA − control +0.020 −0.225 −0.080
-    −0.058 −0.089.
-    """
-    res = _baseline_control_alfa("drug", max_epochs=20)
-    _assert_attack_beats_both_controls(res, threshold=0.16, paired_gap=0.05, accuracy_drop=0.02)
+def test_attack_beats_upsampling_control_on_drug(fairness_seeds):
+    """Drug, MLP, defaults (α = 0.1)."""
+    res = _real_data_results("drug", fairness_seeds)
+    _assert_attack_beats_both_controls(res, **BARS["drug"])
 
 
 def test_plot_unfair_region_reads_fitted_alfa(gaussians):
@@ -539,7 +610,8 @@ def test_alpha_grid_controls_attack_strength_monotonically():
 
 
 # --------------------------------------------------------------------------- #
-# Extensions reduce the metric they target (App. J.2, J.3, K, L), over 3 seeds
+# Extensions reduce the metric they target (App. J.2, J.3, K, L), at ALFA's
+# defaults, against the same pipeline with the attack off
 # --------------------------------------------------------------------------- #
 def _biased(seed, n=1500, n_groups=2, n_classes=2):
     """Labels that depend on the group, and a proxy feature of the group."""
@@ -555,63 +627,85 @@ def _biased(seed, n=1500, n_groups=2, n_classes=2):
     return X, y, a
 
 
-def _baseline_vs_alfa(data, metric, seeds=(0, 1, 2), **params):
-    """Test-set metric and accuracy of λ=0 and ALFA (α=0.1), per seed: (n_seeds, 4)."""
+def _extensions():
+    """``{name: (data(seed), metric, ALFA parameters)}`` of the extension tests."""
+    from skfairlatent.metrics import delta_dp_multiclass, differential_fairness
+
+    return {
+        "multigroup": (lambda s: _biased(s, n_groups=3), differential_fairness, {}),
+        "multiclass": (lambda s: _biased(s, n_classes=3), delta_dp_multiclass, {}),
+        "input_space": (lambda s: _biased(s, n=1000), delta_eod,
+                        {"perturbation_space": "input"}),
+        "convex": (lambda s: make_unfair_gaussians(random_state=s), delta_eod,
+                   {"fairness_constraint": "convex", "hidden_layer_sizes": (),
+                    "max_epochs": 20, "lr": 3e-2}),
+    }
+
+
+def extension_seed(name, seed, **overrides):
+    """(metric, accuracy) of each of ``VARIANTS`` for one seed: trained on
+    ``data(seed)``, scored on ``data(seed + 100)``; a 16-unit MLP, 10 epochs;
+    ``overrides``: ALFA settings replacing the claim's (tuning runs)."""
+    data, metric, params = _extensions()[name]
+    (X, y, a), (X_te, y_te, a_te) = data(seed), data(seed + 100)
     params = {"hidden_layer_sizes": (16,), "max_epochs": 10, "batch_size": 128, "lr": 3e-3,
-              **params}
-    out = []
-    for seed in seeds:
-        (X, y, a), (X_te, y_te, a_te) = data(seed), data(seed + 100)
-        models = [ALFAClassifier(lambda_=0.0, random_state=seed, **params),
-                  ALFAClassifier(alpha=0.1, random_state=seed, **params)]
-        preds = [m.fit(X, y, sensitive_features=a).predict(X_te) for m in models]
-        out.append([metric(y_te, p, sensitive_features=a_te) for p in preds]
-                   + [accuracy_score(y_te, p) for p in preds])
-    out = np.array(out)
-    print(np.round(out, 3).tolist())
-    return out
+              **params, **overrides}
+    fits = _fit_variants(X, y, a, seed, **params)
+    return {name: (metric(y_te, p, sensitive_features=a_te), accuracy_score(y_te, p))
+            for name, p in ((k, m.predict(X_te)) for k, m in fits.items())}
+
+
+@functools.lru_cache(maxsize=None)
+def _extension_results(name, seeds):
+    """``per_seed(extension_seed, name)``, computed once for the tests that share it."""
+    return per_seed(extension_seed, name, seeds=seeds)
+
+
+#: App. J.2 and J.3: the attack's own share, against the upsampling-only control.
+ATTACK_SHARE_FAILS = pytest.mark.xfail(strict=True, reason=(
+    "On these data the attack adds nothing to the upsampling-only control: paired "
+    "ALFA − control over 13 seeds DF +0.005 ± 0.10 (J.2), ΔDP_multi +0.008 ± 0.02 (J.3); "
+    "neither upsampling='paper' nor α = 0 changes that (seed_spread results)"))
 
 
 @pytest.mark.slow
-def test_multigroup_alfa_lowers_differential_fairness():
-    # App. J.2: three groups, one indicator each, ε of differential fairness (Table 22).
-    # Measured DF 1.929/1.578/1.879 -> 0.965/1.150/1.101, accuracy 0.802 -> 0.782.
-    from skfairlatent.metrics import differential_fairness
+def test_multigroup_alfa_lowers_differential_fairness(fairness_seeds):
+    # App. J.2 at the defaults: three groups, one indicator each, ε of differential
+    # fairness (Table 22), against λ = 0 (the same network fine-tuned without ALFA's rows).
+    _assert_lowers_against_lambda_0(_extension_results("multigroup", fairness_seeds),
+                                    **BARS["multigroup"])
 
-    res = _baseline_vs_alfa(lambda s: _biased(s, n_groups=3), differential_fairness)
-    assert np.all(res[:, 1] < res[:, 0] - 0.3)
-    assert res[:, 3].mean() > res[:, 2].mean() - 0.04
+
+@ATTACK_SHARE_FAILS
+@pytest.mark.slow
+def test_multigroup_attack_beats_upsampling_only(fairness_seeds):
+    _assert_attack_beats_both_controls(_extension_results("multigroup", fairness_seeds),
+                                       **BARS["multigroup_attack"])
 
 
 @pytest.mark.slow
-def test_multiclass_alfa_lowers_multiclass_dp_gap():
-    # App. J.3 with the paper's N_p = n_cells · max n_c (upsampling="paper"). Measured
-    # ΔDP_multi 0.343/0.343/0.322 -> 0.271/0.267/0.252, accuracy 0.616 -> 0.609. With the
-    # default per-batch N_p ≈ n the perturbed rows weigh less: 0.290/0.321/0.271.
-    from skfairlatent.metrics import delta_dp_multiclass
+def test_multiclass_alfa_lowers_multiclass_dp_gap(fairness_seeds):
+    # App. J.3 at the defaults (per-batch upsampling, N_p ≈ n), against λ = 0.
+    _assert_lowers_against_lambda_0(_extension_results("multiclass", fairness_seeds),
+                                    **BARS["multiclass"])
 
-    res = _baseline_vs_alfa(lambda s: _biased(s, n_classes=3), delta_dp_multiclass,
-                            upsampling="paper")
-    assert np.all(res[:, 1] < res[:, 0] - 0.05)
-    assert res[:, 3].mean() > res[:, 2].mean() - 0.03
+
+@ATTACK_SHARE_FAILS
+@pytest.mark.slow
+def test_multiclass_attack_beats_upsampling_only(fairness_seeds):
+    _assert_attack_beats_both_controls(_extension_results("multiclass", fairness_seeds),
+                                       **BARS["multiclass_attack"])
 
 
 @pytest.mark.slow
-def test_input_space_attack_lowers_eod():
-    # App. K. Measured ΔEOd 0.606/0.321/0.284 -> 0.118/0.070/0.079 (n = 1000).
-    res = _baseline_vs_alfa(lambda s: _biased(s, n=1000), delta_eod, perturbation_space="input")
-    # The whole network is fine-tuned: accuracy 0.773 -> 0.743 (measured), so a wider margin.
-    assert np.all(res[:, 1] < res[:, 0])
-    assert res[:, 1].mean() < 0.5 * res[:, 0].mean()
-    assert res[:, 3].mean() > res[:, 2].mean() - 0.05
+def test_input_space_attack_lowers_eod(fairness_seeds):
+    # App. K: the attack in the input space, the whole network fine-tuned.
+    res = _extension_results("input_space", fairness_seeds)
+    _assert_attack_beats_both_controls(res, **BARS["input_space"])
 
 
 @pytest.mark.slow
-def test_convex_constraint_lowers_eod_on_unfair_gaussians():
-    # App. L on ALFA's synthetic data (App. C), logistic variant. Measured ΔEOd
-    # 0.570/0.560/0.435 -> 0.227/0.245/0.130 at equal accuracy (0.767 -> 0.766).
-    res = _baseline_vs_alfa(lambda s: make_unfair_gaussians(random_state=s), delta_eod,
-                            fairness_constraint="convex", hidden_layer_sizes=(), max_epochs=20,
-                            lr=3e-2)
-    assert np.all(res[:, 1] < res[:, 0] - 0.15)
-    assert res[:, 3].mean() > res[:, 2].mean() - 0.02
+def test_convex_constraint_lowers_eod_on_unfair_gaussians(fairness_seeds):
+    # App. L on ALFA's synthetic data (App. C), logistic variant.
+    res = _extension_results("convex", fairness_seeds)
+    _assert_attack_beats_both_controls(res, **BARS["convex"])
