@@ -61,7 +61,8 @@ import torch
 
 from skfairlatent import FairLatentSynthesizer
 from skfairlatent.experiments import fldgm_frames
-from skfairlatent.metrics import evaluate_synthetic
+from skfairlatent.metrics import evaluate_fidelity, evaluate_synthetic
+from skfairlatent.plotting import plot_marginals
 
 from _common import RESULTS, mean_std, provenance, provenance_line
 
@@ -170,44 +171,9 @@ def fit_method(key, split_parts, seed, args):
 # scores
 # --------------------------------------------------------------------------------------
 
-def numeric_columns(frame):
-    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].nunique() > 2]
-
-
-def standin_fidelity(real, synthetic):
-    """Stand-in for ``evaluate_fidelity`` (same keys) while the package lacks it."""
-    from scipy.stats import ks_2samp
-
-    numeric = numeric_columns(real)
-    similarity = pd.Series({
-        c: 1 - (ks_2samp(real[c], synthetic[c]).statistic if c in numeric else 0.5 * (
-            real[c].astype(str).value_counts(normalize=True)
-            .sub(synthetic[c].astype(str).value_counts(normalize=True), fill_value=0)
-            .abs().sum())) for c in real.columns})
-    r_real, r_syn = (f[numeric].astype(float).corr().to_numpy() for f in (real, synthetic))
-    upper = np.triu_indices(len(numeric), 1)
-    low, high = real[numeric].min(), real[numeric].max()
-    limits = pd.DataFrame({
-        "real_lower": (real[numeric] <= low).mean(), "real_upper": (real[numeric] >= high).mean(),
-        "synthetic_lower": (synthetic[numeric] <= low).mean(),
-        "synthetic_upper": (synthetic[numeric] >= high).mean()})
-    return {"column_similarity": similarity, "mean_column_similarity": similarity.mean(),
-            "min_column_similarity": similarity.min(),
-            "correlation_similarity": float(np.mean(
-                1 - np.abs(np.nan_to_num(r_real[upper]) - np.nan_to_num(r_syn[upper])) / 2)),
-            "zero_fraction": (synthetic[numeric] == 0).mean(),
-            "range_limit_fraction": limits}
-
-
 def fidelity(real, synthetic):
     """:func:`skfairlatent.metrics.evaluate_fidelity`, JSON-ready (Series/frames as dicts)."""
-    try:
-        from skfairlatent.metrics import evaluate_fidelity
-    except ImportError:
-        evaluate_fidelity = standin_fidelity
-
-    out = {"source": evaluate_fidelity.__module__}
+    out = {}
     for key, value in evaluate_fidelity(real, synthetic).items():
         if isinstance(value, pd.DataFrame):
             out[key] = json.loads(value.to_json(orient="index"))
@@ -325,6 +291,22 @@ def settings(args):
     return {**{k: getattr(args, k) for k in keys}, **provenance()}
 
 
+def rescore(args):
+    """Recompute the fidelity of every saved run whose table was pickled in ``--samples-dir``."""
+    for dataset in args.datasets:
+        for run in load_dataset_runs(args.output, dataset):
+            path = Path(args.samples_dir) / f"{dataset}_{run['seed']}_{run['method']}.pkl"
+            if not path.exists():
+                continue
+            args.adult_rows = run["settings"]["adult_rows"]
+            real_train = split(dataset, run["seed"], args)[0]
+            synthetic = pd.read_pickle(path)
+            run["fidelity"] = fidelity(real_train, synthetic)
+            run["sdmetrics_column_similarity"] = sdmetrics_similarity(real_train, synthetic)
+            save_run(args.output, run)
+            print("rescored", dataset, run["seed"], run["method"], headline(run), flush=True)
+
+
 def headline(run):
     fid, utl = run["fidelity"], run["utility"]
     return (f"colsim {fid['mean_column_similarity']:.3f} (min {fid['min_column_similarity']:.3f})"
@@ -350,21 +332,20 @@ def cell(runs, get, digits=3):
 
 
 def limit_excess(run):
-    """Largest share of synthetic rows at a numeric column's range limit beyond the real share.
-
-    ``range_limit_fraction`` gives, per column, the real and synthetic shares at the
-    lower and upper limits of the real training range.
-    """
+    """Largest share of synthetic rows on a numeric column's real range limits beyond the real
+    share (``range_limit_fraction``: rows equal to the real minimum or maximum)."""
     table = run["fidelity"]["range_limit_fraction"]
-    excess = 0.0
-    for shares in table.values():
-        for side in ("lower", "upper"):
-            excess = max(excess, shares[f"synthetic_{side}"] - shares[f"real_{side}"])
-    return excess
+    return max([0.0] + [shares["synthetic"] - shares["real"] for shares in table.values()])
+
+
+def zero_gap(run, column):
+    """|synthetic - real| share of zeros of ``column``."""
+    shares = run["fidelity"]["zero_fraction"][column]
+    return abs(shares["synthetic"] - shares["real"])
 
 
 def zero_cells(group, dataset):
-    return [cell(group, lambda r, c=c: r["fidelity"]["zero_fraction"].get(c))
+    return [cell(group, lambda r, c=c: r["fidelity"]["zero_fraction"][c]["synthetic"])
             for c in ZERO_COLUMNS[dataset]]
 
 
@@ -432,8 +413,7 @@ def acceptance(runs):
         checks.append((f"{key}: every column's similarity >= 0.90",
                        f"lowest {worst} {per_column[worst]:.3f}", per_column[worst] >= 0.90))
         for column in ZERO_COLUMNS["adult"]:
-            gap = abs(m(key, lambda r, c=column: r["fidelity"]["zero_fraction"][c])
-                      - m("real", lambda r, c=column: r["fidelity"]["zero_fraction"][c]))
+            gap = m(key, lambda r, c=column: zero_gap(r, c))
             checks.append((f"{key}: zeros of {column} within 3 points of real",
                            f"{100 * gap:.1f} points", gap <= 0.03))
         excess = m(key, limit_excess)
@@ -506,7 +486,8 @@ def settings_line(runs):
 
 
 def plot(output):
-    """Marginals of the zero-inflated columns (first seed): empirical CDFs, symlog x axis."""
+    """Marginals of the zero-inflated columns (first seed): histograms
+    (:func:`skfairlatent.plotting.plot_marginals`, log shares) above empirical CDFs."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -519,28 +500,35 @@ def plot(output):
             panels += [(dataset, column, frame) for column in columns]
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
-    for ax, (dataset, column, frame) in zip(axes[0], panels):
-        for key in PLOTTED:
-            values = np.sort(frame.loc[frame["method"] == key, column].to_numpy(float))
-            if len(values) == 0:
-                continue
-            zeros = np.mean(values == 0)
-            ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post",
-                    label=f"{METHODS[key][0]} (zeros {100 * zeros:.1f} %)")
-        ax.set_xscale("symlog", linthresh=1)
-        ax.set_title(f"{dataset}: {column}")
-        ax.set_xlabel(column)
-        ax.set_ylabel("share of rows <= x")
-        ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle("Marginals of the zero-inflated columns, first seed (empirical CDF)")
+    fig, axes = plt.subplots(2, len(panels), figsize=(5.5 * len(panels), 8), squeeze=False)
+    for top, bottom, (dataset, column, frame) in zip(axes[0], axes[1], panels):
+        tables = {METHODS[k][0]: frame.loc[frame["method"] == k, [column]] for k in PLOTTED
+                  if (frame["method"] == k).any()}
+        real = tables.pop(METHODS["real"][0])
+        plot_marginals(real, tables, [column], ax=[top])
+        top.set_title(f"{dataset}: {column} (share of rows per bin)", fontsize=9)
+        plot_cdf(bottom, {"real data": real, **tables}, column)
+        bottom.set_title(f"{dataset}: {column} (empirical CDF, symlog x)", fontsize=9)
+    fig.suptitle("Marginals of the zero-inflated columns, first seed")
     fig.tight_layout()
     path = Path(output) / "synthetic_peers_marginals.png"
     info = provenance()
-    fig.savefig(path, dpi=110, metadata={
+    fig.savefig(path, dpi=100, metadata={
         "Comment": f"Made by {info['command']} on {info['date']} at commit {info['commit']}"})
     plt.close(fig)
     return path
+
+
+def plot_cdf(ax, tables, column):
+    """Empirical CDFs of ``column`` of each table; the legend gives each share of zeros."""
+    for name, table in tables.items():
+        values = np.sort(table[column].to_numpy(float))
+        ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post",
+                label=f"{name} (zeros {100 * np.mean(values == 0):.1f} %)")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel(column)
+    ax.set_ylabel("share of rows <= x")
+    ax.legend(fontsize=7, loc="lower right")
 
 
 def render(args):
@@ -579,6 +567,8 @@ def main():
                         help="also pickle every synthetic table here (for --rescore)")
     parser.add_argument("--render", action="store_true",
                         help="only rebuild the table and figure from the result files")
+    parser.add_argument("--rescore", action="store_true",
+                        help="only recompute the fidelity of the saved runs from --samples-dir")
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     args = parser.parse_args()
     if args.quick:
@@ -586,7 +576,9 @@ def main():
         args.ctgan_epochs = args.tvae_epochs = args.vae_epochs = args.generator_epochs = 3
     torch.set_num_threads(1)
     Path(args.output).mkdir(parents=True, exist_ok=True)
-    if not args.render:
+    if args.rescore:
+        rescore(args)
+    elif not args.render:
         for dataset in args.datasets:
             run_dataset(dataset, args)
     render(args)
