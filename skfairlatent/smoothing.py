@@ -696,6 +696,14 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     -------
     CenterSmoothingResult
 
+    Raises
+    ------
+    InvalidParameterError
+        For non-finite or non-positive ``sigma``/``epsilon``, ``alpha``
+        outside (0, 1), ``delta`` outside (0, 1/2), ``beta < 2`` or not
+        finite, an unknown ``center``, ``n_candidates < 32`` with
+        ``center="candidates"`` or non-positive sample sizes.
+
     Notes
     -----
     Why the certificate holds for the returned ``c``, whichever draw it is,
@@ -710,7 +718,7 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
         ``B(c, R_hat)`` holds less than ``p`` of the law of ``f(x + eta)``
         with probability at most ``alpha_2``.
     (b) Otherwise, for ``||x' - x|| <= epsilon`` the Gaussian shift bound
-        (Cohen et al. 2019, Thm. 1's lemma) gives it at least
+        (the Neyman-Pearson argument of Cohen et al. 2019, Thm. 1) gives it at least
         ``Phi(Phi^{-1}(p) - epsilon / sigma) = 1/2 + delta`` of the law of
         ``f(x' + eta)``, so the smallest ball holding ``1/2 + delta`` of that
         law has a radius ``r*(x') <= R_hat``.
@@ -741,14 +749,6 @@ def center_smooth(func, X, *, noise_dim, sigma, epsilon, n0, n, alpha, delta=0.0
     similarity set, so ``f_hat(x)`` itself lies within ``d_cs`` of ``c``.
     ``failure_probability = alpha_1 + alpha_2 = alpha`` keeps the paper's
     accounting (Peychev et al. 2022, Thm. 1); ``alpha_2`` alone would do.
-
-    Raises
-    ------
-    InvalidParameterError
-        For non-finite or non-positive ``sigma``/``epsilon``, ``alpha``
-        outside (0, 1), ``delta`` outside (0, 1/2), ``beta < 2`` or not
-        finite, an unknown ``center``, ``n_candidates < 32`` with
-        ``center="candidates"`` or non-positive sample sizes.
     """
     n0, n, alpha, n_candidates = int(n0), int(n), float(alpha), int(n_candidates)
     if beta < _CENTER_BETA:  # a smaller factor would void Theorem 1
