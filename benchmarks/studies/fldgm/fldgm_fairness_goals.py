@@ -15,10 +15,13 @@ Usage (from the repository root)::
 
     python -m benchmarks.studies.fldgm.fldgm_fairness_goals --n-train 12000 --seeds 10 11 12
 
-Writes ``benchmarks/studies/fldgm/results/fldgm_fairness_goals{tag}.{md,json}``.
+Writes ``benchmarks/studies/fldgm/results/fldgm_fairness_goals{tag}.{md,json}``. The
+record was run one seed and goal per process (``--seeds 10 --goals none --tag
+_n12000_none_seed10``, ...) and combined with ``--merge <tags> --tag _n12000``.
 """
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -34,8 +37,9 @@ RESULTS = study_results("fldgm")
 KEYS = ("auroc", "dp", "ftu", "precision", "recall")
 
 
-def score_seed(seed, args):
-    """``{row name: scores}`` of the real rows and of each goal for one seed."""
+def score_seed(seed, args, save):
+    """``{row name: scores}`` of the real rows and of each goal for one seed; ``save(rows)``
+    is called after each row."""
     X_tr, X_te, y_tr, y_te, A_tr, _, pos = fldgm_frames("adult", args, seed)
     real_tr, real_te = X_tr.assign(income=y_tr), X_te.assign(income=y_te)
 
@@ -45,6 +49,7 @@ def score_seed(seed, args):
         return {k: float(scores[k]) for k in KEYS}
 
     rows = {"real data": evaluate(real_tr)}
+    save(rows)
     for goal in args.goals:
         start = time.perf_counter()
         synth = FairLatentSynthesizer(fairness=goal, device="cpu", random_state=seed)
@@ -52,11 +57,12 @@ def score_seed(seed, args):
         rows[goal] = evaluate(synth.sample(len(X_tr), random_state=seed))
         rows[goal]["fit_s"] = time.perf_counter() - start
         print(seed, goal, {k: round(v, 3) for k, v in rows[goal].items()}, flush=True)
+        save(rows)
     return rows
 
 
 def markdown(runs, args):
-    names = list(runs[0]["rows"])
+    names = [name for name in runs[-1]["rows"] if all(name in r["rows"] for r in runs)]
     lines = ["# FairLatentSynthesizer fairness goals at their defaults (Adult)\n",
              f"{args.n_train:,} training rows, {args.n_test:,} other real test rows; seeds "
              f"{args.seeds}; a random forest trained on {args.n_train:,} synthetic rows, tested "
@@ -82,13 +88,30 @@ def main():
     parser.add_argument("--goals", nargs="+", default=list(FAIRNESS_GOALS),
                         choices=list(FAIRNESS_GOALS))
     parser.add_argument("--tag", default="")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="TAG",
+                        help="combine the runs of earlier calls (one per tag, e.g. one seed "
+                             "each, run in parallel) into the result of --tag; fits nothing")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    runs = []
-    for seed in args.seeds:
-        runs.append({"seed": seed, "rows": score_seed(seed, args)})
+    if args.merge:
+        by_seed = {}
+        for tag in args.merge:
+            for run in json.loads((RESULTS / f"fldgm_fairness_goals{tag}.json").read_text())[
+                    "runs"]:
+                by_seed.setdefault(run["seed"], {}).update(run["rows"])
+        runs = [{"seed": seed, "rows": rows} for seed, rows in sorted(by_seed.items())]
+        args.seeds = [run["seed"] for run in runs]
         write_result(RESULTS / f"fldgm_fairness_goals{args.tag}", markdown(runs, args),
                      {"args": vars(args), "runs": runs})
+        return
+    torch.set_num_threads(1)
+    runs = []
+    def save(rows):
+        done = [*runs, {"seed": seed, "rows": rows}]
+        write_result(RESULTS / f"fldgm_fairness_goals{args.tag}", markdown(done, args),
+                     {"args": vars(args), "runs": done})
+
+    for seed in args.seeds:
+        runs.append({"seed": seed, "rows": score_seed(seed, args, save)})
 
 
 if __name__ == "__main__":

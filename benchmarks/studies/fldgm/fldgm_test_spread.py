@@ -15,10 +15,13 @@ The test bars are set from this spread. Usage (from the repository root)::
 
     python -m benchmarks.studies.fldgm.fldgm_test_spread --seeds 0 1 2 3 4 5 6 7 8 9
 
-Writes ``benchmarks/studies/fldgm/results/fldgm_test_spread.{md,json}``.
+Writes ``benchmarks/studies/fldgm/results/fldgm_test_spread{tag}.{md,json}``; run one
+process per seed pair (``--seeds 0 5 --tag _s0_5``, ...) and combine them with
+``--merge _s0_5 _s1_6 _s2_7``.
 """
 
 import argparse
+import json
 import time
 import warnings
 
@@ -61,12 +64,38 @@ def score(real_tr, real_te, S, seed):
     return {"dp": float(s["dp"]), "auroc": float(s["auroc"])}
 
 
+def markdown(runs, names):
+    names = ["real", *names]
+    lines = [f"# Seed spread of the FLDGM fairness tests ({N_TRAIN} training rows, "
+             f"{N_TEST} real test rows, {FIT})\n", "| seed | " + " | ".join(
+                 f"{n} DP | {n} AUROC" for n in names) + " |",
+             "|---" * (1 + 2 * len(names)) + "|"]
+    for r in runs:
+        lines.append(f"| {r['seed']} | " + " | ".join(
+            f"{r[n]['dp']:.3f} | {r[n]['auroc']:.3f}" for n in names) + " |")
+    lines.append("| mean ± std | " + " | ".join(
+        f"{mean_std([r[n]['dp'] for r in runs])} | {mean_std([r[n]['auroc'] for r in runs])}"
+        for n in names) + " |")
+    lines.append("\nFit + sample + score seconds (mean): " + ", ".join(
+        f"{n} {np.mean([r[n]['seconds'] for r in runs]):.1f}" for n in names[1:]))
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--names", nargs="+", default=["default", "none", "alpha_only"])
     parser.add_argument("--tag", default="")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="TAG",
+                        help="combine the runs of earlier calls (one per tag) into --tag")
     args = parser.parse_args()
+    if args.merge:
+        runs = sorted((run for tag in args.merge for run in json.loads(
+            (RESULTS / f"fldgm_test_spread{tag}.json").read_text())["runs"]),
+            key=lambda run: run["seed"])
+        write_result(RESULTS / f"fldgm_test_spread{args.tag}", markdown(runs, args.names),
+                     {"runs": runs, "n_train": N_TRAIN, "n_test": N_TEST, "fit": FIT})
+        return
     torch.set_num_threads(1)
     runs = []
     for seed in args.seeds:
@@ -82,20 +111,7 @@ def main():
             row[name]["seconds"] = time.perf_counter() - start
         print(row, flush=True)
         runs.append(row)
-        names = ["real", *args.names]
-        lines = [f"# Seed spread of the FLDGM fairness tests ({N_TRAIN} training rows, "
-                 f"{N_TEST} real test rows, {FIT})\n", "| seed | " + " | ".join(
-                     f"{n} DP | {n} AUROC" for n in names) + " |",
-                 "|---" * (1 + 2 * len(names)) + "|"]
-        for r in runs:
-            lines.append(f"| {r['seed']} | " + " | ".join(
-                f"{r[n]['dp']:.3f} | {r[n]['auroc']:.3f}" for n in names) + " |")
-        lines.append("| mean ± std | " + " | ".join(
-            f"{mean_std([r[n]['dp'] for r in runs])} | {mean_std([r[n]['auroc'] for r in runs])}"
-            for n in names) + " |")
-        lines.append("\nFit + sample + score seconds (mean): " + ", ".join(
-            f"{n} {np.mean([r[n]['seconds'] for r in runs]):.1f}" for n in args.names))
-        write_result(RESULTS / f"fldgm_test_spread{args.tag}", "\n".join(lines) + "\n",
+        write_result(RESULTS / f"fldgm_test_spread{args.tag}", markdown(runs, args.names),
                      {"runs": runs, "n_train": N_TRAIN, "n_test": N_TEST, "fit": FIT})
 
 
