@@ -22,8 +22,9 @@ control: the default pipeline without its penalties), ``fldgm-default``
 (``FairLatentSynthesizer()``), ``fldgm-paper`` (``fairness="paper"``, the paper's
 pipeline) and ``fldgm-wgan-gp``, ``fldgm-lsgan`` (the default with
 ``generator="wgan-gp"`` / ``"lsgan"``; issue 25 item 5). All FLDGM rows keep the
-package defaults except the epoch counts given here. ``sample`` draws as many
-rows as the training split.
+package defaults except the epochs, cut to fit a CPU budget: VAE 25 (default 50),
+generator 80 (default 200); CTGAN 50 and TVAE 100 epochs (ctgan's default: 300).
+``sample`` draws as many rows as the training split.
 
 Data (:func:`skfairlatent.experiments.fldgm_frames`, stratified on label and
 sex, seeded by the seed): Adult ``--adult-rows`` rows split in half (12,040 training
@@ -422,8 +423,8 @@ def acceptance(runs):
     control, tvae = (m(k, lambda r: r["fidelity"]["mean_column_similarity"])
                      for k in ("fldgm-none", "tvae"))
     if control is not None and tvae is not None:
-        checks.append(("control's mean column similarity within 0.05 of TVAE's",
-                       f"{control:.3f} vs {tvae:.3f}", abs(control - tvae) <= 0.05))
+        checks.append(("control's mean column similarity at least TVAE's - 0.05",
+                       f"{control:.3f} vs {tvae:.3f}", control >= tvae - 0.05))
     dp, auroc = (m("fldgm-default", lambda r, k=k: r["utility"][k]) for k in ("dp", "auroc"))
     if dp is not None:
         checks.append(("default: DP <= 0.03 at AUROC >= 0.75", f"DP {dp:.3f}, AUROC {auroc:.3f}",
@@ -470,6 +471,7 @@ def markdown(runs, settings):
 def settings_line(runs):
     used = sorted({json.dumps({k: v for k, v in r["settings"].items() if k != "date"})
                    for r in runs})
+    used = list({json.loads(u)["command"]: u for u in used}.values())
     made = "; ".join(
         "`{command}` at {commit} (Adult rows {adult_rows}, CTGAN epochs {ctgan_epochs}, TVAE "
         "epochs {tvae_epochs}, FLDGM VAE epochs {vae_epochs}, generator epochs "
@@ -556,12 +558,12 @@ def main():
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--adult-rows", type=int, default=24080,
                         help="Adult rows drawn (stratified), half to train, half to test")
-    parser.add_argument("--ctgan-epochs", type=int, default=100)
-    parser.add_argument("--tvae-epochs", type=int, default=150)
-    parser.add_argument("--vae-epochs", type=int, default=None,
-                        help="epochs of FLDGM's VAE (default: the package default)")
-    parser.add_argument("--generator-epochs", type=int, default=None,
-                        help="epochs of FLDGM's generator (default: the package default)")
+    parser.add_argument("--ctgan-epochs", type=int, default=50)
+    parser.add_argument("--tvae-epochs", type=int, default=100)
+    parser.add_argument("--vae-epochs", type=int, default=25,
+                        help="epochs of FLDGM's VAE (the package default: 50)")
+    parser.add_argument("--generator-epochs", type=int, default=80,
+                        help="epochs of FLDGM's generator (the package default: 200)")
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--samples-dir", default=None,
                         help="also pickle every synthetic table here (for --rescore)")
