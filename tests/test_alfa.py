@@ -438,9 +438,12 @@ def test_pipeline_without_routing_uses_step_prefix():
 
 # --------------------------------------------------------------------------- #
 # Fairness on real data: ALFA versus the same model fine-tuned without it.
-# Every bar below was set from the per-seed spread on seeds 0-7 and 10-14
-# (benchmarks/studies/seed_spread/results/seed_spread.json) and is asserted on
+# Every bar (BARS) was set by one rule from the per-seed spread on seeds 3, 4,
+# 10-14 (benchmarks/studies/seed_spread/results/alfa_*.json) and is asserted on
 # the mean over FAIRNESS_SEEDS (0-2 in CI; 5-7 once, by SKFAIRLATENT_TEST_SEEDS).
+# Where the attack's share over the upsampling-only control is not supported
+# beyond the seed spread (COMPAS, App. J.2, J.3), that test is a strict xfail
+# beside a passing test of what holds (ALFA against λ = 0, paired per seed).
 # --------------------------------------------------------------------------- #
 #: One pretrained network fine-tuned three ways: without perturbed rows (λ = 0), the
 #: upsampling-only control (the attack off: α = 0, ε = 1e-8, so δ = 0) and ALFA.

@@ -3,9 +3,10 @@
 The integration tests use COMPAS (all 7,214 rows, sensitive attribute sex,
 half for training) and, as the latent space E, the last hidden layer
 (8 tanh units) of an MLP encoder trained on the one-hot/standardised rows.
-Two flows are fitted once (module fixture, fixed seeds): the fair one with
-the package defaults, and its CONTROL, the same flow with the fairness losses
-off (``lambda_di=0``, ``lambda_sensitive=0``), which must fail the same tests.
+Two flows are fitted per seed of ``FAIRNESS_SEEDS`` (module fixture): the fair
+one with the package defaults, and its CONTROL, the same flow with the fairness
+losses off (``lambda_di=0``, ``lambda_sensitive=0``), which must fail the same
+tests, asserted on the mean over the seeds; the mechanics tests use the first seed.
 """
 
 import pickle
@@ -24,9 +25,11 @@ from skfairlatent import FairLatentFlow
 from skfairlatent.datasets import load_compas, make_preprocessor
 from skfairlatent.metrics import delta_dp, delta_eod
 
-#: Bars of the real-data tests, asserted on the mean over the fairness seeds; set from
-#: the per-seed spread in benchmarks/studies/seed_spread/results/flow_compas.json.
-EOD_RATIO_BAR, DP_RATIO_BAR, PROBE_BAR, SPARING_BAR = 0.5, 0.6, 0.1, 0.035
+#: Bars of the real-data tests, asserted on the mean over the fairness seeds: the
+#: equal-z bars between the flow and its control on seeds 3, 4, 10-13
+#: (benchmarks/studies/seed_spread/results/flow_compas*.json; the flow's ΔEOd ratio
+#: is 0.05-0.60 per seed, the control's 0.59-1.47).
+EOD_RATIO_BAR, DP_RATIO_BAR, PROBE_BAR, SPARING_BAR = 0.711, 0.782, 0.085, 0.036
 SMALL = dict(n_blocks=2, hidden_size=8, max_epochs=3, batch_size=64, random_state=0)
 
 

@@ -97,6 +97,10 @@ def _show(path):
             means = {v: np.round(np.mean([runs[s][v] for s in seeds], axis=0), 3).tolist()
                      for v in runs[seeds[0]]}
             print(f"mean over seeds {label}:", means)
+    if "flow" in runs[next(iter(runs))]:  # seeds 10-14 ran in a second file
+        merged = {s: r for other in sorted(path.parent.glob("flow_compas*.json"))
+                  for s, r in json.loads(other.read_text())["runs"].items()}
+        print("bars:", json.dumps(_flow_bars(merged), default=lambda v: round(float(v), 3)))
     bars = _bars(entry) if "baseline" in runs[next(iter(runs))] else None
     if bars:
         print("bars:", json.dumps(bars, default=lambda v: round(float(v), 3)))
@@ -171,6 +175,21 @@ def _outcome(entry, bars, seeds):
     except AssertionError as error:
         return f"FAIL {error}"
     return "pass"
+
+
+def _flow_bars(runs, n=3):
+    """Equal-z bars (``_equal_z_bar``) of the flow tests on ``BAR_SEEDS``: ΔEOd and ΔDP
+    ratios and the probe's distance from chance (the flow below the control), and the
+    label edit's sparing |naive drift| − |edit drift| (the flow above the control)."""
+    rows = {v: np.array([r[v] for s, r in runs.items() if s in BAR_SEEDS])
+            for v in ("flow", "control")}
+    if len(rows["flow"]) < 5:
+        return None
+    out = {name: _equal_z_bar(rows["flow"][:, i], rows["control"][:, i], n)
+           for i, name in ((0, "eod_ratio"), (1, "dp_ratio"), (3, "probe"))}
+    sparing = {v: np.abs(rows[v][:, 6]) - np.abs(rows[v][:, 5]) for v in rows}
+    out["sparing"] = _equal_z_bar(-sparing["flow"], -sparing["control"], n)  # negated
+    return out
 
 
 def _commit():
