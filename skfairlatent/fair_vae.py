@@ -555,7 +555,37 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
                 net.standardise = None
         self.net_ = net
         self.history_ = net.history[:, "train_loss"]
+        if kind == "frame" and schema.normalizers_:
+            schema.scalar_scale_ = self._scalar_scale(data, start.seed)
         return self
+
+    @torch.no_grad()
+    def _scalar_scale(self, data, seed, max_rows=20000):
+        """Root mean squared error of the decoded within-mode scalars, per numeric column.
+
+        The maximum-likelihood standard deviation of the decoder's Gaussian
+        given its means, on at most ``max_rows`` training rows (drawn with
+        ``seed``) encoded by posterior draws z ~ q(z | x, s), over the rows
+        of each column's continuous modes; 0 for a column without them.
+        """
+        rng = np.random.RandomState(seed)
+        rows = np.sort(rng.choice(len(data["s"]), min(max_rows, len(data["s"])), replace=False))
+        mean, logvar = self._posterior(data["X"][rows], data["s"][rows])
+        z = mean + np.exp(0.5 * logvar) * rng.standard_normal(mean.shape).astype(np.float32)
+        decoded = np.concatenate([
+            self.net_.module_.decode(
+                torch.as_tensor(z[i:i + 4096], device=self.device_),
+                torch.as_tensor(data["s"][rows][i:i + 4096], device=self.device_)
+            )["numeric"].cpu().numpy() for i in range(0, len(z), 4096)])
+        residual = data["num"][rows] - decoded
+        n_categorical = len(self.schema_.categorical_columns_)
+        scale = np.zeros(residual.shape[1])
+        for j, c in enumerate(self.schema_.numeric_columns_):
+            continuous = (data["cat"][rows, n_categorical + j]
+                          >= len(self.schema_.normalizers_[c].point_masses_))
+            if continuous.any():
+                scale[j] = np.sqrt(np.mean(residual[continuous, j].astype(np.float64) ** 2))
+        return scale
 
     @torch.no_grad()
     def _posterior(self, x, codes, batch_size=4096):
@@ -663,9 +693,13 @@ class FairLatentVAE(TransformerMixin, _FairLatentEstimator):
             attributes) fixes it for every row; an array gives it per row.
         stochastic : bool, default=False
             False: the most likely category of each categorical column (and
-            mode of each mode-specific numeric column). True: categories (and
-            modes) drawn from the decoder's softmax. Numeric columns are
-            otherwise the decoded means.
+            mode of each mode-specific numeric column) and the decoded mean
+            of each numeric value. True: categories (and modes) drawn from
+            the decoder's softmax, and mode-specific within-mode scalars
+            drawn from the decoder's Gaussian, whose standard deviation per
+            column is the root mean squared error of the scalars on the
+            training rows (``schema_.scalar_scale_``). Standard-encoded
+            numeric columns are always the decoded means.
         stochastic_label : bool or None, default=None
             The same for a categorical label, independently of the features
             (whose draws are the same either way); None follows

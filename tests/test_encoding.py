@@ -140,6 +140,17 @@ def test_vae_transform_and_decode_contracts_with_modes():
     assert list(rows.columns) == list(X.columns) and (rows.dtypes == X.dtypes).all()
     for c in ["gain", "bimodal", "count"]:
         assert rows[c].between(X[c].min(), X[c].max()).all()
+    # sampling draws the within-mode scalars from the decoder's Gaussian (with the
+    # training RMSE as its scale); the most likely rows are deterministic means
+    scale = vae.schema_.scalar_scale_
+    assert scale.shape == (3,) and (scale > 0).all() and np.isfinite(scale).all()
+    pd.testing.assert_frame_equal(vae.inverse_transform(Z, random_state=0),
+                                  vae.inverse_transform(Z, random_state=1))
+    vae.schema_.scalar_scale_ = None
+    at_means = vae.inverse_transform(Z, stochastic=True, random_state=0)
+    assert np.mean(rows["bimodal"] != at_means["bimodal"]) > 0.9
+    zeros = at_means["gain"] == 0  # the same modes: point masses stay exact
+    assert zeros.any() and (rows["gain"][zeros] == 0).all()
 
 
 @pytest.mark.slow

@@ -356,6 +356,10 @@ class TabularSchema:
     normalizers_ : dict
         Numeric column -> its fitted :class:`ModeSpecificNormalizer`
         (``"mode-specific"`` only; empty otherwise).
+    scalar_scale_ : ndarray of shape (n_numeric,) or None
+        Standard deviation of the decoder's Gaussian for each within-mode
+        scalar, set by the model after training; None: decoded scalars are
+        the means.
     target_kind_ : {"categorical", "numeric"} or None
     target_classes_ : ndarray or None
     target_mean_, target_scale_ : float
@@ -374,6 +378,7 @@ class TabularSchema:
                              "array in pd.DataFrame or use 'standard'.")
         self.numeric_encoding_ = numeric_encoding
         self.normalizers_ = {}
+        self.scalar_scale_ = None
         if kind == "frame":
             self.columns_ = list(X.columns)
             self.dtypes_ = X.dtypes.copy()
@@ -517,7 +522,9 @@ class TabularSchema:
         standard encoding un-standardises the decoded means and clips them to
         the training range; the mode-specific one picks each column's mode
         as a categorical column (after them) and decodes it with the
-        within-mode mean (:meth:`ModeSpecificNormalizer.inverse_transform`).
+        within-mode scalar (:meth:`ModeSpecificNormalizer.inverse_transform`):
+        the decoded mean, or, when ``stochastic`` and ``scalar_scale_`` is
+        set, a draw from N(mean, scalar_scale_^2) (drawn after every mode).
 
         Returns
         -------
@@ -550,14 +557,18 @@ class TabularSchema:
             if isinstance(dtype, pd.CategoricalDtype):
                 columns[c] = columns[c].astype(dtype)
         if self.normalizers_:
-            num = np.empty(outputs["numeric"].shape)
-            for j, c in enumerate(self.numeric_columns_):
+            modes = []
+            for c in self.numeric_columns_:
                 size = self.normalizers_[c].n_modes_
-                modes = pick_class(outputs["logits"][:, left:left + size],
-                                   uniforms() if stochastic else None)
+                modes.append(pick_class(outputs["logits"][:, left:left + size],
+                                        uniforms() if stochastic else None))
                 left += size
-                num[:, j] = self.normalizers_[c].inverse_transform(
-                    modes, outputs["numeric"][:, j])
+            scalars = outputs["numeric"].astype(np.float64)
+            if stochastic and self.scalar_scale_ is not None:
+                scalars = scalars + self.scalar_scale_ * rng.standard_normal(scalars.shape)
+            num = np.column_stack([
+                self.normalizers_[c].inverse_transform(modes[j], scalars[:, j])
+                for j, c in enumerate(self.numeric_columns_)]) if n else scalars
         else:
             num = self._decode_standard(outputs)
         for j, c in enumerate(self.numeric_columns_):
