@@ -26,10 +26,10 @@ from skfairlatent.datasets import load_compas, make_preprocessor
 from skfairlatent.metrics import delta_dp, delta_eod
 
 #: Bars of the real-data tests, asserted on the mean over the fairness seeds: the
-#: equal-z bars between the flow and its control on seeds 3, 4, 10-13
+#: equal-z bars between the flow and its control on seeds 3, 4, 10-14
 #: (benchmarks/studies/seed_spread/results/flow_compas*.json; the flow's ΔEOd ratio
 #: is 0.05-0.60 per seed, the control's 0.59-1.47).
-EOD_RATIO_BAR, DP_RATIO_BAR, PROBE_BAR, SPARING_BAR = 0.711, 0.782, 0.085, 0.036
+EOD_RATIO_BAR, DP_RATIO_BAR, PROBE_BAR, SPARING_BAR = 0.717, 0.787, 0.079, 0.044
 SMALL = dict(n_blocks=2, hidden_size=8, max_epochs=3, batch_size=64, random_state=0)
 
 
