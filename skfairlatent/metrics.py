@@ -982,7 +982,9 @@ def _ks_complement(real, synthetic):
     real, synthetic = real.dropna().to_numpy(np.float64), synthetic.dropna().to_numpy(np.float64)
     if len(real) == 0 or len(synthetic) == 0:
         return np.nan
-    return 1.0 - float(ks_2samp(real, synthetic).statistic)
+    with warnings.catch_warnings():  # the p-value's method; the statistic is exact
+        warnings.filterwarnings("ignore", "ks_2samp: Exact calculation", RuntimeWarning)
+        return 1.0 - float(ks_2samp(real, synthetic).statistic)
 
 
 def column_similarity(real, synthetic):
