@@ -335,8 +335,11 @@ def all_runs(output):
 
 def cell(runs, get, digits=3):
     values = [get(r) for r in runs]
-    values = [v for v in values if v is not None and np.isfinite(v)]
-    return mean_std(values, digits) if values else ""
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    if not finite:
+        return ""
+    missing = "" if len(finite) == len(values) else f" ({len(finite)}/{len(values)} seeds)"
+    return mean_std(finite, digits) + missing
 
 
 def limit_excess(run):
@@ -432,10 +435,15 @@ def acceptance(runs):
     if control is not None and tvae is not None:
         checks.append(("control's mean column similarity at least TVAE's - 0.05",
                        f"{control:.3f} vs {tvae:.3f}", control >= tvae - 0.05))
-    dp, auroc = (m("fldgm-default", lambda r, k=k: r["utility"][k]) for k in ("dp", "auroc"))
-    if dp is not None:
-        checks.append(("default: DP <= 0.03 at AUROC >= 0.75", f"DP {dp:.3f}, AUROC {auroc:.3f}",
-                       dp <= 0.03 and auroc >= 0.75))
+    default = [r for r in runs if r["dataset"] == "adult" and r["method"] == "fldgm-default"]
+    if default:
+        dp, auroc = (np.nanmean([r["utility"][k] for r in default]) for k in ("dp", "auroc"))
+        failed = [r["seed"] for r in default if not np.isfinite(r["utility"]["auroc"])]
+        note = f" (seeds {failed}: a single-class synthetic label, no classifier)" if failed else ""
+        checks.append(("default: DP <= 0.03 at AUROC >= 0.75",
+                       f"DP {dp:.3f}, AUROC {auroc:.3f} over the other seeds{note}"
+                       if failed else f"DP {dp:.3f}, AUROC {auroc:.3f}",
+                       dp <= 0.03 and auroc >= 0.75 and not failed))
     real_dp, control_dp = (m(k, lambda r: r["utility"]["dp"]) for k in ("real", "fldgm-none"))
     if real_dp is not None and control_dp is not None:
         checks.append(("control's DP within 30 % of the real DP",
