@@ -461,7 +461,8 @@ def markdown(runs, info, wall_seconds):
         "much.\n",
         "## Paired per seed: ALFA − each blind peer\n",
         "Δacc > 0: ALFA more accurate; ΔΔEOd < 0: ALFA fairer. Beyond the seed spread: "
-        "neither difference worse by more than two standard errors (ddof=1, 3 seeds) and one "
+        f"neither difference worse by more than two standard errors (ddof=1, {len(seeds)} seeds) "
+        "and one "
         "better by more than two (the tabular benchmark's rule).\n",
         *[part for ours in (CHOSEN_ALFA, INPUT_ALFA) for part in (
             f"### {ours}\n", paired(runs, ours).to_markdown(index=False) + "\n")],
