@@ -242,12 +242,14 @@ def test_penalty_removes_the_unfairness_that_alpha_zero_keeps(adult_split, fitte
 # --------------------------------------------------------------------------- #
 #: Seeds of the fairness-goal tests (the Adult rows drawn and the fits): CI runs 0-2;
 #: SKFAIRLATENT_TEST_SEEDS="5,6,7" runs the second set (the convention of conftest.py).
-#: Spread measured by benchmarks/studies/fldgm/fldgm_test_spread.py.
+#: benchmarks/studies/fldgm/fldgm_test_spread.py measures these tests' spread at their
+#: scale; it was not run yet (CPU), so the bars below are provisional, set from the
+#: 12,000-row record (results/fldgm_fairness_goals_n12000.md) with room for fewer rows.
 FAIRNESS_SEEDS = tuple(
     int(s) for s in (os.environ.get("SKFAIRLATENT_TEST_SEEDS", "").strip() or "0,1,2").split(","))
 GOAL_N_TRAIN, GOAL_N_TEST = 8000, 4000
 _GOAL_FIT = dict(generator_max_epochs=50, timesteps=50, device="cpu")
-DP_BAR, AUROC_BAR, CONTROL_FRACTION = 0.05, 0.70, 0.7
+DP_BAR, AUROC_BAR, CONTROL_FRACTION = 0.05, 0.72, 0.7
 
 
 def _goal_rows(seed):
@@ -269,9 +271,8 @@ def _goal_synth(name, seed):
 
 @pytest.fixture(scope="module")
 def goal_scores():
-    """DP and AUROC on real test rows (evaluate_synthetic) per seed of FAIRNESS_SEEDS, and
-    the fitted synthesizers of the last seed."""
-    scores, fits = {}, {}
+    """Mean DP and AUROC on real test rows (evaluate_synthetic) over FAIRNESS_SEEDS."""
+    scores = {}
     for seed in FAIRNESS_SEEDS:
         real_tr, real_te, A_tr = _goal_rows(seed)
         X_tr, y_tr = real_tr.drop(columns="income"), real_tr["income"]
@@ -279,28 +280,40 @@ def goal_scores():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # alpha_only: no label penalty
             for name in ("default", "none", "alpha_only"):
-                fits[name] = _goal_synth(name, seed).fit(X_tr, y_tr, sensitive_features=A_tr)
-                samples[name] = fits[name].sample(GOAL_N_TRAIN, random_state=seed)
+                synth = _goal_synth(name, seed).fit(X_tr, y_tr, sensitive_features=A_tr)
+                samples[name] = synth.sample(GOAL_N_TRAIN, random_state=seed)
         for name, S in samples.items():
             result = evaluate_synthetic(real_tr, real_te, S, target="income", sensitive="sex",
                                         random_state=seed, max_rows=500)
             scores.setdefault(name, []).append({k: result[k] for k in ("dp", "auroc")})
-    means = {name: {k: float(np.mean([r[k] for r in rows])) for k in ("dp", "auroc")}
-             for name, rows in scores.items()}
-    return means, fits
+    return {name: {k: float(np.mean([r[k] for r in rows])) for k in ("dp", "auroc")}
+            for name, rows in scores.items()}
 
 
 @pytest.fixture(scope="module")
-def goal_fits(goal_scores):
-    return goal_scores[1]
+def fitted_none(adult_split):
+    """fairness="none": the default's pipeline (blind encoder, label from the decoded
+    features, the head's decision) with the VAE's penalties off."""
+    X_tr, _, y_tr, _, A_tr, _ = adult_split
+    return FairLatentSynthesizer(fairness="none", vae=_vae(alpha=0.0, condition_encoder=False),
+                                 **_SYNTH).fit(X_tr, y_tr, sensitive_features=A_tr)
+
+
+# The default needs data: its label is the decision of a penalised head, which on a few
+# thousand Adult rows collapses to the majority class (doc/fldgm.md, "Small tables"), so
+# its fairness is asserted at 8,000 training rows -- 9 fits of minutes each, beyond the
+# CI budget: opt in with SKFAIRLATENT_FLDGM_GOAL_TESTS=1.
+_GOAL_TESTS = pytest.mark.skipif(os.environ.get("SKFAIRLATENT_FLDGM_GOAL_TESTS") != "1",
+                                 reason="minutes of fits; SKFAIRLATENT_FLDGM_GOAL_TESTS=1")
 
 
 @pytest.mark.slow
+@_GOAL_TESTS
 def test_default_is_fair_on_real_rows_and_its_controls_are_not(goal_scores):
     """FairLatentSynthesizer() delivers DP on real rows at a useful AUROC (seed mean);
     the same pipeline without the penalties (fairness="none") keeps the real DP, and
     without the label penalty alone (alpha=1, alpha_target=0) fails the DP bar."""
-    means, _ = goal_scores
+    means = goal_scores
     fair = means["default"]
     assert fair["dp"] < DP_BAR and fair["auroc"] > AUROC_BAR, means
     assert means["none"]["dp"] > CONTROL_FRACTION * means["real"]["dp"], means
@@ -384,11 +397,11 @@ def test_label_from_features_is_the_head_of_the_decoded_row(fitted_pair):
 
 
 @pytest.mark.slow
-def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(goal_fits):
+def test_label_decode_mode_sets_the_label_alone_to_the_head_decision(fitted_none):
     """label_decode="mode": drawn features, the label the head's most likely class (of
     the decoded row's features with label_from="features", of z' with "latent");
     "sample" draws it. On fairness="none" (blind; its encoder reads the row as written)."""
-    synth = _refitted_copy(goal_fits["none"], decode="sample")
+    synth = _refitted_copy(fitted_none, decode="sample")
     S = synth.sample(400, random_state=0)
     vae = synth.vae_
     z = vae.transform(S[list(vae.feature_names_in_)])
