@@ -69,7 +69,8 @@ def header(args, seconds):
             f"60/20/20 splits, {args.epochs} epochs for every torch network, Adult training "
             f"rows subsampled to {args.adult_train_rows} (validation and test full). Test "
             "scores mean ± std over seeds; fit seconds on a shared 2-core CPU (ratios only; "
-            f"the run took {seconds / 60:.0f} min with n_jobs={args.n_jobs}).")
+            f"this invocation took {seconds / 60:.0f} min with n_jobs={args.n_jobs}; a resumed "
+            "run counts only the cells it fitted itself).")
 
 
 def main(argv=None):
