@@ -72,7 +72,9 @@ CHECKED_ESTIMATORS = [
     CertifiedSmoothClassifier(sigma=0.25, random_state=0, max_epochs=20, n_samples=100, n0=10,
                               n_certify=200, device="cpu"),
     FairLatentVAE(max_epochs=3, batch_size=64, device="cpu", random_state=0),
-    FairLatentSynthesizer(vae=FairLatentVAE(max_epochs=2, batch_size=64, device="cpu"),
+    # the default goal (demographic parity) with its VAE: blind encoder, label penalty
+    FairLatentSynthesizer(vae=FairLatentVAE(condition_encoder=False, alpha_target=2.0,
+                                            max_epochs=2, batch_size=64, device="cpu"),
                           generator_max_epochs=2, timesteps=10, batch_size=64, device="cpu",
                           random_state=0),
     FairLatentFlow(n_label_dims=1, n_sensitive_dims=1, n_blocks=2, hidden_size=8, max_epochs=3,
@@ -149,11 +151,14 @@ ESTIMATORS = {
         ["hidden_layer_sizes"],
     ),
     "FairLatentSynthesizer": (
-        lambda: FairLatentSynthesizer(latent_dim=4, vae_hidden_layer_sizes=(8,), vae_max_epochs=2,
-                                      generator_hidden_layer_sizes=(16,), generator_max_epochs=2,
-                                      timesteps=10, batch_size=64, device="cpu", random_state=0),
-        "synthesizer", {"alpha": [0.0, 1.0]}, ["alpha", "generator_lr"],
-        ["vae_hidden_layer_sizes", "generator_hidden_layer_sizes"],
+        lambda: FairLatentSynthesizer(
+            vae=FairLatentVAE(latent_dim=4, hidden_layer_sizes=(8,), max_epochs=2,
+                              batch_size=64, condition_encoder=False, alpha_target=2.0,
+                              device="cpu"),
+            generator_hidden_layer_sizes=(16,), generator_max_epochs=2, timesteps=10,
+            batch_size=64, device="cpu", random_state=0),
+        "synthesizer", {"vae__alpha_target": [0.5, 2.0]}, ["generator_lr", "gp_weight"],
+        ["generator_hidden_layer_sizes"],
     ),
     "FairLatentFlow": (
         lambda: FairLatentFlow(n_label_dims=2, n_sensitive_dims=2, n_blocks=1, hidden_size=8,
