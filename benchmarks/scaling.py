@@ -152,7 +152,8 @@ def make_estimator(name, epochs, device):
         "smoothing": lambda: CertifiedSmoothClassifier(max_epochs=epochs, **common),
         "vae": lambda: FairLatentVAE(max_epochs=epochs, **common),
         "synthesizer": lambda: FairLatentSynthesizer(
-            vae=FairLatentVAE(max_epochs=epochs), generator_max_epochs=epochs, **common),
+            vae=FairLatentVAE(max_epochs=epochs, condition_encoder=False, alpha_target=2.0),
+            generator_max_epochs=epochs, **common),
         "flow": lambda: FairLatentFlow(max_epochs=epochs, **common),
         "aeda_images": lambda: AEDAClassifier(max_epochs=epochs, **common),
     }[name]()

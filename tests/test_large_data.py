@@ -62,8 +62,9 @@ SCRIPT = textwrap.dedent("""
         model.transform(X)
 
     def synthesizer(X, y, A):
-        FairLatentSynthesizer(vae=FairLatentVAE(max_epochs=1), generator_max_epochs=1,
-                              random_state=0).fit(X, y, sensitive_features=A).sample(100)
+        vae = FairLatentVAE(max_epochs=1, condition_encoder=False, alpha_target=2.0)
+        synth = FairLatentSynthesizer(vae=vae, generator_max_epochs=1, random_state=0)
+        synth.fit(X, y, sensitive_features=A).sample(100)
 
     def flow(X, y, A):
         model = FairLatentFlow(max_epochs=1, random_state=0).fit(X, y, sensitive_features=A)
