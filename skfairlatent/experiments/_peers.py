@@ -272,8 +272,11 @@ class _FairretNet:
         for _ in range(self.epochs):
             for idx in torch.randperm(len(Xt)).split(128):
                 logit = self.net(Xt[idx])
-                loss = bce(logit, yt[idx]) + self.strength * sum(
-                    fair(logit, St[idx], yt[idx]) for fair in losses)
+                loss = bce(logit, yt[idx])
+                # TPR and FPR are undefined on a batch without both labels (fairret raises)
+                if 0 < yt[idx].sum() < len(idx):
+                    loss = loss + self.strength * sum(
+                        fair(logit, St[idx], yt[idx]) for fair in losses)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
