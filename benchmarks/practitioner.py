@@ -87,6 +87,8 @@ def main(argv=None):
                         help="a Python with error-parity installed (it pins numpy<2)")
     parser.add_argument("--quick", action="store_true", help="German, seed 0, 3 epochs")
     parser.add_argument("--restart", action="store_true", help="discard the partial runs")
+    parser.add_argument("--render", action="store_true",
+                        help="write the report from the partial runs without fitting")
     parser.add_argument("--refit", nargs="+", default=[], choices=list(PEERS),
                         help="discard the partial runs of these methods (e.g. after a change "
                              "of ALFA_GRID)")
@@ -124,10 +126,11 @@ def main(argv=None):
               flush=True)
 
     # cells run dataset by dataset (in --datasets order); each is saved as it ends
-    compare(args.datasets, args.seeds, settings=args.settings, forms=args.forms,
-            methods=args.methods, epochs=args.epochs,
-            max_train_rows={"adult": args.adult_train_rows}, n_jobs=args.n_jobs, done=done,
-            on_rows=keep)
+    if not args.render:
+        compare(args.datasets, args.seeds, settings=args.settings, forms=args.forms,
+                methods=args.methods, epochs=args.epochs,
+                max_train_rows={"adult": args.adult_train_rows}, n_jobs=args.n_jobs, done=done,
+                on_rows=keep)
     seconds = time.perf_counter() - start
     markdown, payload, table = report(pd.DataFrame(rows), header(args, seconds))
     payload["settings"] = vars(args)
