@@ -112,25 +112,37 @@ def test_alpha_precision_beta_recall_authenticity():
 # --------------------------------------------------------------------------- #
 # The synthesizer on Adult
 # --------------------------------------------------------------------------- #
-# Measured on this fixture (one fit each, averaged over two sampling seeds): real DP
-# 0.175; control (alpha=0) 0.144 = 0.82 x real at AUROC 0.82; default penalty 0.031 =
-# 0.21 x control at AUROC 0.71. Label gap |P(y|Male) - P(y|Female)| in the data: real
-# 0.194, control samples 0.147, fair samples 0.032. FTU: fair 0.024, control 0.031 (no
-# contrast at this size; see benchmarks/results/fldgm_table1_adult.md for 3 seeds).
-MEASURED_CONTROL_FRACTION = 0.6
-MEASURED_FAIR_FRACTION = 0.4
+#: Seeds of the fairness tests (the Adult rows drawn and the fits): CI runs 0-2;
+#: SKFAIRLATENT_TEST_SEEDS="5,6,7" runs the second set (the convention of conftest.py).
+FAIRNESS_SEEDS = tuple(
+    int(s) for s in (os.environ.get("SKFAIRLATENT_TEST_SEEDS", "").strip() or "0,1,2").split(","))
+#: The seed of the one fitted pair (fair, control) of the module-scoped fixtures.
+PAIR_SEED = FAIRNESS_SEEDS[0]
+
+# Bars of test_penalty_removes_the_unfairness_that_alpha_zero_keeps, set from its spread
+# on seeds 0-7 (benchmarks/studies/fldgm/fldgm_penalty_test_spread.py, rows and fits
+# seeded, results/fldgm_penalty_test_spread.jsonl). The fixture fits one pair, so each bar
+# holds on every seed measured, not only on the mean. Label gap |P(y|Male) - P(y|Female)|
+# in the samples / real: fair 0.07-0.24 (mean gap 0.033), control 0.57-0.96 (0.142; real
+# 0.196). Downstream DP / real: fair 0.00-0.33 (mean 0.021), control / fair 2.4-183 (mean
+# control 0.141, real 0.195; the control's own fraction of real DP falls to 0.23 on seed
+# 6, so its contrast is asserted against the fair model). AUROC fair 0.55-0.71, control
+# 0.82-0.86; FTU fair <= 0.052; p(s|z) spread control / fair 4.9-8.3.
+GAP_FRACTION = 0.4  # of the real label gap: fair below on every seed, control above
+FAIR_DP_FRACTION = 0.45  # of the real DP
+CONTROL_OVER_FAIR_DP = 2.0
 
 
 @pytest.fixture(scope="module")
 def adult_split():
     X, y, A = load_adult(return_X_y_A=True)
-    idx = np.random.RandomState(0).choice(len(X), 3000, replace=False)
+    idx = np.random.RandomState(PAIR_SEED).choice(len(X), 3000, replace=False)
     X, y, A = (X.iloc[idx].reset_index(drop=True), y.iloc[idx].reset_index(drop=True),
                A.iloc[idx].reset_index(drop=True))
-    return train_test_split(X, y, A, test_size=0.4, random_state=0)
+    return train_test_split(X, y, A, test_size=0.4, random_state=PAIR_SEED)
 
 
-_SYNTH = dict(generator_max_epochs=60, timesteps=100, batch_size=256, random_state=0,
+_SYNTH = dict(generator_max_epochs=60, timesteps=100, batch_size=256, random_state=PAIR_SEED,
               device="cpu")
 
 
@@ -149,10 +161,15 @@ def fitted_pair(adult_split):
     """The paper's pipeline (fairness="paper") and its control, the same pipeline with
     alpha=0."""
     X_tr, _, y_tr, _, A_tr, _ = adult_split
-    fair = FairLatentSynthesizer(fairness="paper", vae=_vae(), **_SYNTH).fit(
+    # standardised numerics: the bars were measured so; with the mode-specific default
+    # the fair model's AUROC falls to 0.47-0.57 at this size (seeds 0-2), beside the point
+    # of a test of the penalty
+    standard = dict(numeric_encoding="standard")
+    fair = FairLatentSynthesizer(fairness="paper", vae=_vae(**standard), **_SYNTH).fit(
         X_tr, y_tr, sensitive_features=A_tr)
-    control = FairLatentSynthesizer(fairness="none", vae=_vae(alpha=0.0), **_PAPER_PIPELINE,
-                                    **_SYNTH).fit(X_tr, y_tr, sensitive_features=A_tr)
+    control = FairLatentSynthesizer(fairness="none", vae=_vae(alpha=0.0, **standard),
+                                    **_PAPER_PIPELINE, **_SYNTH).fit(
+        X_tr, y_tr, sensitive_features=A_tr)
     return fair, control
 
 
@@ -224,15 +241,16 @@ def test_penalty_removes_the_unfairness_that_alpha_zero_keeps(adult_split, fitte
     z = control.sample_latents(2000, 0)
     assert control.sensitive_proba(z).std(0).max() > 3 * fair.sensitive_proba(
         fair.sample_latents(2000, 0)).std(0).max()
-    # in the data themselves: the label gap between the recorded groups
-    assert gaps["control"] > 0.5 * gaps["real"], gaps
-    assert gaps["fair"] < 0.3 * gaps["control"], gaps
+    # in the data themselves: the label gap between the recorded groups; the control
+    # fails the fair model's bar
+    assert gaps["fair"] < GAP_FRACTION * gaps["real"], gaps
+    assert not gaps["control"] < GAP_FRACTION * gaps["real"], gaps
     # downstream, a random forest trained on the samples, tested on real rows
     assert real["dp"] > 0.12
-    assert ctl["dp"] > MEASURED_CONTROL_FRACTION * real["dp"], (real, ctl)
-    assert syn["dp"] < MEASURED_FAIR_FRACTION * ctl["dp"], (syn, ctl)
-    assert syn["ftu"] < 0.05, syn  # a bound, not a claim: the control's FTU is as small here
-    assert syn["auroc"] > 0.62 and ctl["auroc"] > 0.78
+    assert syn["dp"] < FAIR_DP_FRACTION * real["dp"], (real, syn)
+    assert ctl["dp"] > CONTROL_OVER_FAIR_DP * syn["dp"], (syn, ctl)
+    assert syn["ftu"] < 0.06, syn  # a bound, not a claim: the control's FTU is as small here
+    assert syn["auroc"] > 0.5 and ctl["auroc"] > 0.78
     assert 0 <= syn["coverage"] <= 1 and syn["authenticity"] > 0.3
     assert real["authenticity"] < 0.2  # the real rows are their own copies
 
@@ -240,13 +258,10 @@ def test_penalty_removes_the_unfairness_that_alpha_zero_keeps(adult_split, fitte
 # --------------------------------------------------------------------------- #
 # The fairness goals, on seed means
 # --------------------------------------------------------------------------- #
-#: Seeds of the fairness-goal tests (the Adult rows drawn and the fits): CI runs 0-2;
-#: SKFAIRLATENT_TEST_SEEDS="5,6,7" runs the second set (the convention of conftest.py).
+#: The fairness-goal tests average over FAIRNESS_SEEDS (above).
 #: benchmarks/studies/fldgm/fldgm_test_spread.py measures these tests' spread at their
 #: scale; it was not run yet (CPU), so the bars below are provisional, set from the
 #: 12,000-row record (results/fldgm_fairness_goals_n12000.md) with room for fewer rows.
-FAIRNESS_SEEDS = tuple(
-    int(s) for s in (os.environ.get("SKFAIRLATENT_TEST_SEEDS", "").strip() or "0,1,2").split(","))
 GOAL_N_TRAIN, GOAL_N_TEST = 8000, 4000
 _GOAL_FIT = dict(generator_max_epochs=50, timesteps=50, device="cpu")
 DP_BAR, AUROC_BAR, CONTROL_FRACTION = 0.05, 0.72, 0.7
