@@ -770,6 +770,24 @@ def _paired_table(diffs):
                 "seeds ALFA fairer", "n"]]
 
 
+def _zoom(ax, points, accuracy_drop=0.15):
+    """Limit a panel to the points within ``accuracy_drop`` of the plain models' accuracy.
+
+    A collapsed predictor (one class per group: ΔEOd near 2) would otherwise squeeze
+    every other point into a corner; the title says how many points are off the panel.
+    """
+    floor = points[points.method == "plain"].test_accuracy_mean.max() - accuracy_drop
+    shown = points[points.test_accuracy_mean >= floor]
+    hidden = len(points) - len(shown)
+    if not hidden:
+        return ""
+    pad_x = 0.05 * (shown.test_delta_eod_mean.max() - shown.test_delta_eod_mean.min()) + 1e-3
+    pad_y = 0.05 * (shown.test_accuracy_mean.max() - shown.test_accuracy_mean.min()) + 1e-3
+    ax.set_xlim(shown.test_delta_eod_mean.min() - pad_x, shown.test_delta_eod_mean.max() + pad_x)
+    ax.set_ylim(shown.test_accuracy_mean.min() - pad_y, shown.test_accuracy_mean.max() + pad_y)
+    return f" ({hidden} point(s) below plain accuracy − {accuracy_drop:g} not shown)"
+
+
 def plot_fronts(table, setting, path, title):
     """One panel per dataset: every method's mean points, its front joined by a line."""
     import matplotlib
@@ -796,7 +814,7 @@ def plot_fronts(table, setting, path, title):
             front = points[points.on_front].sort_values("test_delta_eod_mean")
             ax.plot(front.test_delta_eod_mean, front.test_accuracy_mean, color=colour, lw=1.4,
                     ls="--" if hollow else "-")
-        ax.set_title(dataset)
+        ax.set_title(dataset + _zoom(ax, part[part.dataset == dataset]))
         ax.set_xlabel("ΔEOd (test, mean over seeds)")
         ax.set_ylabel("accuracy (test, mean over seeds)")
         ax.grid(alpha=0.3)
