@@ -48,7 +48,7 @@ from skfairlatent import ALFAClassifier as ALFABase
 from skfairlatent.nn.losses import WeightedBCEWithLogitsLoss
 
 from benchmarks._common import PretrainCache, mean_std, records, study_results, write_result
-from benchmarks.studies.alfa.alfa_blind_front import blind_split, scaled_budget, scores
+from benchmarks.studies.alfa.alfa_blind_front import _scored, blind_split, scaled_budget
 
 #: name -> (ALFA parameters, factor on the "auto" ε, network fine-tuning: None, "fixed" δ
 #: or "refresh" (the attack rerun before every epoch))
@@ -186,14 +186,6 @@ def run_seed(dataset, seed, cache, epochs, names):
         rows.append({"dataset": dataset, "seed": seed, "method": name, "fit_s": seconds,
                      **_scored(clf.predict, split)})
     return rows
-
-
-def _scored(predict, split):
-    out = {}
-    for part in ("train", "valid", "test"):
-        X, y, a = split[part]
-        out[f"{part}_acc"], out[f"{part}_eod"] = scores(y, predict(X), a)
-    return out
 
 
 def table(frame):
